@@ -1,0 +1,166 @@
+//! Configuration pieces both binaries flatten into their own config struct.
+//! Each field is read from a flag or an environment variable (the README lists
+//! them all); secrets are [`SecretString`]s so they never reach a log line.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use secrecy::{ExposeSecret, SecretString};
+
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
+}
+
+/// Where Postgres is and how many connections to keep.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseConfig {
+    /// Postgres URL; it may carry a password, so it is kept secret.
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/confab",
+        value_parser = secret,
+        hide_default_value = false
+    )]
+    pub database_url: SecretString,
+
+    /// Upper bound of the connection pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+}
+
+impl DatabaseConfig {
+    /// A pool that fails fast when Postgres is down, so that requests answer
+    /// 503 instead of hanging.
+    pub async fn connect(&self) -> anyhow::Result<DatabaseConnection> {
+        let mut options = ConnectOptions::new(self.database_url.expose_secret().to_owned());
+        options
+            .max_connections(self.database_max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(3))
+            .acquire_timeout(Duration::from_secs(3))
+            .sqlx_logging(false);
+        Database::connect(options)
+            .await
+            .context("cannot connect to Postgres")
+    }
+}
+
+/// Where Redis is, and the prefix of every key Confab writes there.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RedisConfig {
+    /// Redis URL.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", value_parser = secret)]
+    pub redis_url: SecretString,
+
+    /// Prepended to every key, so that several deployments (or test runs) can
+    /// share one Redis.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "confab:")]
+    pub redis_key_prefix: String,
+}
+
+impl RedisConfig {
+    /// A multiplexed connection that reconnects by itself after Redis restarts.
+    pub async fn connect(&self) -> anyhow::Result<ConnectionManager> {
+        let client = redis::Client::open(self.redis_url.expose_secret())
+            .context("REDIS_URL is not a valid Redis URL")?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(Duration::from_secs(3)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        ConnectionManager::new_with_config(client, config)
+            .await
+            .context("cannot connect to Redis")
+    }
+}
+
+/// Where RabbitMQ is, and the prefix of every queue and exchange Confab declares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AmqpConfig {
+    /// AMQP URL (user, password and vhost included).
+    #[arg(long, env = "AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", value_parser = secret)]
+    pub amqp_url: SecretString,
+
+    /// Prepended to every queue and exchange name, so that test runs can share
+    /// one broker.
+    #[arg(long, env = "AMQP_PREFIX", default_value = "confab.")]
+    pub amqp_prefix: String,
+}
+
+/// The smallest HS256 secret a node accepts outside development.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// The secret every node of a cluster must share; publicly known, so only for
+/// `--dev`.
+const DEV_JWT_SECRET: &str = "confab-development-secret-do-not-use-in-production";
+
+/// How access tokens are signed and how long they live.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JwtConfig {
+    /// HS256 secret, at least 32 bytes, shared by every node.
+    #[arg(long, env = "JWT_SECRET", value_parser = secret)]
+    pub jwt_secret: Option<SecretString>,
+
+    /// Lifetime of an issued token, in seconds.
+    #[arg(long, env = "JWT_TTL_SECS", default_value_t = 86_400)]
+    pub jwt_ttl_secs: u64,
+
+    /// Development only: accept a missing or short JWT secret (a missing one
+    /// becomes a fixed, publicly known secret).
+    #[arg(long = "dev", env = "CONFAB_DEV", default_value_t = false)]
+    pub dev: bool,
+}
+
+impl JwtConfig {
+    /// The secret to sign with, or why the node must not start.
+    pub fn validated_secret(&self) -> anyhow::Result<SecretString> {
+        match &self.jwt_secret {
+            Some(s) if s.expose_secret().len() >= MIN_JWT_SECRET_BYTES => Ok(s.clone()),
+            Some(s) if self.dev => {
+                tracing::warn!("JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes (allowed by --dev)");
+                Ok(s.clone())
+            }
+            None if self.dev => {
+                tracing::warn!("no JWT_SECRET: using the public development secret (allowed by --dev)");
+                Ok(SecretString::from(DEV_JWT_SECRET))
+            }
+            Some(_) => bail!(
+                "JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (or start with --dev)"
+            ),
+            None => bail!("JWT_SECRET is not set (or start with --dev for development)"),
+        }
+    }
+
+    /// Token lifetime.
+    pub fn ttl(&self) -> anyhow::Result<Duration> {
+        if self.jwt_ttl_secs == 0 {
+            bail!("JWT_TTL_SECS must be positive");
+        }
+        Ok(Duration::from_secs(self.jwt_ttl_secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(secret: Option<&str>, dev: bool) -> JwtConfig {
+        JwtConfig {
+            jwt_secret: secret.map(SecretString::from),
+            jwt_ttl_secs: 60,
+            dev,
+        }
+    }
+
+    #[test]
+    fn a_missing_or_short_secret_is_refused_unless_dev() {
+        assert!(jwt(None, false).validated_secret().is_err());
+        assert!(jwt(Some("short"), false).validated_secret().is_err());
+        assert!(jwt(Some(&"x".repeat(32)), false).validated_secret().is_ok());
+        assert!(jwt(None, true).validated_secret().is_ok());
+        assert!(jwt(Some("short"), true).validated_secret().is_ok());
+    }
+}

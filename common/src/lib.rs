@@ -1,0 +1,12 @@
+//! What a Confab node and the dispatcher both need: typed ids and the message
+//! id generator, the JWT claims, the database entities, the Redis presence
+//! layout, and the configuration pieces both binaries parse.
+
+pub mod auth;
+pub mod config;
+pub mod entity;
+pub mod ids;
+pub mod presence;
+pub mod telemetry;
+
+pub use ids::{GroupId, MessageId, MessageIdGenerator, NodeId, UserId};

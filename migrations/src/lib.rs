@@ -1,0 +1,25 @@
+//! Confab's Postgres schema, as sea-orm migrations.
+//!
+//! The schema is written in plain SQL on purpose: the guarantees live in
+//! constraints sea-query cannot spell (partial unique indexes, expression
+//! indexes, CHECKs), and a reviewer should see exactly what Postgres enforces.
+//! `docs/architecture.md` explains what each table guarantees.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_accounts_and_social;
+mod m20261125_000002_inbox;
+
+/// Every migration, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_accounts_and_social::Migration),
+            Box::new(m20261125_000002_inbox::Migration),
+        ]
+    }
+}
