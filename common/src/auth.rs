@@ -40,7 +40,9 @@ pub struct JwtKeys {
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKeys").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("JwtKeys")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,7 +107,11 @@ mod tests {
     fn other_algorithms_are_refused() {
         let secret = "a-secret-that-is-long-enough-for-hs256!!";
         let now = now_ms() / 1000;
-        let claims = Claims { sub: 1, iat: now, exp: now + 60 };
+        let claims = Claims {
+            sub: 1,
+            iat: now,
+            exp: now + 60,
+        };
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
             &claims,

@@ -90,6 +90,27 @@ pub struct AmqpConfig {
     pub amqp_prefix: String,
 }
 
+impl AmqpConfig {
+    /// A pool of AMQP connections named `name` in the broker's management UI.
+    /// Connections are checked out once and kept (a long-lived channel each),
+    /// not per message; the pool replaces a connection the broker dropped.
+    pub fn pool(&self, name: &str) -> anyhow::Result<deadpool_lapin::Pool> {
+        let config = deadpool_lapin::Config {
+            url: Some(self.amqp_url.expose_secret().to_owned()),
+            pool: Some(deadpool_lapin::PoolConfig::new(4)),
+        };
+        let name = name.to_owned();
+        config
+            .create_pool(
+                move || {
+                    lapin::ConnectionProperties::default().with_connection_name(name.clone().into())
+                },
+                deadpool_lapin::Runtime::Tokio1,
+            )
+            .context("cannot create the AMQP connection pool")
+    }
+}
+
 /// The smallest HS256 secret a node accepts outside development.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -120,11 +141,15 @@ impl JwtConfig {
         match &self.jwt_secret {
             Some(s) if s.expose_secret().len() >= MIN_JWT_SECRET_BYTES => Ok(s.clone()),
             Some(s) if self.dev => {
-                tracing::warn!("JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes (allowed by --dev)");
+                tracing::warn!(
+                    "JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes (allowed by --dev)"
+                );
                 Ok(s.clone())
             }
             None if self.dev => {
-                tracing::warn!("no JWT_SECRET: using the public development secret (allowed by --dev)");
+                tracing::warn!(
+                    "no JWT_SECRET: using the public development secret (allowed by --dev)"
+                );
                 Ok(SecretString::from(DEV_JWT_SECRET))
             }
             Some(_) => bail!(

@@ -155,9 +155,7 @@ impl MessageIdGenerator {
         }
         *last = (ms, seq);
         MessageId(
-            (ms << (NODE_BITS + SEQUENCE_BITS))
-                | (i64::from(self.node.0) << SEQUENCE_BITS)
-                | seq,
+            (ms << (NODE_BITS + SEQUENCE_BITS)) | (i64::from(self.node.0) << SEQUENCE_BITS) | seq,
         )
     }
 }
@@ -190,7 +188,15 @@ mod tests {
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(json, "\"123456789012345678\"");
         assert_eq!(serde_json::from_str::<MessageId>(&json).unwrap(), id);
-        for bad in ["\"-1\"", "\"0\"", "\"+5\"", "\"1e3\"", "12", "\"\"", "\"99999999999999999999\""] {
+        for bad in [
+            "\"-1\"",
+            "\"0\"",
+            "\"+5\"",
+            "\"1e3\"",
+            "12",
+            "\"\"",
+            "\"99999999999999999999\"",
+        ] {
             assert!(serde_json::from_str::<MessageId>(bad).is_err(), "{bad}");
         }
     }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod entity;
 pub mod ids;
 pub mod presence;
+pub mod shutdown;
 pub mod telemetry;
 
 pub use ids::{GroupId, MessageId, MessageIdGenerator, NodeId, UserId};

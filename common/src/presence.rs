@@ -27,7 +27,9 @@ pub struct Presence {
 
 impl std::fmt::Debug for Presence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Presence").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("Presence")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 

@@ -11,8 +11,12 @@ pub fn init() {
     // `try_init` so that tests which start several services in one process
     // do not fail on the second call.
     let _ = if json {
-        registry.with(fmt::layer().json().with_writer(std::io::stderr)).try_init()
+        registry
+            .with(fmt::layer().json().with_writer(std::io::stderr))
+            .try_init()
     } else {
-        registry.with(fmt::layer().with_writer(std::io::stderr)).try_init()
+        registry
+            .with(fmt::layer().with_writer(std::io::stderr))
+            .try_init()
     };
 }

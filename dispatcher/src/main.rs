@@ -1,1 +1,16 @@
-fn main() {}
+//! `confab-dispatcher`: configuration, telemetry, then [`confab_dispatcher::run`]
+//! until SIGTERM or Ctrl-C.
+
+use clap::Parser;
+use confab_common::shutdown::cancel_on_signal;
+use confab_dispatcher::{Config, run};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    confab_common::telemetry::init();
+    let config = Config::parse();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    run(config, shutdown).await
+}

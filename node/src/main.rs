@@ -1,1 +1,19 @@
-fn main() {}
+//! `confab-node`: configuration, telemetry, then [`confab_node::run`] until
+//! SIGTERM or Ctrl-C.
+
+use clap::Parser;
+use confab_common::shutdown::cancel_on_signal;
+use confab_node::{Config, run};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    confab_common::telemetry::init();
+    let config = Config::parse();
+    config.validate()?;
+    let listener = TcpListener::bind(config.listen_addr).await?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    run(config, listener, shutdown).await
+}

@@ -1,0 +1,179 @@
+//! The one error type of the REST API. Every error leaves as
+//! `{"error":{"code","message"}}` with a fitting status; internal details are
+//! logged, never sent.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use serde::Serialize;
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The client's fault, or a refusal: status, stable code and a sentence.
+    #[error("{code}: {message}")]
+    Client {
+        status: StatusCode,
+        code: &'static str,
+        message: Cow<'static, str>,
+    },
+    /// A dependency (Postgres, Redis) did not answer: 503, worth retrying.
+    #[error("dependency unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or an unexpected state: 500, logged with its cause.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: `code` is stable and meant for programs, `message` for people.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: Cow<'static, str>,
+    pub message: Cow<'static, str>,
+}
+
+impl ApiError {
+    fn client(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::Client {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request could not be read.
+    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401: no valid credentials.
+    pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    /// 403: authenticated, but not allowed.
+    pub fn forbidden(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(StatusCode::FORBIDDEN, code, message)
+    }
+
+    /// 404: no such thing.
+    pub fn not_found(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 409: the request conflicts with the current state.
+    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 422: a field is invalid.
+    pub fn invalid(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// 413: the body is over the limit.
+    pub fn too_large() -> Self {
+        Self::client(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the request body is too large",
+        )
+    }
+
+    /// The status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Client { status, .. } => *status,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable code, for clients and tests.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Client { code, .. } => code,
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let message: Cow<'static, str> = match &self {
+            Self::Client { message, .. } => message.clone(),
+            Self::Unavailable(cause) => {
+                tracing::warn!(error = ?cause, "dependency unavailable");
+                "a service Confab depends on is unavailable; try again shortly".into()
+            }
+            Self::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+                "internal error".into()
+            }
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().into(),
+                message,
+            },
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) {
+            Self::Unavailable(err.into())
+        } else {
+            Self::Internal(err.into())
+        }
+    }
+}
+
+impl From<redis::RedisError> for ApiError {
+    fn from(err: redis::RedisError) -> Self {
+        Self::Unavailable(err.into())
+    }
+}
+
+/// Whether `err` means Postgres could not be reached (as opposed to a query
+/// that failed).
+fn is_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(
+                e.as_ref(),
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+                    | sea_orm::sqlx::Error::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
+}
+
+/// Whether `err` is a unique-constraint violation, which the API turns into a
+/// 409 at the call site that knows what was duplicated.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// The result type of handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

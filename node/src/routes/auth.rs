@@ -1,0 +1,177 @@
+//! Registration and log-in: the two routes that hand out tokens.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use confab_common::UserId;
+use confab_common::entity::users;
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, ExprTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ApiResult, ErrorBody, is_unique_violation};
+use crate::extract::Json;
+use crate::routes::me::validate_display_name;
+use crate::routes::users::Profile;
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+}
+
+/// A new account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RegisterRequest {
+    /// 3-32 of `A-Z a-z 0-9 _ . -`; unique regardless of case.
+    username: String,
+    /// 8-128 characters.
+    password: String,
+    /// 1-64 characters; the username when absent.
+    display_name: Option<String>,
+}
+
+/// Credentials.
+#[derive(Debug, Deserialize, ToSchema)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+/// A token and the account it was issued for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthResponse {
+    /// HS256 JWT; send it as `Authorization: Bearer <token>` (or `?token=` on `/ws`).
+    token: String,
+    user: Profile,
+}
+
+/// Checks the contract's username rule.
+fn validate_username(username: &str) -> ApiResult<()> {
+    let ok = (3..=32).contains(&username.len())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_username",
+            "a username is 3 to 32 characters of A-Z, a-z, 0-9, '_', '.' and '-'",
+        ))
+    }
+}
+
+/// Checks the contract's password rule.
+pub fn validate_password(password: &str) -> ApiResult<()> {
+    if (8..=128).contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "weak_password",
+            "a password is 8 to 128 characters",
+        ))
+    }
+}
+
+/// A token for `user`.
+fn issue(state: &AppState, user: users::Model) -> ApiResult<AuthResponse> {
+    let token = state
+        .jwt
+        .issue(UserId(user.id))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(AuthResponse {
+        token,
+        user: user.into(),
+    })
+}
+
+/// Creates an account and logs it in.
+#[utoipa::path(
+    post, path = "/api/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, body = AuthResponse),
+        (status = 400, body = ErrorBody, description = "malformed_body"),
+        (status = 409, body = ErrorBody, description = "username_taken"),
+        (status = 413, body = ErrorBody, description = "too_large"),
+        (status = 422, body = ErrorBody, description = "invalid_username, weak_password, invalid_display_name, invalid_field"),
+    )
+)]
+async fn register(
+    State(state): State<AppState>,
+    Json(request): Json<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
+    validate_username(&request.username)?;
+    validate_password(&request.password)?;
+    let display_name = match request.display_name {
+        Some(name) => validate_display_name(name)?,
+        None => request.username.clone(),
+    };
+    let password_hash = state.passwords.hash(request.password).await?;
+    let user = users::ActiveModel {
+        username: Set(request.username),
+        password_hash: Set(password_hash),
+        display_name: Set(display_name),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await
+    .map_err(|e| {
+        // The unique index decides, so two concurrent registrations of one
+        // name cannot both succeed.
+        if is_unique_violation(&e) {
+            ApiError::conflict("username_taken", "this username is taken")
+        } else {
+            e.into()
+        }
+    })?;
+    tracing::info!(user_id = user.id, "account registered");
+    Ok((StatusCode::CREATED, Json(issue(&state, user)?)))
+}
+
+/// Exchanges a username and password for a token.
+#[utoipa::path(
+    post, path = "/api/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = AuthResponse),
+        (status = 400, body = ErrorBody, description = "malformed_body"),
+        (status = 401, body = ErrorBody, description = "invalid_credentials (unknown user and wrong password alike)"),
+    )
+)]
+async fn login(
+    State(state): State<AppState>,
+    Json(request): Json<LoginRequest>,
+) -> ApiResult<Json<AuthResponse>> {
+    let user = if request.username.len() <= 32 && request.password.chars().count() <= 128 {
+        users::Entity::find()
+            .filter(
+                Func::lower(Expr::col(users::Column::Username)).eq(request.username.to_lowercase()),
+            )
+            .one(&state.db)
+            .await?
+    } else {
+        None
+    };
+    // Verify even when the user is unknown, so that timing does not tell.
+    let matches = state
+        .passwords
+        .verify(
+            request.password,
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await?;
+    match user {
+        Some(user) if matches => Ok(Json(issue(&state, user)?)),
+        _ => Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "the username or the password is wrong",
+        )),
+    }
+}

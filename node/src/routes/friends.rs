@@ -1,0 +1,358 @@
+//! Friend requests and friendships.
+//!
+//! A request is answered only by its addressee; accepting it creates the one
+//! `friendships` row of the pair in the same transaction. The database's
+//! unique indexes, not a read-then-write check, keep one pending request and
+//! one friendship per pair under concurrent requests.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Utc;
+use confab_common::UserId;
+use confab_common::entity::friend_requests::{self, Status};
+use confab_common::entity::friendships;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ApiResult, ErrorBody, is_unique_violation};
+use crate::extract::{AuthUser, Json, Path};
+use crate::routes::users::{Profile, load_profiles, load_user};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send_request, list_requests))
+        .routes(routes!(accept_request))
+        .routes(routes!(decline_request))
+        .routes(routes!(list_friends))
+        .routes(routes!(remove_friend))
+}
+
+/// A friend request as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+struct FriendRequest {
+    id: i64,
+    from: UserId,
+    to: UserId,
+    #[schema(value_type = String, example = "pending")]
+    status: &'static str,
+    /// Unix milliseconds.
+    created_at: i64,
+}
+
+impl From<friend_requests::Model> for FriendRequest {
+    fn from(request: friend_requests::Model) -> Self {
+        Self {
+            id: request.id,
+            from: UserId(request.from_user_id),
+            to: UserId(request.to_user_id),
+            status: match request.status {
+                Status::Pending => "pending",
+                Status::Accepted => "accepted",
+                Status::Declined => "declined",
+            },
+            created_at: request.created_at.timestamp_millis(),
+        }
+    }
+}
+
+/// A friend, with whether they are connected right now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Friend {
+    user: Profile,
+    online: bool,
+}
+
+/// Whom to ask.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewFriendRequest {
+    user_id: i64,
+}
+
+/// The caller's pending requests.
+#[derive(Debug, Serialize, ToSchema)]
+struct FriendRequests {
+    incoming: Vec<FriendRequest>,
+    outgoing: Vec<FriendRequest>,
+}
+
+/// Whether `a` and `b` are friends.
+pub async fn are_friends(
+    db: &impl ConnectionTrait,
+    a: UserId,
+    b: UserId,
+) -> Result<bool, sea_orm::DbErr> {
+    Ok(friendships::Entity::find_by_id(friendships::pair(a, b))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// The ids of `user`'s friends.
+pub async fn friend_ids(
+    db: &impl ConnectionTrait,
+    user: UserId,
+) -> Result<Vec<UserId>, sea_orm::DbErr> {
+    let rows = friendships::Entity::find()
+        .filter(
+            Condition::any()
+                .add(friendships::Column::UserLo.eq(user.0))
+                .add(friendships::Column::UserHi.eq(user.0)),
+        )
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|f| {
+            UserId(if f.user_lo == user.0 {
+                f.user_hi
+            } else {
+                f.user_lo
+            })
+        })
+        .collect())
+}
+
+/// Asks another user to be friends.
+#[utoipa::path(
+    post, path = "/api/friends/requests", tag = "friends",
+    request_body = NewFriendRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = FriendRequest),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 404, body = ErrorBody, description = "no_such_user"),
+        (status = 409, body = ErrorBody, description = "already_friends, request_pending (either direction)"),
+        (status = 422, body = ErrorBody, description = "cannot_befriend_self"),
+    )
+)]
+async fn send_request(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Json(body): Json<NewFriendRequest>,
+) -> ApiResult<(StatusCode, Json<FriendRequest>)> {
+    let to = UserId(body.user_id);
+    if to == me {
+        return Err(ApiError::invalid(
+            "cannot_befriend_self",
+            "you cannot befriend yourself",
+        ));
+    }
+    load_user(&state, to).await?;
+    if are_friends(&state.db, me, to).await? {
+        return Err(ApiError::conflict(
+            "already_friends",
+            "you are friends already",
+        ));
+    }
+    let request = friend_requests::ActiveModel {
+        from_user_id: Set(me.0),
+        to_user_id: Set(to.0),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            ApiError::conflict(
+                "request_pending",
+                "a friend request between you two is already pending",
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    Ok((StatusCode::CREATED, Json(request.into())))
+}
+
+/// The caller's pending requests, both ways, oldest first.
+#[utoipa::path(
+    get, path = "/api/friends/requests", tag = "friends",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = FriendRequests),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+    )
+)]
+async fn list_requests(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+) -> ApiResult<Json<FriendRequests>> {
+    let pending = friend_requests::Entity::find()
+        .filter(friend_requests::Column::Status.eq(Status::Pending))
+        .filter(
+            Condition::any()
+                .add(friend_requests::Column::FromUserId.eq(me.0))
+                .add(friend_requests::Column::ToUserId.eq(me.0)),
+        )
+        .order_by_asc(friend_requests::Column::Id)
+        .all(&state.db)
+        .await?;
+    let (incoming, outgoing): (Vec<_>, Vec<_>) =
+        pending.into_iter().partition(|r| r.to_user_id == me.0);
+    Ok(Json(FriendRequests {
+        incoming: incoming.into_iter().map(Into::into).collect(),
+        outgoing: outgoing.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Marks the caller's pending request `id` as `outcome`, inside `txn`, and
+/// returns it. Only the addressee may answer.
+async fn answer(
+    txn: &impl ConnectionTrait,
+    me: UserId,
+    id: i64,
+    outcome: Status,
+) -> ApiResult<friend_requests::Model> {
+    let request = friend_requests::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("no_such_request", "there is no friend request with this id")
+        })?;
+    if request.to_user_id != me.0 {
+        // The sender and strangers alike; a stranger learns only that the id exists.
+        return Err(ApiError::forbidden(
+            "not_addressee",
+            "only the user a request is addressed to may answer it",
+        ));
+    }
+    if request.status != Status::Pending {
+        return Err(ApiError::conflict(
+            "request_not_pending",
+            "this request was answered already",
+        ));
+    }
+    let mut request = request.into_active_model();
+    request.status = Set(outcome);
+    request.responded_at = Set(Some(Utc::now().into()));
+    Ok(request.update(txn).await?)
+}
+
+/// Accepts a request addressed to the caller; the two become friends.
+#[utoipa::path(
+    post, path = "/api/friends/requests/{id}/accept", tag = "friends",
+    params(("id" = i64, Path, description = "friend request id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Friend),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 403, body = ErrorBody, description = "not_addressee"),
+        (status = 404, body = ErrorBody, description = "no_such_request"),
+        (status = 409, body = ErrorBody, description = "request_not_pending"),
+    )
+)]
+async fn accept_request(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Friend>> {
+    let txn = state.db.begin().await?;
+    let request = answer(&txn, me, id, Status::Accepted).await?;
+    let (user_lo, user_hi) = friendships::pair(me, UserId(request.from_user_id));
+    friendships::Entity::insert(friendships::ActiveModel {
+        user_lo: Set(user_lo),
+        user_hi: Set(user_hi),
+        ..Default::default()
+    })
+    .on_conflict_do_nothing_on([friendships::Column::UserLo, friendships::Column::UserHi])
+    .exec(&txn)
+    .await?;
+    txn.commit().await?;
+
+    let friend = UserId(request.from_user_id);
+    let user = load_user(&state, friend).await?;
+    let online = state.presence.is_online(friend).await?;
+    Ok(Json(Friend {
+        user: user.into(),
+        online,
+    }))
+}
+
+/// Declines a request addressed to the caller.
+#[utoipa::path(
+    post, path = "/api/friends/requests/{id}/decline", tag = "friends",
+    params(("id" = i64, Path, description = "friend request id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "declined"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 403, body = ErrorBody, description = "not_addressee"),
+        (status = 404, body = ErrorBody, description = "no_such_request"),
+        (status = 409, body = ErrorBody, description = "request_not_pending"),
+    )
+)]
+async fn decline_request(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let txn = state.db.begin().await?;
+    answer(&txn, me, id, Status::Declined).await?;
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's friends, by username, with their online state.
+#[utoipa::path(
+    get, path = "/api/friends", tag = "friends",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<Friend>),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+    )
+)]
+async fn list_friends(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+) -> ApiResult<Json<Vec<Friend>>> {
+    let ids = friend_ids(&state.db, me).await?;
+    let profiles = load_profiles(&state, &ids).await?;
+    let online = state.presence.online(&ids).await?;
+    Ok(Json(
+        profiles
+            .into_iter()
+            .map(|user| Friend {
+                online: online.contains(&user.id),
+                user,
+            })
+            .collect(),
+    ))
+}
+
+/// Ends a friendship, for both sides.
+#[utoipa::path(
+    delete, path = "/api/friends/{user_id}", tag = "friends",
+    params(("user_id" = i64, Path, description = "the friend's user id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "no longer friends"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 404, body = ErrorBody, description = "not_friends"),
+    )
+)]
+async fn remove_friend(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Path(user_id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let deleted = friendships::Entity::delete_by_id(friendships::pair(me, UserId(user_id)))
+        .exec(&state.db)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(ApiError::not_found(
+            "not_friends",
+            "you are not friends with this user",
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,184 @@
+//! The caller's own account: read and edit the profile, change the password.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use confab_common::entity::users;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{AuthUser, Json};
+use crate::routes::auth::validate_password;
+use crate::routes::users::{Profile, load_user};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_me, patch_me))
+        .routes(routes!(change_password))
+}
+
+/// Checks a display name: 1-64 characters, no control characters, trimmed.
+pub fn validate_display_name(name: String) -> ApiResult<String> {
+    let name = name.trim();
+    if (1..=64).contains(&name.chars().count()) && !name.chars().any(char::is_control) {
+        Ok(name.to_owned())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_display_name",
+            "a display name is 1 to 64 characters, without control characters",
+        ))
+    }
+}
+
+/// Checks a bio: at most 500 characters; empty clears it.
+fn validate_bio(bio: Option<String>) -> ApiResult<Option<String>> {
+    match bio {
+        Some(bio) if bio.chars().count() > 500 => Err(ApiError::invalid(
+            "invalid_bio",
+            "a bio is at most 500 characters",
+        )),
+        Some(bio) if bio.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// Checks an avatar URL: an absolute http(s) URL of at most 2,048 bytes;
+/// empty clears it.
+fn validate_avatar_url(url: Option<String>) -> ApiResult<Option<String>> {
+    let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let valid = url.len() <= 2048
+        && url::Url::parse(&url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+    if valid {
+        Ok(Some(url))
+    } else {
+        Err(ApiError::invalid(
+            "invalid_avatar_url",
+            "an avatar URL is an absolute http or https URL of at most 2048 bytes",
+        ))
+    }
+}
+
+/// The caller's profile.
+#[utoipa::path(
+    get, path = "/api/me", tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Profile),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+    )
+)]
+async fn get_me(State(state): State<AppState>, AuthUser(me): AuthUser) -> ApiResult<Json<Profile>> {
+    Ok(Json(load_user(&state, me).await?.into()))
+}
+
+/// A profile edit: absent fields stay as they are; `null` or `""` clears
+/// `bio` and `avatar_url`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ProfilePatch {
+    display_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    bio: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    avatar_url: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Edits the caller's profile.
+#[utoipa::path(
+    patch, path = "/api/me", tag = "me",
+    request_body = ProfilePatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Profile),
+        (status = 400, body = ErrorBody, description = "malformed_body"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 422, body = ErrorBody, description = "invalid_display_name, invalid_bio, invalid_avatar_url, invalid_field"),
+    )
+)]
+async fn patch_me(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Json(patch): Json<ProfilePatch>,
+) -> ApiResult<Json<Profile>> {
+    // Validate everything before touching anything.
+    let display_name = patch.display_name.map(validate_display_name).transpose()?;
+    let bio = patch.bio.map(validate_bio).transpose()?;
+    let avatar_url = patch.avatar_url.map(validate_avatar_url).transpose()?;
+
+    let mut user = load_user(&state, me).await?.into_active_model();
+    if let Some(name) = display_name {
+        user.display_name = Set(name);
+    }
+    if let Some(bio) = bio {
+        user.bio = Set(bio);
+    }
+    if let Some(url) = avatar_url {
+        user.avatar_url = Set(url);
+    }
+    let user: users::Model = if user.is_changed() {
+        user.update(&state.db).await?
+    } else {
+        load_user(&state, me).await?
+    };
+    Ok(Json(user.into()))
+}
+
+/// A password change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    old_password: String,
+    /// 8-128 characters.
+    new_password: String,
+}
+
+/// Changes the caller's password after checking the current one.
+#[utoipa::path(
+    post, path = "/api/me/password", tag = "me",
+    request_body = PasswordChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "changed"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 403, body = ErrorBody, description = "wrong_password"),
+        (status = 422, body = ErrorBody, description = "weak_password"),
+    )
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Json(change): Json<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    validate_password(&change.new_password)?;
+    let user = load_user(&state, me).await?;
+    let matches = state
+        .passwords
+        .verify(change.old_password, Some(user.password_hash.clone()))
+        .await?;
+    if !matches {
+        return Err(ApiError::forbidden(
+            "wrong_password",
+            "the current password is wrong",
+        ));
+    }
+    let hash = state.passwords.hash(change.new_password).await?;
+    let mut user = user.into_active_model();
+    user.password_hash = Set(hash);
+    user.update(&state.db).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,88 @@
+//! The HTTP surface of a node: every REST route of the contract, the OpenAPI
+//! document generated from those same routes, and the fallbacks that keep
+//! even unknown paths in the contract's error shape.
+
+pub mod auth;
+pub mod friends;
+pub mod groups;
+pub mod me;
+pub mod users;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The OpenAPI document's fixed parts; the paths come from the routers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Confab REST API", description = "Accounts, profiles, friends and groups. See docs/protocol.md."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Registration and log-in"),
+        (name = "me", description = "The caller's own account"),
+        (name = "users", description = "Public profiles"),
+        (name = "friends", description = "Friend requests and friendships"),
+        (name = "groups", description = "Group chats and their members"),
+    )
+)]
+struct ApiDoc;
+
+/// Declares the `bearer` security scheme the routes refer to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The REST routes, with the OpenAPI document that describes exactly them.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::router())
+        .merge(me::router())
+        .merge(users::router())
+        .merge(friends::router())
+        .merge(groups::router())
+}
+
+/// The whole HTTP application of a node, and its OpenAPI document.
+pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::OpenApi) {
+    let (api, openapi) = api().split_for_parts();
+    let document = openapi.clone();
+    let app = api
+        .route(
+            "/api/openapi.json",
+            get(move || async move { Json(document) }),
+        )
+        .route("/livez", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::Client {
+                status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                code: "method_not_allowed",
+                message: "this route does not take this method".into(),
+            }
+        })
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state);
+    (app, openapi)
+}
