@@ -12,8 +12,9 @@ use crate::ids::{UserId, now_ms};
 /// What a Confab token asserts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
-    /// The user the token was issued to; the only source of a sender's id.
-    pub sub: i64,
+    /// The user the token was issued to, as a decimal string (RFC 7519 makes
+    /// `sub` a string); the only source of a sender's id.
+    pub sub: String,
     /// Issued at, Unix seconds.
     pub iat: i64,
     /// Expires at, Unix seconds.
@@ -67,7 +68,7 @@ impl JwtKeys {
         let now = now_ms() / 1000;
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let claims = Claims {
-            sub: user.0,
+            sub: user.0.to_string(),
             iat: now,
             exp: now.saturating_add(ttl),
         };
@@ -78,8 +79,10 @@ impl JwtKeys {
     /// has not expired.
     pub fn verify(&self, token: &str) -> Result<UserId, TokenError> {
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) if data.claims.sub > 0 => Ok(UserId(data.claims.sub)),
-            Ok(_) => Err(TokenError::Invalid),
+            Ok(data) => match data.claims.sub.parse::<i64>() {
+                Ok(id) if id > 0 && !data.claims.sub.starts_with('+') => Ok(UserId(id)),
+                _ => Err(TokenError::Invalid),
+            },
             Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(TokenError::Expired),
             Err(_) => Err(TokenError::Invalid),
         }
@@ -108,7 +111,7 @@ mod tests {
         let secret = "a-secret-that-is-long-enough-for-hs256!!";
         let now = now_ms() / 1000;
         let claims = Claims {
-            sub: 1,
+            sub: "1".to_owned(),
             iat: now,
             exp: now + 60,
         };

@@ -1,8 +1,10 @@
 //! What every request handler shares.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use confab_common::UserId;
 use confab_common::auth::JwtKeys;
 use confab_common::presence::Presence;
 use sea_orm::DatabaseConnection;
@@ -22,6 +24,18 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Most members a group may have.
     pub max_group_members: u64,
+}
+
+impl AppState {
+    /// Which of `users` are online. Presence is advisory in REST answers: if
+    /// Redis does not answer, everyone shows offline (and a warning is
+    /// logged) rather than failing a request whose real work is done.
+    pub async fn online(&self, users: &[UserId]) -> HashSet<UserId> {
+        self.presence.online(users).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "presence unavailable; reporting everyone offline");
+            HashSet::new()
+        })
+    }
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {

@@ -1,10 +1,14 @@
 //! `friend_requests`: who asked whom, and what became of it.
 
 use sea_orm::entity::prelude::*;
+use serde::Serialize;
 
 /// Where a friend request stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, utoipa::ToSchema,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
 pub enum Status {
     #[sea_orm(string_value = "pending")]
     Pending,

@@ -38,6 +38,7 @@ struct RegisterRequest {
 
 /// Credentials.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct LoginRequest {
     username: String,
     password: String,
@@ -149,7 +150,11 @@ async fn login(
     State(state): State<AppState>,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<Json<AuthResponse>> {
-    let user = if request.username.len() <= 32 && request.password.chars().count() <= 128 {
+    // A name that could never have been registered is not looked up (and a
+    // NUL in it would be a Postgres error, not a wrong password).
+    let user = if validate_username(&request.username).is_ok()
+        && request.password.chars().count() <= 128
+    {
         users::Entity::find()
             .filter(
                 Func::lower(Expr::col(users::Column::Username)).eq(request.username.to_lowercase()),

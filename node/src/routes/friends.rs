@@ -41,8 +41,7 @@ struct FriendRequest {
     id: i64,
     from: UserId,
     to: UserId,
-    #[schema(value_type = String, example = "pending")]
-    status: &'static str,
+    status: Status,
     /// Unix milliseconds.
     created_at: i64,
 }
@@ -53,11 +52,7 @@ impl From<friend_requests::Model> for FriendRequest {
             id: request.id,
             from: UserId(request.from_user_id),
             to: UserId(request.to_user_id),
-            status: match request.status {
-                Status::Pending => "pending",
-                Status::Accepted => "accepted",
-                Status::Declined => "declined",
-            },
+            status: request.status,
             created_at: request.created_at.timestamp_millis(),
         }
     }
@@ -271,7 +266,7 @@ async fn accept_request(
 
     let friend = UserId(request.from_user_id);
     let user = load_user(&state, friend).await?;
-    let online = state.presence.is_online(friend).await?;
+    let online = state.online(&[friend]).await.contains(&friend);
     Ok(Json(Friend {
         user: user.into(),
         online,
@@ -317,7 +312,7 @@ async fn list_friends(
 ) -> ApiResult<Json<Vec<Friend>>> {
     let ids = friend_ids(&state.db, me).await?;
     let profiles = load_profiles(&state, &ids).await?;
-    let online = state.presence.online(&ids).await?;
+    let online = state.online(&ids).await;
     Ok(Json(
         profiles
             .into_iter()
@@ -337,7 +332,7 @@ async fn list_friends(
     responses(
         (status = 204, description = "no longer friends"),
         (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
-        (status = 404, body = ErrorBody, description = "not_friends"),
+        (status = 404, body = ErrorBody, description = "no_such_friend"),
     )
 )]
 async fn remove_friend(
@@ -350,7 +345,7 @@ async fn remove_friend(
         .await?;
     if deleted.rows_affected == 0 {
         return Err(ApiError::not_found(
-            "not_friends",
+            "no_such_friend",
             "you are not friends with this user",
         ));
     }

@@ -14,12 +14,25 @@ use crate::extract::{AuthUser, Json};
 use crate::routes::auth::validate_password;
 use crate::routes::users::{Profile, load_user};
 use crate::state::AppState;
+use confab_common::UserId;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_me, patch_me))
         .routes(routes!(change_password))
+}
+
+/// The caller's account. A valid token whose user is gone (a database reset
+/// under the same secret) is answered like an invalid token.
+async fn load_me(state: &AppState, me: UserId) -> ApiResult<users::Model> {
+    load_user(state, me).await.map_err(|e| match e {
+        ApiError::Client {
+            code: "no_such_user",
+            ..
+        } => ApiError::unauthorized("invalid_token", "the token's account does not exist"),
+        other => other,
+    })
 }
 
 /// Checks a display name: 1-64 characters, no control characters, trimmed.
@@ -35,13 +48,22 @@ pub fn validate_display_name(name: String) -> ApiResult<String> {
     }
 }
 
-/// Checks a bio: at most 500 characters; empty clears it.
+/// Checks a bio: at most 500 characters; line breaks and tabs are fine, other
+/// control characters (NUL above all, which Postgres text cannot hold) are
+/// not. Empty clears it.
 fn validate_bio(bio: Option<String>) -> ApiResult<Option<String>> {
     match bio {
-        Some(bio) if bio.chars().count() > 500 => Err(ApiError::invalid(
-            "invalid_bio",
-            "a bio is at most 500 characters",
-        )),
+        Some(bio)
+            if bio.chars().count() > 500
+                || bio
+                    .chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+        {
+            Err(ApiError::invalid(
+                "invalid_bio",
+                "a bio is at most 500 characters, without control characters other than line breaks and tabs",
+            ))
+        }
         Some(bio) if bio.trim().is_empty() => Ok(None),
         other => Ok(other),
     }
@@ -50,10 +72,11 @@ fn validate_bio(bio: Option<String>) -> ApiResult<Option<String>> {
 /// Checks an avatar URL: an absolute http(s) URL of at most 2,048 bytes;
 /// empty clears it.
 fn validate_avatar_url(url: Option<String>) -> ApiResult<Option<String>> {
-    let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
+    let Some(url) = url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
     let valid = url.len() <= 2048
+        && !url.chars().any(char::is_control)
         && url::Url::parse(&url)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
     if valid {
@@ -76,7 +99,7 @@ fn validate_avatar_url(url: Option<String>) -> ApiResult<Option<String>> {
     )
 )]
 async fn get_me(State(state): State<AppState>, AuthUser(me): AuthUser) -> ApiResult<Json<Profile>> {
-    Ok(Json(load_user(&state, me).await?.into()))
+    Ok(Json(load_me(&state, me).await?.into()))
 }
 
 /// A profile edit: absent fields stay as they are; `null` or `""` clears
@@ -84,7 +107,10 @@ async fn get_me(State(state): State<AppState>, AuthUser(me): AuthUser) -> ApiRes
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfilePatch {
-    display_name: Option<String>,
+    /// Cannot be cleared: `null` is refused.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    display_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     bio: Option<Option<String>>,
@@ -116,11 +142,20 @@ async fn patch_me(
     Json(patch): Json<ProfilePatch>,
 ) -> ApiResult<Json<Profile>> {
     // Validate everything before touching anything.
-    let display_name = patch.display_name.map(validate_display_name).transpose()?;
+    let display_name = match patch.display_name {
+        Some(Some(name)) => Some(validate_display_name(name)?),
+        Some(None) => {
+            return Err(ApiError::invalid(
+                "invalid_display_name",
+                "a display name cannot be cleared",
+            ));
+        }
+        None => None,
+    };
     let bio = patch.bio.map(validate_bio).transpose()?;
     let avatar_url = patch.avatar_url.map(validate_avatar_url).transpose()?;
 
-    let mut user = load_user(&state, me).await?.into_active_model();
+    let mut user = load_me(&state, me).await?.into_active_model();
     if let Some(name) = display_name {
         user.display_name = Set(name);
     }
@@ -133,7 +168,7 @@ async fn patch_me(
     let user: users::Model = if user.is_changed() {
         user.update(&state.db).await?
     } else {
-        load_user(&state, me).await?
+        load_me(&state, me).await?
     };
     Ok(Json(user.into()))
 }
@@ -165,7 +200,7 @@ async fn change_password(
     Json(change): Json<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     validate_password(&change.new_password)?;
-    let user = load_user(&state, me).await?;
+    let user = load_me(&state, me).await?;
     let matches = state
         .passwords
         .verify(change.old_password, Some(user.password_hash.clone()))

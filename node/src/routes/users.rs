@@ -106,10 +106,10 @@ async fn search_users(
     Query(query): Query<SearchQuery>,
 ) -> ApiResult<Json<Vec<Profile>>> {
     let prefix = query.search.trim().to_lowercase();
-    if prefix.is_empty() || prefix.chars().count() > 32 {
+    if prefix.is_empty() || prefix.chars().count() > 32 || prefix.chars().any(char::is_control) {
         return Err(ApiError::invalid(
             "invalid_search",
-            "`search` must be 1 to 32 characters",
+            "`search` must be 1 to 32 characters, without control characters",
         ));
     }
     let limit = query.limit.unwrap_or(20);
@@ -150,7 +150,7 @@ pub async fn load_profiles(state: &AppState, ids: &[UserId]) -> ApiResult<Vec<Pr
     }
     let found = users::Entity::find()
         .filter(users::Column::Id.is_in(ids.iter().map(|id| id.0)))
-        .order_by_asc(users::Column::Username)
+        .order_by_asc(Func::lower(Expr::col(users::Column::Username)))
         .all(&state.db)
         .await?;
     Ok(found.into_iter().map(Profile::from).collect())

@@ -147,7 +147,7 @@ async fn details(state: &AppState, id: GroupId, me: UserId) -> ApiResult<GroupDe
     }
     let ids: Vec<UserId> = members.iter().map(|m| UserId(m.user_id)).collect();
     let profiles = load_profiles(state, &ids).await?;
-    let online = state.presence.online(&ids).await?;
+    let online = state.online(&ids).await;
     let owner_id = members
         .iter()
         .find(|m| m.role == Role::Owner)
@@ -257,7 +257,7 @@ async fn list_groups(
         DbBackend::Postgres,
         r#"
         SELECT g.id, g.name,
-               (EXTRACT(EPOCH FROM g.created_at) * 1000)::BIGINT AS created_at,
+               floor(EXTRACT(EPOCH FROM g.created_at) * 1000)::BIGINT AS created_at,
                mine.role,
                owner.user_id AS owner_id,
                (SELECT count(*) FROM group_members c WHERE c.group_id = g.id) AS member_count

@@ -1,0 +1,20 @@
+//! The node's integration tests: one binary, one module per area. Each test
+//! starts its own node on port 0 against the real Postgres (a fresh database
+//! per test) and the real Redis (a fresh key prefix per test), and speaks HTTP
+//! to it like a client.
+
+// The workspace denies unwrap/expect outside tests; this whole crate is tests,
+// including the helpers that clippy does not see as test functions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod auth;
+mod friends;
+mod groups;
+mod hostile;
+mod me;
+mod openapi;
+mod tokens;
+mod users;
+mod walkthrough;

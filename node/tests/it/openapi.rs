@@ -1,0 +1,93 @@
+//! The OpenAPI document against the contract and against the real router.
+
+use reqwest::Method;
+
+use crate::helpers::TestApp;
+
+/// Every REST route of the public contract (v1).
+const CONTRACT: &[(&str, &str)] = &[
+    ("post", "/api/auth/register"),
+    ("post", "/api/auth/login"),
+    ("get", "/api/me"),
+    ("patch", "/api/me"),
+    ("post", "/api/me/password"),
+    ("get", "/api/users/{id}"),
+    ("get", "/api/users"),
+    ("post", "/api/friends/requests"),
+    ("get", "/api/friends/requests"),
+    ("post", "/api/friends/requests/{id}/accept"),
+    ("post", "/api/friends/requests/{id}/decline"),
+    ("get", "/api/friends"),
+    ("delete", "/api/friends/{user_id}"),
+    ("post", "/api/groups"),
+    ("get", "/api/groups"),
+    ("get", "/api/groups/{id}"),
+    ("patch", "/api/groups/{id}"),
+    ("post", "/api/groups/{id}/members"),
+    ("delete", "/api/groups/{id}/members/{user_id}"),
+    ("patch", "/api/groups/{id}/members/{user_id}"),
+    ("delete", "/api/groups/{id}"),
+];
+
+#[tokio::test]
+async fn the_document_lists_exactly_the_contracts_routes() {
+    let app = TestApp::spawn().await;
+    let doc = app
+        .call(Method::GET, "/api/openapi.json", None, None)
+        .await
+        .expect(200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| ["get", "post", "patch", "put", "delete"].contains(&k.as_str()))
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    documented.sort();
+    let mut contract: Vec<(String, String)> = CONTRACT
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    contract.sort();
+    assert_eq!(documented, contract);
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served_by_the_router() {
+    let app = TestApp::spawn().await;
+    let doc = app
+        .call(Method::GET, "/api/openapi.json", None, None)
+        .await
+        .expect(200);
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let concrete = path.replace("{id}", "1").replace("{user_id}", "1");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let needs_body = ["POST", "PATCH"].contains(&method.as_str());
+            let reply = app
+                .call(
+                    method.clone(),
+                    &concrete,
+                    None,
+                    needs_body.then(|| serde_json::json!({})),
+                )
+                .await;
+            assert!(
+                !matches!(reply.code(), "not_found" | "method_not_allowed"),
+                "{method} {path} is documented but not routed: {:?}",
+                reply
+            );
+            // Routes that declare a bearer requirement refuse anonymous callers.
+            if operation.get("security").is_some() {
+                reply.assert_error(401, "missing_token");
+            }
+        }
+    }
+}
