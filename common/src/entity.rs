@@ -5,4 +5,5 @@ pub mod friendships;
 pub mod group_members;
 pub mod groups;
 pub mod inbox;
+pub mod messages;
 pub mod users;

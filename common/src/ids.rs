@@ -48,7 +48,7 @@ integer_id!(
 
 /// Which node (or dispatcher) process this is: part of every message id it
 /// mints and the name of its private queue, so it must be unique in a cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct NodeId(pub u16);
 

@@ -5,9 +5,14 @@
 pub mod auth;
 pub mod config;
 pub mod entity;
+pub mod envelope;
 pub mod ids;
+pub mod inbox;
 pub mod presence;
 pub mod shutdown;
+pub mod social;
+pub mod topology;
+pub mod wire;
 pub mod telemetry;
 
 pub use ids::{GroupId, MessageId, MessageIdGenerator, NodeId, UserId};

@@ -1,35 +1,95 @@
 //! Presence: which users are connected, and on which node.
 //!
-//! Layout (all keys under the configured prefix):
-//! `presence:{user_id}` is a hash whose fields are `{node_id}:{connection_id}`
-//! and whose values are the Unix millisecond time until which that connection
-//! counts as alive. The node that holds a connection refreshes its field and
-//! the key's TTL while the connection lives and deletes the field when it
-//! closes; a node that dies stops refreshing, so its fields lapse (readers
-//! skip lapsed fields) and the key itself expires after [`PRESENCE_TTL`].
+//! Layout (every key under the configured prefix):
+//!
+//! - `nodes`: a hash, field `{node_id}` → `{incarnation}:{alive_until_ms}`.
+//!   Each node rewrites its field every [`HEARTBEAT_INTERVAL`]; a node whose
+//!   time has passed, or whose incarnation differs (it restarted), is dead.
+//! - `presence:{user_id}`: a hash, field `{node_id}:{incarnation}:{connection}`
+//!   → Unix ms of the connection's start. The node adds the field when a
+//!   connection opens and removes it when it closes; the key expires
+//!   [`PRESENCE_KEY_TTL`] after the user's last connect.
+//!
+//! A connection counts as present while its node's incarnation is alive, so a
+//! node that dies leaves no presence behind after [`NODE_TTL`], without a
+//! refresh per connection: one heartbeat per node keeps all its connections
+//! present.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::ids::{UserId, now_ms};
+use crate::ids::{NodeId, UserId, now_ms};
 
-/// How long a connection counts as present without a refresh.
-pub const PRESENCE_TTL: Duration = Duration::from_secs(60);
+/// How often a node announces that it is alive.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a node counts as alive after its last heartbeat.
+pub const NODE_TTL: Duration = Duration::from_secs(15);
+/// How long a user's presence hash outlives their last connect (it only
+/// matters for entries a dead node could not remove).
+pub const PRESENCE_KEY_TTL: Duration = Duration::from_secs(24 * 3600);
 
-/// Reads (and, from the node, writes) presence.
+/// One WebSocket connection, cluster-wide: node, node incarnation (a random
+/// number per process start) and a per-process counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnKey {
+    pub node: NodeId,
+    pub incarnation: u64,
+    pub conn: u64,
+}
+
+impl fmt::Display for ConnKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.node, self.incarnation, self.conn)
+    }
+}
+
+/// Why a string is not a [`ConnKey`].
+#[derive(Debug, thiserror::Error)]
+#[error("a connection key is node:incarnation:connection")]
+pub struct InvalidConnKey;
+
+impl FromStr for ConnKey {
+    type Err = InvalidConnKey;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.splitn(3, ':');
+        let mut next = || parts.next().ok_or(InvalidConnKey);
+        Ok(Self {
+            node: NodeId(next()?.parse().map_err(|_| InvalidConnKey)?),
+            incarnation: next()?.parse().map_err(|_| InvalidConnKey)?,
+            conn: next()?.parse().map_err(|_| InvalidConnKey)?,
+        })
+    }
+}
+
+impl Serialize for ConnKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConnKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads and writes presence.
 #[derive(Clone)]
 pub struct Presence {
     redis: ConnectionManager,
     prefix: String,
 }
 
-impl std::fmt::Debug for Presence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Presence")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
+impl fmt::Debug for Presence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Presence").field("prefix", &self.prefix).finish_non_exhaustive()
     }
 }
 
@@ -42,59 +102,124 @@ impl Presence {
         }
     }
 
-    /// The key holding `user`'s connections.
-    pub fn key(&self, user: UserId) -> String {
+    fn user_key(&self, user: UserId) -> String {
         format!("{}presence:{}", self.prefix, user.0)
     }
 
-    /// The subset of `users` with at least one live connection, in one
-    /// pipelined round trip.
-    pub async fn online(&self, users: &[UserId]) -> redis::RedisResult<HashSet<UserId>> {
-        if users.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let mut pipe = redis::pipe();
-        for &user in users {
-            pipe.hvals(self.key(user));
-        }
-        let expiries: Vec<Vec<i64>> = pipe.query_async(&mut self.redis.clone()).await?;
-        let now = now_ms();
-        Ok(users
-            .iter()
-            .zip(expiries)
-            .filter(|(_, until)| until.iter().any(|&t| t > now))
-            .map(|(&user, _)| user)
-            .collect())
+    fn nodes_key(&self) -> String {
+        format!("{}nodes", self.prefix)
     }
 
-    /// Whether `user` has at least one live connection.
-    pub async fn is_online(&self, user: UserId) -> redis::RedisResult<bool> {
-        Ok(!self.online(&[user]).await?.is_empty())
-    }
-
-    /// Records (or refreshes) one connection of `user` held by `connection`
-    /// (`{node_id}:{connection_id}`).
-    pub async fn register(&self, user: UserId, connection: &str) -> redis::RedisResult<()> {
-        let key = self.key(user);
-        let until = now_ms() + i64::try_from(PRESENCE_TTL.as_millis()).unwrap_or(i64::MAX);
-        let ttl = i64::try_from(PRESENCE_TTL.as_secs()).unwrap_or(60);
-        redis::pipe()
+    /// Announces that `node` (this `incarnation`) is alive for [`NODE_TTL`].
+    /// Returns false if Redis had no live record of this incarnation: on the
+    /// first heartbeat, after Redis lost its data, or after the node missed
+    /// beats for longer than [`NODE_TTL`]. Then the node must register its
+    /// connections again and have them catch up.
+    pub async fn heartbeat(&self, node: NodeId, incarnation: u64) -> redis::RedisResult<bool> {
+        let until = now_ms() + millis(NODE_TTL);
+        let key = self.nodes_key();
+        let (previous,): (Option<String>,) = redis::pipe()
             .atomic()
-            .hset(&key, connection, until)
+            .hget(&key, node.0)
+            .hset(&key, node.0, format!("{incarnation}:{until}"))
             .ignore()
-            .expire(&key, ttl)
-            .ignore()
+            .query_async(&mut self.redis.clone())
+            .await?;
+        // Alive before this beat only if the record was ours and unexpired:
+        // otherwise readers saw our connections as gone meanwhile.
+        let now = now_ms();
+        Ok(previous.as_deref().and_then(|p| p.split_once(':')).is_some_and(|(inc, until)| {
+            inc == incarnation.to_string() && until.parse::<i64>().is_ok_and(|u| u > now)
+        }))
+    }
+
+    /// Marks `node` dead at once (graceful shutdown).
+    pub async fn remove_node(&self, node: NodeId) -> redis::RedisResult<()> {
+        redis::cmd("HDEL")
+            .arg(self.nodes_key())
+            .arg(node.0)
             .exec_async(&mut self.redis.clone())
             .await
     }
 
-    /// Forgets one connection of `user`.
-    pub async fn unregister(&self, user: UserId, connection: &str) -> redis::RedisResult<()> {
-        let () = redis::cmd("HDEL")
-            .arg(self.key(user))
-            .arg(connection)
-            .exec_async(&mut self.redis.clone())
-            .await?;
-        Ok(())
+    /// Records connections (user, key) in one round trip.
+    pub async fn register(&self, connections: &[(UserId, ConnKey)]) -> redis::RedisResult<()> {
+        if connections.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let ttl = i64::try_from(PRESENCE_KEY_TTL.as_secs()).unwrap_or(i64::MAX);
+        let mut pipe = redis::pipe();
+        for (user, key) in connections {
+            let user_key = self.user_key(*user);
+            pipe.hset(&user_key, key.to_string(), now).ignore();
+            pipe.expire(&user_key, ttl).ignore();
+        }
+        pipe.exec_async(&mut self.redis.clone()).await
     }
+
+    /// Forgets one connection.
+    pub async fn unregister(&self, user: UserId, key: ConnKey) -> redis::RedisResult<()> {
+        redis::cmd("HDEL")
+            .arg(self.user_key(user))
+            .arg(key.to_string())
+            .exec_async(&mut self.redis.clone())
+            .await
+    }
+
+    /// The live connections of each of `users`, in one pipelined round trip
+    /// (users without any are left out).
+    pub async fn locate(&self, users: &[UserId]) -> redis::RedisResult<HashMap<UserId, Vec<ConnKey>>> {
+        if users.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut pipe = redis::pipe();
+        pipe.hgetall(self.nodes_key());
+        for &user in users {
+            pipe.hkeys(self.user_key(user));
+        }
+        let (nodes, fields): (HashMap<u16, String>, Vec<Vec<String>>) = {
+            let mut replies: Vec<redis::Value> = pipe.query_async(&mut self.redis.clone()).await?;
+            let fields = replies
+                .split_off(1)
+                .into_iter()
+                .map(redis::from_redis_value::<Vec<String>>)
+                .collect::<Result<Vec<_>, _>>()?;
+            let nodes = match replies.pop() {
+                Some(value) => redis::from_redis_value(value)?,
+                None => HashMap::new(),
+            };
+            (nodes, fields)
+        };
+        let now = now_ms();
+        let alive: HashMap<u16, u64> = nodes
+            .into_iter()
+            .filter_map(|(node, value)| {
+                let (incarnation, until) = value.split_once(':')?;
+                let until: i64 = until.parse().ok()?;
+                (until > now).then_some((node, incarnation.parse().ok()?))
+            })
+            .collect();
+        Ok(users
+            .iter()
+            .zip(fields)
+            .filter_map(|(&user, fields)| {
+                let live: Vec<ConnKey> = fields
+                    .iter()
+                    .filter_map(|f| f.parse::<ConnKey>().ok())
+                    .filter(|k| alive.get(&k.node.0) == Some(&k.incarnation))
+                    .collect();
+                (!live.is_empty()).then_some((user, live))
+            })
+            .collect())
+    }
+
+    /// The subset of `users` with at least one live connection.
+    pub async fn online(&self, users: &[UserId]) -> redis::RedisResult<HashSet<UserId>> {
+        Ok(self.locate(users).await?.into_keys().collect())
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

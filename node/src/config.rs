@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use confab_common::NodeId;
-use confab_common::config::{DatabaseConfig, JwtConfig, RedisConfig};
+use confab_common::config::{AmqpConfig, DatabaseConfig, JwtConfig, RedisConfig};
 
 /// Everything a node needs to know at start. The README lists every variable.
 #[derive(Debug, Clone, clap::Parser)]
@@ -32,7 +32,13 @@ pub struct Config {
     pub redis: RedisConfig,
 
     #[command(flatten)]
+    pub amqp: AmqpConfig,
+
+    #[command(flatten)]
     pub jwt: JwtConfig,
+
+    #[command(flatten)]
+    pub ws: WsConfig,
 
     /// Largest REST request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
@@ -47,6 +53,64 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
 }
 
+/// WebSocket limits and timings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WsConfig {
+    /// Largest WebSocket frame (and message) accepted, in bytes; a larger one
+    /// closes the connection with 1009.
+    #[arg(long, env = "WS_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Longest message body, in characters; longer ones get `too_large`.
+    #[arg(long, env = "WS_MAX_BODY_CHARS", default_value_t = 4_000)]
+    pub max_body_chars: usize,
+
+    /// How often the server pings; a client silent for three intervals is
+    /// disconnected.
+    #[arg(long, env = "WS_PING_SECS", default_value_t = 20)]
+    pub ping_secs: u64,
+
+    /// Frames queued for one connection before it counts as a slow consumer
+    /// and is closed (its messages stay in its inbox).
+    #[arg(long, env = "WS_OUTBOUND_QUEUE", default_value_t = 1024)]
+    pub outbound_queue: usize,
+
+    /// Messages read from the inbox per query when replaying.
+    #[arg(long, env = "WS_REPLAY_PAGE", default_value_t = 1000)]
+    pub replay_page: u64,
+
+    /// Invalid frames tolerated on one connection before it is closed (1008).
+    #[arg(long, env = "WS_MAX_INVALID_FRAMES", default_value_t = 100)]
+    pub max_invalid_frames: u32,
+
+    /// How long a `send` may wait for the broker's confirm before it is
+    /// answered `unavailable`.
+    #[arg(long, env = "PUBLISH_TIMEOUT_MS", default_value_t = 10_000)]
+    pub publish_timeout_ms: u64,
+}
+
+/// The limits a session reads, resolved from [`WsConfig`].
+#[derive(Debug, Clone)]
+pub struct WsLimits {
+    pub max_frame_bytes: usize,
+    pub max_body_chars: usize,
+    pub ping_interval: Duration,
+    pub replay_page: u64,
+    pub max_invalid_frames: u32,
+}
+
+impl From<&WsConfig> for WsLimits {
+    fn from(ws: &WsConfig) -> Self {
+        Self {
+            max_frame_bytes: ws.max_frame_bytes,
+            max_body_chars: ws.max_body_chars,
+            ping_interval: Duration::from_secs(ws.ping_secs),
+            replay_page: ws.replay_page,
+            max_invalid_frames: ws.max_invalid_frames,
+        }
+    }
+}
+
 impl Config {
     /// Refuses settings the node cannot run with.
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -55,6 +119,12 @@ impl Config {
         }
         if self.max_body_bytes < 1024 {
             bail!("MAX_BODY_BYTES must be at least 1024");
+        }
+        if self.ws.max_frame_bytes < 1024 || self.ws.max_body_chars == 0 || self.ws.ping_secs == 0 {
+            bail!("WS_MAX_FRAME_BYTES must be at least 1024; WS_MAX_BODY_CHARS and WS_PING_SECS positive");
+        }
+        if self.ws.outbound_queue == 0 || self.ws.replay_page == 0 || self.ws.publish_timeout_ms == 0 {
+            bail!("WS_OUTBOUND_QUEUE, WS_REPLAY_PAGE and PUBLISH_TIMEOUT_MS must be positive");
         }
         if self.max_group_members < 2 {
             bail!("MAX_GROUP_MEMBERS must be at least 2");

@@ -7,61 +7,128 @@
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod messaging;
 pub mod password;
 pub mod routes;
 pub mod state;
+pub mod ws;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use confab_common::auth::JwtKeys;
 use confab_common::presence::Presence;
+use confab_common::social::SocialCache;
+use confab_common::topology::Topology;
+use confab_common::MessageIdGenerator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use config::Config;
 pub use state::AppState;
 
+use crate::messaging::{acks, deliveries, liveness};
+use crate::ws::hub::Hub;
+
 /// Connects to the dependencies and serves `listener` until `shutdown` is
-/// cancelled, then drains in-flight requests for at most the configured grace.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+/// cancelled. Then, in order: stop accepting, close every socket with 1001,
+/// stop consuming, write the last acks, leave presence — all within the
+/// configured grace.
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.validate()?;
-    let state = connect(&config).await?;
-    let (app, _openapi) = routes::router(state, &config);
-    let addr = listener.local_addr().context("listener has no address")?;
-    tracing::info!(%addr, node_id = config.node_id, "node listening");
-
-    let drained = shutdown.clone();
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(async move { drained.cancelled().await });
-    let grace = config.shutdown_grace();
-    tokio::select! {
-        result = server => result.context("HTTP server failed")?,
-        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!(?grace, "graceful shutdown took too long; exiting anyway");
-        }
-    }
-    tracing::info!("node stopped");
-    Ok(())
-}
-
-/// Opens the pools the handlers share.
-pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
-    let db = config.database.connect().await?;
+    let node = config.node_id();
     let redis = config.redis.connect().await?;
+    let db = config.database.connect().await?;
+    let amqp = config.amqp.pool(&format!("confab-node-{}", node.0))?;
+    let topology = Topology::new(config.amqp.amqp_prefix.clone());
+    let prefix = config.redis.redis_key_prefix.clone();
+    let presence = Presence::new(redis.clone(), prefix.clone());
+    let incarnation = uuid::Uuid::new_v4().as_u64_pair().0;
+    let hub = Arc::new(Hub::new(node, incarnation, config.ws.outbound_queue));
+    let publisher = Arc::new(messaging::publisher::Publisher::new(
+        amqp.clone(),
+        topology.clone(),
+        Duration::from_millis(config.ws.publish_timeout_ms),
+    ));
+    if let Err(e) = publisher.warm_up().await {
+        tracing::warn!(error = %e, "RabbitMQ unavailable at start; sends answer `unavailable` until it is back");
+    }
+    let (ack_sender, ack_writer) = acks::writer(db.clone());
+    // Sessions are cancelled by their own token, a child of `shutdown`, so
+    // that they close with 1001 before the node's background work stops.
+    let sessions_stop = shutdown.child_token();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    Ok(AppState {
-        db,
-        presence: Presence::new(redis, config.redis.redis_key_prefix.clone()),
-        jwt: Arc::new(JwtKeys::new(
-            &config.jwt.validated_secret()?,
-            config.jwt.ttl()?,
-        )),
+    let state = AppState {
+        db: db.clone(),
+        presence: presence.clone(),
+        jwt: Arc::new(JwtKeys::new(&config.jwt.validated_secret()?, config.jwt.ttl()?)),
         passwords: password::Passwords::new(cores)?,
         max_group_members: config.max_group_members,
-    })
+        social: SocialCache::new(redis.clone(), db.clone(), prefix.clone()),
+        hub: hub.clone(),
+        publisher,
+        dedup: messaging::dedup::Dedup::new(redis, prefix),
+        acks: ack_sender,
+        ids: Arc::new(MessageIdGenerator::new(node)),
+        ws: (&config.ws).into(),
+        shutdown: sessions_stop.clone(),
+        sessions: TaskTracker::new(),
+    };
+
+    // Presence first: connections registered under this incarnation count
+    // only once the node record exists.
+    if let Err(e) = presence.heartbeat(node, incarnation).await {
+        tracing::warn!(error = %e, "Redis unavailable at start; presence follows when it is back");
+    }
+    let background = CancellationToken::new();
+    let workers = TaskTracker::new();
+    let consuming = CancellationToken::new();
+    workers.spawn(deliveries::consume_loop(
+        amqp,
+        topology,
+        node,
+        hub.clone(),
+        consuming.clone(),
+        background.clone(),
+    ));
+    workers.spawn(liveness::heartbeat_loop(presence, node, hub, background.clone()));
+    let ack_task = tokio::spawn(ack_writer);
+    // Serve once deliveries can arrive (or after a bounded wait if the broker
+    // is down: the consumer keeps trying, and connections catch up then).
+    tokio::select! {
+        () = consuming.cancelled() => {},
+        () = tokio::time::sleep(Duration::from_secs(5)) => {},
+    }
+
+    let (app, _openapi) = routes::router(state.clone(), &config);
+    let addr = listener.local_addr().context("listener has no address")?;
+    tracing::info!(%addr, node_id = node.0, "node listening");
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let grace = config.shutdown_grace();
+    let serving = tokio::spawn(async move { server.await });
+
+    shutdown.cancelled().await;
+    let deadline = tokio::time::Instant::now() + grace;
+    tracing::info!("stopping: closing sockets");
+    sessions_stop.cancel();
+    state.sessions.close();
+    if tokio::time::timeout_at(deadline, state.sessions.wait()).await.is_err() {
+        tracing::warn!("sessions did not close within the grace period");
+    }
+    if tokio::time::timeout_at(deadline, serving).await.is_err() {
+        tracing::warn!("HTTP connections did not drain within the grace period");
+    }
+    background.cancel();
+    workers.close();
+    if tokio::time::timeout_at(deadline, workers.wait()).await.is_err() {
+        tracing::warn!("background tasks did not stop within the grace period");
+    }
+    // The last sender goes with the state: the writer flushes and ends.
+    drop(state);
+    let _ = tokio::time::timeout_at(deadline + Duration::from_secs(2), ack_task).await;
+    db.close().await.ok();
+    tracing::info!("node stopped");
+    Ok(())
 }

@@ -4,12 +4,20 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use confab_common::UserId;
 use confab_common::auth::JwtKeys;
 use confab_common::presence::Presence;
+use confab_common::social::SocialCache;
+use confab_common::{MessageIdGenerator, UserId};
 use sea_orm::DatabaseConnection;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use crate::config::WsLimits;
+use crate::messaging::acks::AckSender;
+use crate::messaging::dedup::Dedup;
+use crate::messaging::publisher::Publisher;
 use crate::password::Passwords;
+use crate::ws::hub::Hub;
 
 /// Handles to the node's dependencies; cheap to clone (all fields are shared).
 #[derive(Debug, Clone)]
@@ -24,6 +32,24 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Most members a group may have.
     pub max_group_members: u64,
+    /// Friendships and memberships, cached for the message path.
+    pub social: SocialCache,
+    /// This node's WebSocket connections.
+    pub hub: Arc<Hub>,
+    /// Publishes accepted messages to `input`.
+    pub publisher: Arc<Publisher>,
+    /// Client ids already used.
+    pub dedup: Dedup,
+    /// Batches client acks into inbox deletes.
+    pub acks: AckSender,
+    /// Mints message ids.
+    pub ids: Arc<MessageIdGenerator>,
+    /// WebSocket limits.
+    pub ws: WsLimits,
+    /// Cancelled when the node stops: sessions close with 1001.
+    pub shutdown: CancellationToken,
+    /// Every running session, so that shutdown can wait for them.
+    pub sessions: TaskTracker,
 }
 
 impl AppState {
@@ -35,6 +61,23 @@ impl AppState {
             tracing::warn!(error = %e, "presence unavailable; reporting everyone offline");
             HashSet::new()
         })
+    }
+}
+
+impl AppState {
+    /// Drops the cached friend lists of `users` after a friendship changed,
+    /// so that the next `send` is checked against Postgres.
+    pub async fn forget_friends(&self, users: &[UserId]) {
+        if let Err(e) = self.social.invalidate_friends(users).await {
+            tracing::warn!(error = %e, "cannot invalidate cached friends; they lapse within a minute");
+        }
+    }
+
+    /// Drops the cached members of `group` after its membership changed.
+    pub async fn forget_members(&self, group: confab_common::GroupId) {
+        if let Err(e) = self.social.invalidate_members(group).await {
+            tracing::warn!(error = %e, "cannot invalidate cached members; they lapse within a minute");
+        }
     }
 }
 

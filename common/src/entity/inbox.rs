@@ -1,4 +1,4 @@
-//! `inbox`: every message routed to a user, kept until that user acks it.
+//! `inbox`: which recipient has not yet acked which message.
 
 use sea_orm::entity::prelude::*;
 
@@ -11,10 +11,6 @@ pub struct Model {
     pub msg_id: i64,
     /// Routing order; assigned by Postgres (`GENERATED ALWAYS`), never set.
     pub seq: i64,
-    pub sender_id: i64,
-    pub group_id: Option<i64>,
-    pub body: String,
-    pub sent_at: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

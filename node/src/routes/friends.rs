@@ -265,6 +265,7 @@ async fn accept_request(
     txn.commit().await?;
 
     let friend = UserId(request.from_user_id);
+    state.forget_friends(&[me, friend]).await;
     let user = load_user(&state, friend).await?;
     let online = state.online(&[friend]).await.contains(&friend);
     Ok(Json(Friend {
@@ -343,6 +344,7 @@ async fn remove_friend(
     let deleted = friendships::Entity::delete_by_id(friendships::pair(me, UserId(user_id)))
         .exec(&state.db)
         .await?;
+    state.forget_friends(&[me, UserId(user_id)]).await;
     if deleted.rows_affected == 0 {
         return Err(ApiError::not_found(
             "no_such_friend",

@@ -54,6 +54,11 @@ pub async fn load_user(state: &AppState, id: UserId) -> ApiResult<users::Model> 
         .ok_or_else(no_such_user)
 }
 
+/// Whether user `id` exists.
+pub async fn exists(state: &AppState, id: UserId) -> Result<bool, sea_orm::DbErr> {
+    Ok(users::Entity::find_by_id(id.0).one(&state.db).await?.is_some())
+}
+
 /// The 404 for an unknown user id.
 pub fn no_such_user() -> ApiError {
     ApiError::not_found("no_such_user", "there is no user with this id")

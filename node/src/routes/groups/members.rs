@@ -114,6 +114,7 @@ async fn add_members(
             .await?;
     }
     txn.commit().await?;
+    state.forget_members(id).await;
     Ok(Json(details(&state, id, me).await?))
 }
 
@@ -165,6 +166,7 @@ async fn remove_member(
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    state.forget_members(id).await;
     tracing::info!(
         group_id = id.0,
         user_id = target.0,

@@ -236,6 +236,8 @@ async fn create_group(
         });
     group_members::Entity::insert_many(rows).exec(&txn).await?;
     txn.commit().await?;
+    // A send to this id before it existed may have cached "no such group".
+    state.forget_members(id).await;
     tracing::info!(group_id = id.0, user_id = me.0, "group created");
     Ok((StatusCode::CREATED, Json(details(&state, id, me).await?)))
 }
@@ -366,6 +368,7 @@ async fn delete_group(
     }
     groups::Entity::delete_by_id(id.0).exec(&txn).await?;
     txn.commit().await?;
+    state.forget_members(id).await;
     tracing::info!(group_id = id.0, user_id = me.0, "group disbanded");
     Ok(StatusCode::NO_CONTENT)
 }

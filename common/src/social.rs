@@ -1,0 +1,179 @@
+//! The social graph as the message path needs it: "are A and B friends",
+//! "who is in group G". Read on every `send` (node) and every group message
+//! (dispatcher), so it is cached in Redis instead of asking Postgres each
+//! time.
+//!
+//! Layout (under the configured prefix), both with [`CACHE_TTL`]:
+//! - `friends:{user_id}`: a set of the user's friends' ids, plus the sentinel
+//!   `-` so that "no friends" is a cached answer too;
+//! - `members:{group_id}`: a set of the group's member ids plus `-`; a group
+//!   that does not exist is cached as the set `{-, !}`.
+//!
+//! The REST handlers that change friendships or memberships delete the keys
+//! they touch after committing, so the next check reads Postgres again. A
+//! fill that raced a change can keep a stale answer for at most the TTL.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+
+use crate::entity::{friendships, group_members, groups};
+use crate::ids::{GroupId, UserId};
+
+/// How long a cached set lives without being invalidated.
+pub const CACHE_TTL: Duration = Duration::from_secs(60);
+
+const PRESENT: &str = "-";
+const NO_SUCH_GROUP: &str = "!";
+
+/// A failure of the cache or of the database behind it.
+#[derive(Debug, thiserror::Error)]
+pub enum SocialError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("postgres: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// The cached social graph.
+#[derive(Clone)]
+pub struct SocialCache {
+    redis: ConnectionManager,
+    db: DatabaseConnection,
+    prefix: String,
+}
+
+impl std::fmt::Debug for SocialCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocialCache").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+impl SocialCache {
+    /// A cache in `redis` under `prefix`, filled from `db`.
+    pub fn new(redis: ConnectionManager, db: DatabaseConnection, prefix: impl Into<String>) -> Self {
+        Self {
+            redis,
+            db,
+            prefix: prefix.into(),
+        }
+    }
+
+    fn friends_key(&self, user: UserId) -> String {
+        format!("{}friends:{}", self.prefix, user.0)
+    }
+
+    fn members_key(&self, group: GroupId) -> String {
+        format!("{}members:{}", self.prefix, group.0)
+    }
+
+    /// Whether `a` and `b` are friends.
+    pub async fn are_friends(&self, a: UserId, b: UserId) -> Result<bool, SocialError> {
+        let key = self.friends_key(a);
+        let (cached, member): (bool, bool) = redis::pipe()
+            .exists(&key)
+            .sismember(&key, b.0)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        if cached {
+            return Ok(member);
+        }
+        let friends = self.load_friends(a).await?;
+        self.fill(&key, friends.iter().map(|f| f.0.to_string()).collect()).await?;
+        Ok(friends.contains(&b))
+    }
+
+    /// The members of `group`, or `None` if there is no such group.
+    pub async fn members(&self, group: GroupId) -> Result<Option<HashSet<UserId>>, SocialError> {
+        let key = self.members_key(group);
+        let cached: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&key)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        if !cached.is_empty() {
+            if cached.iter().any(|m| m == NO_SUCH_GROUP) {
+                return Ok(None);
+            }
+            return Ok(Some(cached.iter().filter_map(|m| m.parse().ok()).map(UserId).collect()));
+        }
+        let members = self.load_members(group).await?;
+        let entries = match &members {
+            Some(members) => members.iter().map(|m| m.0.to_string()).collect(),
+            None => vec![NO_SUCH_GROUP.to_owned()],
+        };
+        self.fill(&key, entries).await?;
+        Ok(members)
+    }
+
+    /// Whether `user` is in `group`, or `None` if there is no such group.
+    pub async fn is_member(&self, group: GroupId, user: UserId) -> Result<Option<bool>, SocialError> {
+        let key = self.members_key(group);
+        let (cached, member, missing): (bool, bool, bool) = redis::pipe()
+            .exists(&key)
+            .sismember(&key, user.0)
+            .sismember(&key, NO_SUCH_GROUP)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        if cached {
+            return Ok((!missing).then_some(member));
+        }
+        Ok(self.members(group).await?.map(|m| m.contains(&user)))
+    }
+
+    /// Forgets the cached friends of `users` (after a friendship changed).
+    pub async fn invalidate_friends(&self, users: &[UserId]) -> redis::RedisResult<()> {
+        let keys: Vec<String> = users.iter().map(|&u| self.friends_key(u)).collect();
+        redis::cmd("DEL").arg(keys).exec_async(&mut self.redis.clone()).await
+    }
+
+    /// Forgets the cached members of `group` (after a membership changed).
+    pub async fn invalidate_members(&self, group: GroupId) -> redis::RedisResult<()> {
+        redis::cmd("DEL")
+            .arg(self.members_key(group))
+            .exec_async(&mut self.redis.clone())
+            .await
+    }
+
+    async fn fill(&self, key: &str, mut entries: Vec<String>) -> redis::RedisResult<()> {
+        entries.push(PRESENT.to_owned());
+        let ttl = i64::try_from(CACHE_TTL.as_secs()).unwrap_or(60);
+        redis::pipe()
+            .atomic()
+            .del(key)
+            .ignore()
+            .sadd(key, entries)
+            .ignore()
+            .expire(key, ttl)
+            .ignore()
+            .exec_async(&mut self.redis.clone())
+            .await
+    }
+
+    async fn load_friends(&self, user: UserId) -> Result<HashSet<UserId>, DbErr> {
+        let rows = friendships::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(friendships::Column::UserLo.eq(user.0))
+                    .add(friendships::Column::UserHi.eq(user.0)),
+            )
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|f| UserId(if f.user_lo == user.0 { f.user_hi } else { f.user_lo }))
+            .collect())
+    }
+
+    async fn load_members(&self, group: GroupId) -> Result<Option<HashSet<UserId>>, DbErr> {
+        if groups::Entity::find_by_id(group.0).one(&self.db).await?.is_none() {
+            return Ok(None);
+        }
+        let rows = group_members::Entity::find()
+            .filter(group_members::Column::GroupId.eq(group.0))
+            .all(&self.db)
+            .await?;
+        Ok(Some(rows.into_iter().map(|m| UserId(m.user_id)).collect()))
+    }
+}

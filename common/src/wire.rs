@@ -1,0 +1,133 @@
+//! The WebSocket wire contract (`docs/protocol.md`): what clients send
+//! ([`ClientFrame`]) and what the server answers ([`ServerFrame`]). One JSON
+//! object per text frame, tagged by `type`.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{GroupId, MessageId, UserId};
+
+/// Whom a message is for: `{"user": 7}` or `{"group": 3}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    User(UserId),
+    Group(GroupId),
+}
+
+/// A frame from a client. Unknown fields are ignored (a `from` field in
+/// particular: the sender is always the token's user).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Send a message. `id` is the client's own id for it (1-64 characters);
+    /// sending the same `id` again yields the same `msg_id` and no second
+    /// delivery.
+    Send { id: String, to: Target, body: String },
+    /// The client has these messages; they leave its inbox.
+    Ack { msg_ids: Vec<MessageId> },
+    /// Application-level keepalive; answered with `pong`.
+    Ping,
+}
+
+/// A message as recipients see it (the `message` frame's fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagePayload {
+    pub msg_id: MessageId,
+    pub from: UserId,
+    pub to: Target,
+    pub body: String,
+    /// Unix milliseconds at which the node accepted the message.
+    pub ts: i64,
+}
+
+/// A frame from the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The message with client id `id` is durably in the broker.
+    Sent { id: String, msg_id: MessageId, ts: i64 },
+    /// A message for this user.
+    Message(MessagePayload),
+    /// A frame was refused; `id` is the client id of the refused `send`, if
+    /// it could be read.
+    Error {
+        id: Option<String>,
+        code: &'static str,
+        message: Cow<'static, str>,
+    },
+    /// The answer to `ping`.
+    Pong,
+}
+
+impl ServerFrame {
+    /// An `error` frame.
+    pub fn error(id: Option<String>, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::Error {
+            id,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// This frame as JSON text.
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: no maps with non-string keys,
+        // no types whose `Serialize` can error.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from(r#"{"type":"error","id":null,"code":"internal","message":"serialization failed"}"#))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn client_frames_parse_as_the_contract_writes_them() {
+        let send: ClientFrame =
+            serde_json::from_value(json!({"type": "send", "id": "c1", "to": {"user": 7}, "body": "hi", "from": 99}))
+                .unwrap();
+        assert_eq!(
+            send,
+            ClientFrame::Send {
+                id: "c1".into(),
+                to: Target::User(UserId(7)),
+                body: "hi".into()
+            }
+        );
+        let ack: ClientFrame = serde_json::from_value(json!({"type": "ack", "msg_ids": ["12", "13"]})).unwrap();
+        assert_eq!(ack, ClientFrame::Ack { msg_ids: vec![MessageId(12), MessageId(13)] });
+        for bad in [
+            json!({"type": "send", "id": "c1", "to": {"user": 7, "group": 3}, "body": "x"}),
+            json!({"type": "send", "id": "c1", "to": {"user": "7"}, "body": "x"}),
+            json!({"type": "send", "id": "c1", "to": {"channel": 7}, "body": "x"}),
+            json!({"type": "ack", "msg_ids": [12]}),
+            json!({"type": "shout"}),
+            json!({"id": "c1"}),
+        ] {
+            assert!(serde_json::from_value::<ClientFrame>(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn server_frames_serialize_as_the_contract_writes_them() {
+        let frame = ServerFrame::Message(MessagePayload {
+            msg_id: MessageId(42),
+            from: UserId(3),
+            to: Target::Group(GroupId(5)),
+            body: "hello".into(),
+            ts: 1000,
+        });
+        assert_eq!(
+            serde_json::to_value(&frame).unwrap(),
+            json!({"type": "message", "msg_id": "42", "from": 3, "to": {"group": 5}, "body": "hello", "ts": 1000})
+        );
+        assert_eq!(serde_json::to_value(ServerFrame::Pong).unwrap(), json!({"type": "pong"}));
+        assert_eq!(
+            serde_json::to_value(ServerFrame::error(None, "invalid_frame", "bad")).unwrap(),
+            json!({"type": "error", "id": null, "code": "invalid_frame", "message": "bad"})
+        );
+    }
+}

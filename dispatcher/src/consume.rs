@@ -1,0 +1,200 @@
+//! The dispatcher's loop: take what `input` has ready (up to a batch), route
+//! it, publish the deliveries with confirms, then ack the batch. Nothing is
+//! acked before it is in the inbox and every delivery is confirmed, so a
+//! dispatcher that dies mid-batch loses nothing: the broker hands the batch to
+//! the next active dispatcher, and routing it again changes nothing (inbox
+//! writes are idempotent; repeated deliveries carry the same `seq` and are
+//! dropped by the node).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use confab_common::envelope::Envelope;
+use confab_common::topology::{self, Topology};
+use futures_util::future::try_join_all;
+use futures_util::{FutureExt, StreamExt};
+use lapin::message::Delivery as AmqpDelivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicRejectOptions,
+    ConfirmSelectOptions,
+};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{Channel, Confirmation, Consumer};
+use tokio_util::sync::CancellationToken;
+
+use crate::route::{Outgoing, Router};
+
+/// How long to wait before retrying a batch whose routing failed (Postgres
+/// or Redis down); doubled up to [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// Consumes `input` on `connection` until `shutdown`, or until the broker
+/// connection fails (then the caller reconnects).
+pub async fn consume_loop(
+    router: &Router,
+    connection: &lapin::Connection,
+    prefetch: u16,
+    batch_size: usize,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let consume_channel = connection.create_channel().await.context("opening the consume channel")?;
+    let publish_channel = connection.create_channel().await.context("opening the publish channel")?;
+    publish_channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .context("enabling publisher confirms")?;
+    router
+        .topology
+        .declare_input(&consume_channel)
+        .await
+        .context("declaring input")?;
+    topology::set_prefetch(&consume_channel, prefetch).await?;
+    let tag = ShortString::from(format!("dispatcher-{}", std::process::id()));
+    let mut consumer = consume_channel
+        .basic_consume(
+            ShortString::from(router.topology.input()),
+            tag.clone(),
+            // Manual acks: an envelope is acked only after it is stored and
+            // its deliveries are confirmed.
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .context("consuming input")?;
+    tracing::info!(queue = %router.topology.input(), "consuming (active once the broker makes us the single active consumer)");
+
+    loop {
+        let first = tokio::select! {
+            () = shutdown.cancelled() => break,
+            next = consumer.next() => match next {
+                Some(delivery) => delivery.context("input consumer failed")?,
+                None => anyhow::bail!("the broker cancelled the input consumer"),
+            },
+        };
+        let batch = take_ready(&mut consumer, first, batch_size)?;
+        process(router, &publish_channel, batch, shutdown).await?;
+    }
+
+    // Stop receiving; what was prefetched but not processed goes back to the
+    // queue when the channel closes.
+    consume_channel
+        .basic_cancel(tag, BasicCancelOptions::default())
+        .await
+        .ok();
+    consume_channel.close(200, "dispatcher stopping".into()).await.ok();
+    publish_channel.close(200, "dispatcher stopping".into()).await.ok();
+    Ok(())
+}
+
+/// `first` and whatever else the consumer already holds, up to `max`.
+fn take_ready(consumer: &mut Consumer, first: AmqpDelivery, max: usize) -> anyhow::Result<Vec<AmqpDelivery>> {
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match consumer.next().now_or_never() {
+            Some(Some(delivery)) => batch.push(delivery.context("input consumer failed")?),
+            _ => break,
+        }
+    }
+    Ok(batch)
+}
+
+/// Routes one batch, retrying while its dependencies are down, then acks it.
+async fn process(
+    router: &Router,
+    publish_channel: &Channel,
+    batch: Vec<AmqpDelivery>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let Some(last) = batch.last() else {
+        return Ok(());
+    };
+    let last_acker = last.acker.clone();
+    let mut envelopes = Vec::with_capacity(batch.len());
+    for delivery in &batch {
+        match serde_json::from_slice::<Envelope>(&delivery.data) {
+            Ok(envelope) => envelopes.push(envelope),
+            Err(e) => {
+                // Poison: it will never decode. Off to `input.dead`.
+                tracing::error!(error = %e, "undecodable envelope dead-lettered");
+                delivery
+                    .acker
+                    .reject(BasicRejectOptions { requeue: false })
+                    .await
+                    .context("rejecting a poison envelope")?;
+            }
+        }
+    }
+
+    let mut delay = FIRST_RETRY_DELAY;
+    loop {
+        let attempt = async {
+            let outgoing = router.route(&envelopes).await?;
+            publish(publish_channel, outgoing).await
+        };
+        match attempt.await {
+            Ok(()) => break,
+            Err(e) if is_broker_failure(&e) => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, ?delay, batch = envelopes.len(), "routing failed; retrying the batch");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {},
+                    // Stopping mid-outage: leave the batch unacked for the
+                    // next dispatcher.
+                    () = shutdown.cancelled() => anyhow::bail!("stopped while the batch could not be routed"),
+                }
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
+            }
+        }
+    }
+    // One ack for the whole batch (poison ones were rejected already).
+    last_acker
+        .ack(BasicAckOptions { multiple: true })
+        .await
+        .context("acking the batch")?;
+    Ok(())
+}
+
+/// Publishes every delivery and waits for all confirms.
+async fn publish(channel: &Channel, outgoing: Vec<Outgoing>) -> anyhow::Result<()> {
+    let mut confirms = Vec::with_capacity(outgoing.len());
+    for out in outgoing {
+        let payload = serde_json::to_vec(&out.delivery).context("encoding a delivery")?;
+        let confirm = channel
+            .basic_publish(
+                ShortString::from(""),
+                ShortString::from(out.queue),
+                // Mandatory: a queue that is gone (its node died) returns the
+                // delivery instead of dropping it silently; it is in the inbox
+                // either way, but the return tells us.
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &payload,
+                topology::transient_json(),
+            )
+            .await
+            .map_err(BrokerFailure)?;
+        confirms.push(confirm);
+    }
+    for confirmation in try_join_all(confirms).await.map_err(BrokerFailure)? {
+        match confirmation {
+            Confirmation::Ack(None) | Confirmation::NotRequested => {}
+            Confirmation::Ack(Some(returned)) => {
+                tracing::debug!(queue = %returned.delivery.routing_key, "node queue gone; the recipient will replay");
+            }
+            Confirmation::Nack(_) => anyhow::bail!("the broker refused a delivery"),
+        }
+    }
+    Ok(())
+}
+
+/// A failure of the broker connection itself: the loop must reconnect.
+#[derive(Debug, thiserror::Error)]
+#[error("broker: {0}")]
+struct BrokerFailure(#[from] lapin::Error);
+
+fn is_broker_failure(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<BrokerFailure>().is_some()
+}

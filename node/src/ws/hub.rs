@@ -1,0 +1,177 @@
+//! The node's local connections: who is connected here, and a bounded
+//! outbound queue per connection. Deliveries from the node's queue are fanned
+//! out here; a connection whose queue is full is closed (its messages stay
+//! in its inbox and come back on the next connect) rather than buffered
+//! without bound.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::ws::Utf8Bytes;
+use confab_common::envelope::Delivery;
+use confab_common::presence::ConnKey;
+use confab_common::wire::ServerFrame;
+use confab_common::{MessageId, NodeId, UserId};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// What the hub hands a connection.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A `message` frame, serialized once for every local recipient.
+    Message {
+        text: Utf8Bytes,
+        msg_id: MessageId,
+        /// Inbox position; `None` for a live copy to the sender's other devices.
+        seq: Option<i64>,
+    },
+    /// Read the inbox again from the last position delivered: deliveries may
+    /// have been missed (the node's queue or presence was lost meanwhile).
+    CatchUp,
+}
+
+/// One connection as the hub sees it.
+#[derive(Debug)]
+struct Conn {
+    key: ConnKey,
+    tx: mpsc::Sender<Outbound>,
+    /// Cancelled when the connection's queue overflowed: the session then
+    /// closes the socket (the client reads too slowly).
+    kick: CancellationToken,
+}
+
+/// The handle a session keeps.
+#[derive(Debug)]
+pub struct Registration {
+    pub key: ConnKey,
+    pub rx: mpsc::Receiver<Outbound>,
+    pub kick: CancellationToken,
+}
+
+/// Local connections by user.
+#[derive(Debug)]
+pub struct Hub {
+    node: NodeId,
+    incarnation: u64,
+    next_conn: AtomicU64,
+    capacity: usize,
+    conns: RwLock<HashMap<UserId, Vec<Arc<Conn>>>>,
+}
+
+impl Hub {
+    /// A hub for this node process; each connection's queue holds `capacity`
+    /// frames.
+    pub fn new(node: NodeId, incarnation: u64, capacity: usize) -> Self {
+        Self {
+            node,
+            incarnation,
+            next_conn: AtomicU64::new(1),
+            capacity,
+            conns: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// This process's incarnation (part of every [`ConnKey`] it issues).
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// Adds a connection of `user`.
+    pub fn register(&self, user: UserId) -> Registration {
+        let key = ConnKey {
+            node: self.node,
+            incarnation: self.incarnation,
+            conn: self.next_conn.fetch_add(1, Ordering::Relaxed),
+        };
+        let (tx, rx) = mpsc::channel(self.capacity);
+        let kick = CancellationToken::new();
+        let conn = Arc::new(Conn {
+            key,
+            tx,
+            kick: kick.clone(),
+        });
+        self.write().entry(user).or_default().push(conn);
+        Registration { key, rx, kick }
+    }
+
+    /// Removes a connection.
+    pub fn unregister(&self, user: UserId, key: ConnKey) {
+        let mut conns = self.write();
+        if let Some(list) = conns.get_mut(&user) {
+            list.retain(|c| c.key != key);
+            if list.is_empty() {
+                conns.remove(&user);
+            }
+        }
+    }
+
+    /// Hands `delivery` to every local connection of its recipients, except
+    /// the connection it came from. Returns how many frames were queued.
+    pub fn deliver(&self, delivery: &Delivery) -> usize {
+        let text: Utf8Bytes = ServerFrame::Message(delivery.message.clone()).to_json().into();
+        let conns = self.read();
+        let mut queued = 0;
+        for recipient in &delivery.recipients {
+            let Some(list) = conns.get(&recipient.user) else {
+                continue;
+            };
+            for conn in list.iter().filter(|c| c.key != delivery.origin) {
+                let item = Outbound::Message {
+                    text: text.clone(),
+                    msg_id: delivery.message.msg_id,
+                    seq: recipient.seq,
+                };
+                if self.offer(conn, item) {
+                    queued += 1;
+                }
+            }
+        }
+        queued
+    }
+
+    /// Asks every local connection to re-read its inbox.
+    pub fn catch_up_all(&self) {
+        for conn in self.read().values().flatten() {
+            self.offer(conn, Outbound::CatchUp);
+        }
+    }
+
+    /// Every local connection, for re-registering presence.
+    pub fn connections(&self) -> Vec<(UserId, ConnKey)> {
+        self.read()
+            .iter()
+            .flat_map(|(user, list)| list.iter().map(move |c| (*user, c.key)))
+            .collect()
+    }
+
+    /// How many connections are open.
+    pub fn len(&self) -> usize {
+        self.read().values().map(Vec::len).sum()
+    }
+
+    /// Whether no connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn offer(&self, conn: &Conn, item: Outbound) -> bool {
+        match conn.tx.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                conn.kick.cancel();
+                false
+            }
+            // The session is ending; its inbox keeps what it missed.
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<UserId, Vec<Arc<Conn>>>> {
+        self.conns.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<UserId, Vec<Arc<Conn>>>> {
+        self.conns.write().unwrap_or_else(|e| e.into_inner())
+    }
+}

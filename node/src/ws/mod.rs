@@ -1,0 +1,62 @@
+//! `GET /ws`: the WebSocket endpoint. The token is checked before the
+//! upgrade (401 in the API's error shape otherwise); the connection then
+//! runs as a [`session`].
+
+pub mod hub;
+pub mod session;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::extract::verify;
+use crate::state::AppState;
+
+/// The WebSocket route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws", get(upgrade))
+}
+
+/// `?token=` for browsers, which cannot set headers on a WebSocket.
+#[derive(Debug, Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let header_token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let query_token = query.ok().and_then(|Query(q)| q.token);
+    let token = header_token.or(query_token).ok_or_else(|| {
+        ApiError::unauthorized(
+            "missing_token",
+            "a token is required: `Authorization: Bearer <token>` or `?token=<token>`",
+        )
+    })?;
+    let user = verify(&state.jwt, &token)?;
+    let ws = ws.map_err(|e| ApiError::bad_request("not_websocket", e.body_text()))?;
+    if state.shutdown.is_cancelled() {
+        return Err(ApiError::Unavailable(anyhow::anyhow!("node shutting down")));
+    }
+    let limits = state.ws.clone();
+    let sessions = state.sessions.clone();
+    Ok(ws
+        .max_message_size(limits.max_frame_bytes)
+        .max_frame_size(limits.max_frame_bytes)
+        .on_upgrade(move |socket| sessions.track_future(session::run(state, socket, user))))
+}
