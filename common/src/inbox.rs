@@ -3,7 +3,10 @@
 //! it. The dispatcher writes in batches; nodes drain in order and delete on
 //! ack, also in batches. Every statement here handles many messages at once.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement,
+    TransactionTrait,
+};
 
 use crate::ids::{GroupId, MessageId, UserId};
 use crate::wire::{MessagePayload, Target};
@@ -131,7 +134,11 @@ pub async fn page(
            WHERE i.recipient_id = $1 AND i.seq > $2
            ORDER BY i.seq
            LIMIT $3"#,
-        [user.0.into(), after.into(), i64::try_from(limit).unwrap_or(i64::MAX).into()],
+        [
+            user.0.into(),
+            after.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
     ))
     .all(db)
     .await?;
@@ -159,7 +166,10 @@ pub async fn page(
 
 /// Removes acked (recipient, message) pairs, all in one statement; pairs that
 /// are not there are ignored. Returns how many rows went.
-pub async fn remove(db: &impl ConnectionTrait, acked: &[(UserId, MessageId)]) -> Result<u64, DbErr> {
+pub async fn remove(
+    db: &impl ConnectionTrait,
+    acked: &[(UserId, MessageId)],
+) -> Result<u64, DbErr> {
     if acked.is_empty() {
         return Ok(0);
     }

@@ -11,8 +11,8 @@ pub mod inbox;
 pub mod presence;
 pub mod shutdown;
 pub mod social;
+pub mod telemetry;
 pub mod topology;
 pub mod wire;
-pub mod telemetry;
 
 pub use ids::{GroupId, MessageId, MessageIdGenerator, NodeId, UserId};

@@ -89,7 +89,9 @@ pub struct Presence {
 
 impl fmt::Debug for Presence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Presence").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("Presence")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -128,9 +130,12 @@ impl Presence {
         // Alive before this beat only if the record was ours and unexpired:
         // otherwise readers saw our connections as gone meanwhile.
         let now = now_ms();
-        Ok(previous.as_deref().and_then(|p| p.split_once(':')).is_some_and(|(inc, until)| {
-            inc == incarnation.to_string() && until.parse::<i64>().is_ok_and(|u| u > now)
-        }))
+        Ok(previous
+            .as_deref()
+            .and_then(|p| p.split_once(':'))
+            .is_some_and(|(inc, until)| {
+                inc == incarnation.to_string() && until.parse::<i64>().is_ok_and(|u| u > now)
+            }))
     }
 
     /// Marks `node` dead at once (graceful shutdown).
@@ -169,7 +174,10 @@ impl Presence {
 
     /// The live connections of each of `users`, in one pipelined round trip
     /// (users without any are left out).
-    pub async fn locate(&self, users: &[UserId]) -> redis::RedisResult<HashMap<UserId, Vec<ConnKey>>> {
+    pub async fn locate(
+        &self,
+        users: &[UserId],
+    ) -> redis::RedisResult<HashMap<UserId, Vec<ConnKey>>> {
         if users.is_empty() {
             return Ok(HashMap::new());
         }

@@ -47,13 +47,19 @@ pub struct SocialCache {
 
 impl std::fmt::Debug for SocialCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SocialCache").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("SocialCache")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
 impl SocialCache {
     /// A cache in `redis` under `prefix`, filled from `db`.
-    pub fn new(redis: ConnectionManager, db: DatabaseConnection, prefix: impl Into<String>) -> Self {
+    pub fn new(
+        redis: ConnectionManager,
+        db: DatabaseConnection,
+        prefix: impl Into<String>,
+    ) -> Self {
         Self {
             redis,
             db,
@@ -81,7 +87,8 @@ impl SocialCache {
             return Ok(member);
         }
         let friends = self.load_friends(a).await?;
-        self.fill(&key, friends.iter().map(|f| f.0.to_string()).collect()).await?;
+        self.fill(&key, friends.iter().map(|f| f.0.to_string()).collect())
+            .await?;
         Ok(friends.contains(&b))
     }
 
@@ -96,7 +103,13 @@ impl SocialCache {
             if cached.iter().any(|m| m == NO_SUCH_GROUP) {
                 return Ok(None);
             }
-            return Ok(Some(cached.iter().filter_map(|m| m.parse().ok()).map(UserId).collect()));
+            return Ok(Some(
+                cached
+                    .iter()
+                    .filter_map(|m| m.parse().ok())
+                    .map(UserId)
+                    .collect(),
+            ));
         }
         let members = self.load_members(group).await?;
         let entries = match &members {
@@ -108,7 +121,11 @@ impl SocialCache {
     }
 
     /// Whether `user` is in `group`, or `None` if there is no such group.
-    pub async fn is_member(&self, group: GroupId, user: UserId) -> Result<Option<bool>, SocialError> {
+    pub async fn is_member(
+        &self,
+        group: GroupId,
+        user: UserId,
+    ) -> Result<Option<bool>, SocialError> {
         let key = self.members_key(group);
         let (cached, member, missing): (bool, bool, bool) = redis::pipe()
             .exists(&key)
@@ -125,7 +142,10 @@ impl SocialCache {
     /// Forgets the cached friends of `users` (after a friendship changed).
     pub async fn invalidate_friends(&self, users: &[UserId]) -> redis::RedisResult<()> {
         let keys: Vec<String> = users.iter().map(|&u| self.friends_key(u)).collect();
-        redis::cmd("DEL").arg(keys).exec_async(&mut self.redis.clone()).await
+        redis::cmd("DEL")
+            .arg(keys)
+            .exec_async(&mut self.redis.clone())
+            .await
     }
 
     /// Forgets the cached members of `group` (after a membership changed).
@@ -162,12 +182,22 @@ impl SocialCache {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|f| UserId(if f.user_lo == user.0 { f.user_hi } else { f.user_lo }))
+            .map(|f| {
+                UserId(if f.user_lo == user.0 {
+                    f.user_hi
+                } else {
+                    f.user_lo
+                })
+            })
             .collect())
     }
 
     async fn load_members(&self, group: GroupId) -> Result<Option<HashSet<UserId>>, DbErr> {
-        if groups::Entity::find_by_id(group.0).one(&self.db).await?.is_none() {
+        if groups::Entity::find_by_id(group.0)
+            .one(&self.db)
+            .await?
+            .is_none()
+        {
             return Ok(None);
         }
         let rows = group_members::Entity::find()

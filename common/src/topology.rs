@@ -33,7 +33,9 @@ pub struct Topology {
 impl Topology {
     /// The names under `prefix` (e.g. `confab.`).
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self {
+            prefix: prefix.into(),
+        }
     }
 
     /// Where nodes publish and the dispatcher consumes.
@@ -67,12 +69,18 @@ impl Topology {
             .await?;
         let mut args = FieldTable::default();
         // Quorum: replicated and fsynced; a confirmed publish is on disk.
-        args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
         // One dispatcher consumes at a time: the others stand by, so routing
         // order is `input` order even with several dispatchers running.
         args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
         // A rejected (undecodable) envelope goes to `input.dead`, not away.
-        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString("".into()));
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString("".into()),
+        );
         args.insert(
             "x-dead-letter-routing-key".into(),
             AMQPValue::LongString(self.input_dead().into()),
@@ -93,9 +101,18 @@ impl Topology {
     /// Declares `node`'s private queue.
     pub async fn declare_node_queue(&self, channel: &Channel, node: NodeId) -> lapin::Result<()> {
         let mut args = FieldTable::default();
-        args.insert("x-expires".into(), AMQPValue::LongLongInt(NODE_QUEUE_EXPIRES_MS));
-        args.insert("x-max-length".into(), AMQPValue::LongLongInt(NODE_QUEUE_MAX_LENGTH));
-        args.insert("x-overflow".into(), AMQPValue::LongString("drop-head".into()));
+        args.insert(
+            "x-expires".into(),
+            AMQPValue::LongLongInt(NODE_QUEUE_EXPIRES_MS),
+        );
+        args.insert(
+            "x-max-length".into(),
+            AMQPValue::LongLongInt(NODE_QUEUE_MAX_LENGTH),
+        );
+        args.insert(
+            "x-overflow".into(),
+            AMQPValue::LongString("drop-head".into()),
+        );
         channel
             .queue_declare(
                 ShortString::from(self.node_queue(node)),

@@ -24,7 +24,11 @@ pub enum ClientFrame {
     /// Send a message. `id` is the client's own id for it (1-64 characters);
     /// sending the same `id` again yields the same `msg_id` and no second
     /// delivery.
-    Send { id: String, to: Target, body: String },
+    Send {
+        id: String,
+        to: Target,
+        body: String,
+    },
     /// The client has these messages; they leave its inbox.
     Ack { msg_ids: Vec<MessageId> },
     /// Application-level keepalive; answered with `pong`.
@@ -47,7 +51,11 @@ pub struct MessagePayload {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// The message with client id `id` is durably in the broker.
-    Sent { id: String, msg_id: MessageId, ts: i64 },
+    Sent {
+        id: String,
+        msg_id: MessageId,
+        ts: i64,
+    },
     /// A message for this user.
     Message(MessagePayload),
     /// A frame was refused; `id` is the client id of the refused `send`, if
@@ -63,7 +71,11 @@ pub enum ServerFrame {
 
 impl ServerFrame {
     /// An `error` frame.
-    pub fn error(id: Option<String>, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn error(
+        id: Option<String>,
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::Error {
             id,
             code,
@@ -75,7 +87,11 @@ impl ServerFrame {
     pub fn to_json(&self) -> String {
         // Serializing these types cannot fail: no maps with non-string keys,
         // no types whose `Serialize` can error.
-        serde_json::to_string(self).unwrap_or_else(|_| String::from(r#"{"type":"error","id":null,"code":"internal","message":"serialization failed"}"#))
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            String::from(
+                r#"{"type":"error","id":null,"code":"internal","message":"serialization failed"}"#,
+            )
+        })
     }
 }
 
@@ -86,9 +102,10 @@ mod tests {
 
     #[test]
     fn client_frames_parse_as_the_contract_writes_them() {
-        let send: ClientFrame =
-            serde_json::from_value(json!({"type": "send", "id": "c1", "to": {"user": 7}, "body": "hi", "from": 99}))
-                .unwrap();
+        let send: ClientFrame = serde_json::from_value(
+            json!({"type": "send", "id": "c1", "to": {"user": 7}, "body": "hi", "from": 99}),
+        )
+        .unwrap();
         assert_eq!(
             send,
             ClientFrame::Send {
@@ -97,8 +114,14 @@ mod tests {
                 body: "hi".into()
             }
         );
-        let ack: ClientFrame = serde_json::from_value(json!({"type": "ack", "msg_ids": ["12", "13"]})).unwrap();
-        assert_eq!(ack, ClientFrame::Ack { msg_ids: vec![MessageId(12), MessageId(13)] });
+        let ack: ClientFrame =
+            serde_json::from_value(json!({"type": "ack", "msg_ids": ["12", "13"]})).unwrap();
+        assert_eq!(
+            ack,
+            ClientFrame::Ack {
+                msg_ids: vec![MessageId(12), MessageId(13)]
+            }
+        );
         for bad in [
             json!({"type": "send", "id": "c1", "to": {"user": 7, "group": 3}, "body": "x"}),
             json!({"type": "send", "id": "c1", "to": {"user": "7"}, "body": "x"}),
@@ -107,7 +130,10 @@ mod tests {
             json!({"type": "shout"}),
             json!({"id": "c1"}),
         ] {
-            assert!(serde_json::from_value::<ClientFrame>(bad.clone()).is_err(), "{bad}");
+            assert!(
+                serde_json::from_value::<ClientFrame>(bad.clone()).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -124,7 +150,10 @@ mod tests {
             serde_json::to_value(&frame).unwrap(),
             json!({"type": "message", "msg_id": "42", "from": 3, "to": {"group": 5}, "body": "hello", "ts": 1000})
         );
-        assert_eq!(serde_json::to_value(ServerFrame::Pong).unwrap(), json!({"type": "pong"}));
+        assert_eq!(
+            serde_json::to_value(ServerFrame::Pong).unwrap(),
+            json!({"type": "pong"})
+        );
         assert_eq!(
             serde_json::to_value(ServerFrame::error(None, "invalid_frame", "bad")).unwrap(),
             json!({"type": "error", "id": null, "code": "invalid_frame", "message": "bad"})

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use confab_common::envelope::Envelope;
-use confab_common::topology::{self, Topology};
+use confab_common::topology;
 use futures_util::future::try_join_all;
 use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery as AmqpDelivery;
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicRejectOptions,
-    ConfirmSelectOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions,
+    BasicRejectOptions, ConfirmSelectOptions,
 };
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Channel, Confirmation, Consumer};
@@ -38,8 +38,14 @@ pub async fn consume_loop(
     batch_size: usize,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let consume_channel = connection.create_channel().await.context("opening the consume channel")?;
-    let publish_channel = connection.create_channel().await.context("opening the publish channel")?;
+    let consume_channel = connection
+        .create_channel()
+        .await
+        .context("opening the consume channel")?;
+    let publish_channel = connection
+        .create_channel()
+        .await
+        .context("opening the publish channel")?;
     publish_channel
         .confirm_select(ConfirmSelectOptions::default())
         .await
@@ -82,13 +88,23 @@ pub async fn consume_loop(
         .basic_cancel(tag, BasicCancelOptions::default())
         .await
         .ok();
-    consume_channel.close(200, "dispatcher stopping".into()).await.ok();
-    publish_channel.close(200, "dispatcher stopping".into()).await.ok();
+    consume_channel
+        .close(200, "dispatcher stopping".into())
+        .await
+        .ok();
+    publish_channel
+        .close(200, "dispatcher stopping".into())
+        .await
+        .ok();
     Ok(())
 }
 
 /// `first` and whatever else the consumer already holds, up to `max`.
-fn take_ready(consumer: &mut Consumer, first: AmqpDelivery, max: usize) -> anyhow::Result<Vec<AmqpDelivery>> {
+fn take_ready(
+    consumer: &mut Consumer,
+    first: AmqpDelivery,
+    max: usize,
+) -> anyhow::Result<Vec<AmqpDelivery>> {
     let mut batch = vec![first];
     while batch.len() < max {
         match consumer.next().now_or_never() {

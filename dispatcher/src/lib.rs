@@ -47,7 +47,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             }
         };
         delay = Duration::from_millis(200);
-        match consume::consume_loop(&router, &connection, config.prefetch, config.batch, &shutdown).await {
+        match consume::consume_loop(
+            &router,
+            &connection,
+            config.prefetch,
+            config.batch,
+            &shutdown,
+        )
+        .await
+        {
             Ok(()) => break,
             Err(e) => {
                 tracing::warn!(error = format!("{e:#}"), "consuming stopped; reconnecting");

@@ -104,7 +104,10 @@ impl Router {
                     continue;
                 };
                 for node in nodes_of(user) {
-                    per_node.entry(node).or_default().push(Recipient { user, seq: Some(seq) });
+                    per_node.entry(node).or_default().push(Recipient {
+                        user,
+                        seq: Some(seq),
+                    });
                 }
             }
             // The sender's other devices: a live copy, skipped by the origin
@@ -114,7 +117,10 @@ impl Router {
                 .is_some_and(|conns| conns.iter().any(|c| *c != envelope.origin));
             if has_other_devices {
                 for node in nodes_of(m.from) {
-                    per_node.entry(node).or_default().push(Recipient { user: m.from, seq: None });
+                    per_node.entry(node).or_default().push(Recipient {
+                        user: m.from,
+                        seq: None,
+                    });
                 }
             }
             for (node, recipients) in per_node {

@@ -121,9 +121,14 @@ impl Config {
             bail!("MAX_BODY_BYTES must be at least 1024");
         }
         if self.ws.max_frame_bytes < 1024 || self.ws.max_body_chars == 0 || self.ws.ping_secs == 0 {
-            bail!("WS_MAX_FRAME_BYTES must be at least 1024; WS_MAX_BODY_CHARS and WS_PING_SECS positive");
+            bail!(
+                "WS_MAX_FRAME_BYTES must be at least 1024; WS_MAX_BODY_CHARS and WS_PING_SECS positive"
+            );
         }
-        if self.ws.outbound_queue == 0 || self.ws.replay_page == 0 || self.ws.publish_timeout_ms == 0 {
+        if self.ws.outbound_queue == 0
+            || self.ws.replay_page == 0
+            || self.ws.publish_timeout_ms == 0
+        {
             bail!("WS_OUTBOUND_QUEUE, WS_REPLAY_PAGE and PUBLISH_TIMEOUT_MS must be positive");
         }
         if self.max_group_members < 2 {

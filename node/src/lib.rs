@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use confab_common::MessageIdGenerator;
 use confab_common::auth::JwtKeys;
 use confab_common::presence::Presence;
 use confab_common::social::SocialCache;
 use confab_common::topology::Topology;
-use confab_common::MessageIdGenerator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -36,7 +36,11 @@ use crate::ws::hub::Hub;
 /// cancelled. Then, in order: stop accepting, close every socket with 1001,
 /// stop consuming, write the last acks, leave presence — all within the
 /// configured grace.
-pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     config.validate()?;
     let node = config.node_id();
     let redis = config.redis.connect().await?;
@@ -63,7 +67,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let state = AppState {
         db: db.clone(),
         presence: presence.clone(),
-        jwt: Arc::new(JwtKeys::new(&config.jwt.validated_secret()?, config.jwt.ttl()?)),
+        jwt: Arc::new(JwtKeys::new(
+            &config.jwt.validated_secret()?,
+            config.jwt.ttl()?,
+        )),
         passwords: password::Passwords::new(cores)?,
         max_group_members: config.max_group_members,
         social: SocialCache::new(redis.clone(), db.clone(), prefix.clone()),
@@ -93,7 +100,12 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
         consuming.clone(),
         background.clone(),
     ));
-    workers.spawn(liveness::heartbeat_loop(presence, node, hub, background.clone()));
+    workers.spawn(liveness::heartbeat_loop(
+        presence,
+        node,
+        hub,
+        background.clone(),
+    ));
     let ack_task = tokio::spawn(ack_writer);
     // Serve once deliveries can arrive (or after a bounded wait if the broker
     // is down: the consumer keeps trying, and connections catch up then).
@@ -105,7 +117,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let (app, _openapi) = routes::router(state.clone(), &config);
     let addr = listener.local_addr().context("listener has no address")?;
     tracing::info!(%addr, node_id = node.0, "node listening");
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let grace = config.shutdown_grace();
     let serving = tokio::spawn(async move { server.await });
 
@@ -114,7 +127,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     tracing::info!("stopping: closing sockets");
     sessions_stop.cancel();
     state.sessions.close();
-    if tokio::time::timeout_at(deadline, state.sessions.wait()).await.is_err() {
+    if tokio::time::timeout_at(deadline, state.sessions.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("sessions did not close within the grace period");
     }
     if tokio::time::timeout_at(deadline, serving).await.is_err() {
@@ -122,7 +138,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     }
     background.cancel();
     workers.close();
-    if tokio::time::timeout_at(deadline, workers.wait()).await.is_err() {
+    if tokio::time::timeout_at(deadline, workers.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("background tasks did not stop within the grace period");
     }
     // The last sender goes with the state: the writer flushes and ends.

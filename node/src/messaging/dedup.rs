@@ -36,7 +36,9 @@ pub struct Dedup {
 
 impl std::fmt::Debug for Dedup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dedup").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("Dedup")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,7 +57,13 @@ impl Dedup {
 
     /// Claims `client_id` for (`msg_id`, `ts`) unless it already stands for
     /// a message, in one round trip (`SET NX GET`).
-    pub async fn claim(&self, user: UserId, client_id: &str, msg_id: MessageId, ts: i64) -> redis::RedisResult<Seen> {
+    pub async fn claim(
+        &self,
+        user: UserId,
+        client_id: &str,
+        msg_id: MessageId,
+        ts: i64,
+    ) -> redis::RedisResult<Seen> {
         let previous: Option<String> = redis::cmd("SET")
             .arg(self.key(user, client_id))
             .arg(format!("{}:{ts}:p", msg_id.0))
@@ -69,7 +77,13 @@ impl Dedup {
     }
 
     /// Records that `client_id`'s message was confirmed by the broker.
-    pub async fn confirm(&self, user: UserId, client_id: &str, msg_id: MessageId, ts: i64) -> redis::RedisResult<()> {
+    pub async fn confirm(
+        &self,
+        user: UserId,
+        client_id: &str,
+        msg_id: MessageId,
+        ts: i64,
+    ) -> redis::RedisResult<()> {
         redis::cmd("SET")
             .arg(self.key(user, client_id))
             .arg(format!("{}:{ts}:s", msg_id.0))
@@ -97,8 +111,20 @@ mod tests {
 
     #[test]
     fn stored_values_parse() {
-        assert_eq!(parse("12:34:s"), Some(Seen::Sent { msg_id: MessageId(12), ts: 34 }));
-        assert_eq!(parse("12:34:p"), Some(Seen::Pending { msg_id: MessageId(12), ts: 34 }));
+        assert_eq!(
+            parse("12:34:s"),
+            Some(Seen::Sent {
+                msg_id: MessageId(12),
+                ts: 34
+            })
+        );
+        assert_eq!(
+            parse("12:34:p"),
+            Some(Seen::Pending {
+                msg_id: MessageId(12),
+                ts: 34
+            })
+        );
         assert_eq!(parse("12:34:x"), None);
         assert_eq!(parse("garbage"), None);
     }

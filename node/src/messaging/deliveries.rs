@@ -36,7 +36,11 @@ pub async fn consume_loop(
         match consume_once(&pool, &topology, node, &hub, &ready, first, &shutdown).await {
             Ok(()) => break,
             Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), ?delay, "node queue consumer stopped; reconnecting");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    ?delay,
+                    "node queue consumer stopped; reconnecting"
+                );
                 first = false;
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {},
@@ -57,9 +61,15 @@ async fn consume_once(
     first: bool,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let connection = pool.get().await.map_err(|e| anyhow::anyhow!("cannot reach RabbitMQ: {e}"))?;
+    let connection = pool
+        .get()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach RabbitMQ: {e}"))?;
     let result = async {
-        let channel = connection.create_channel().await.context("opening the channel")?;
+        let channel = connection
+            .create_channel()
+            .await
+            .context("opening the channel")?;
         topology
             .declare_node_queue(&channel, node)
             .await
@@ -93,7 +103,9 @@ async fn consume_once(
             let mut batch = vec![first];
             while batch.len() < usize::from(PREFETCH) {
                 match consumer.next().now_or_never() {
-                    Some(Some(delivery)) => batch.push(delivery.context("node queue consumer failed")?),
+                    Some(Some(delivery)) => {
+                        batch.push(delivery.context("node queue consumer failed")?)
+                    }
                     _ => break,
                 }
             }
@@ -112,7 +124,10 @@ async fn consume_once(
                     .context("acking deliveries")?;
             }
         }
-        channel.basic_cancel(tag, BasicCancelOptions::default()).await.ok();
+        channel
+            .basic_cancel(tag, BasicCancelOptions::default())
+            .await
+            .ok();
         channel.close(200, "node stopping".into()).await.ok();
         Ok(())
     }

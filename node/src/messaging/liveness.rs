@@ -15,7 +15,12 @@ use crate::ws::hub::Hub;
 
 /// Beats until `shutdown`, then removes the node from presence. The caller
 /// has made the first beat before serving.
-pub async fn heartbeat_loop(presence: Presence, node: NodeId, hub: Arc<Hub>, shutdown: CancellationToken) {
+pub async fn heartbeat_loop(
+    presence: Presence,
+    node: NodeId,
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+) {
     let mut interval = tokio::time::interval(HEARTBEAT_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await;
@@ -27,7 +32,9 @@ pub async fn heartbeat_loop(presence: Presence, node: NodeId, hub: Arc<Hub>, shu
         match presence.heartbeat(node, hub.incarnation()).await {
             Ok(true) => {}
             Ok(false) => {
-                tracing::warn!("presence was lost (Redis restarted?); registering connections again");
+                tracing::warn!(
+                    "presence was lost (Redis restarted?); registering connections again"
+                );
                 match presence.register(&hub.connections()).await {
                     Ok(()) => hub.catch_up_all(),
                     Err(e) => tracing::warn!(error = %e, "cannot register connections"),

@@ -41,7 +41,9 @@ pub struct Publisher {
 
 impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Publisher").field("topology", &self.topology).finish_non_exhaustive()
+        f.debug_struct("Publisher")
+            .field("topology", &self.topology)
+            .finish_non_exhaustive()
     }
 }
 
@@ -121,7 +123,9 @@ impl Publisher {
             .await
             .map_err(|e| PublishError::Connect(e.to_string()))?;
         let channel = connection.create_channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         self.topology.declare_input(&channel).await?;
         *self.lock() = Some((channel.clone(), std::sync::Arc::new(connection)));
         Ok(channel)
@@ -141,7 +145,9 @@ impl Publisher {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Channel, std::sync::Arc<deadpool_lapin::Object>)>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<(Channel, std::sync::Arc<deadpool_lapin::Object>)>> {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

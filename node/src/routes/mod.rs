@@ -73,6 +73,7 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
             get(move || async move { Json(document) }),
         )
         .route("/livez", get(|| async { "ok" }))
+        .merge(crate::ws::router())
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::Client {

@@ -56,7 +56,10 @@ pub async fn load_user(state: &AppState, id: UserId) -> ApiResult<users::Model> 
 
 /// Whether user `id` exists.
 pub async fn exists(state: &AppState, id: UserId) -> Result<bool, sea_orm::DbErr> {
-    Ok(users::Entity::find_by_id(id.0).one(&state.db).await?.is_some())
+    Ok(users::Entity::find_by_id(id.0)
+        .one(&state.db)
+        .await?
+        .is_some())
 }
 
 /// The 404 for an unknown user id.

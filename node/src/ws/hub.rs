@@ -5,8 +5,8 @@
 //! without bound.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 use confab_common::envelope::Delivery;
@@ -109,7 +109,9 @@ impl Hub {
     /// Hands `delivery` to every local connection of its recipients, except
     /// the connection it came from. Returns how many frames were queued.
     pub fn deliver(&self, delivery: &Delivery) -> usize {
-        let text: Utf8Bytes = ServerFrame::Message(delivery.message.clone()).to_json().into();
+        let text: Utf8Bytes = ServerFrame::Message(delivery.message.clone())
+            .to_json()
+            .into();
         let conns = self.read();
         let mut queued = 0;
         for recipient in &delivery.recipients {

@@ -68,7 +68,9 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
     };
     tracing::debug!(user_id = user.0, conn = %key, "connected");
     let end = session.serve(registration).await;
-    let Session { mut socket, state, .. } = session;
+    let Session {
+        mut socket, state, ..
+    } = session;
     if let End::Close(code, reason) = end {
         let frame = CloseFrame {
             code,
@@ -191,7 +193,10 @@ impl Session {
             let full = page.len() as u64 == page_size;
             for (seq, message) in page {
                 let text: Utf8Bytes = ServerFrame::Message(message).to_json().into();
-                self.socket.feed(Message::Text(text)).await.map_err(|_| End::Gone)?;
+                self.socket
+                    .feed(Message::Text(text))
+                    .await
+                    .map_err(|_| End::Gone)?;
                 self.last_seq = seq;
             }
             self.socket.flush().await.map_err(|_| End::Gone)?;
@@ -202,7 +207,11 @@ impl Session {
     }
 
     /// Writes a delivery (and whatever else is already queued) to the socket.
-    async fn on_outbound(&mut self, first: Outbound, rx: &mut tokio::sync::mpsc::Receiver<Outbound>) -> Result<(), End> {
+    async fn on_outbound(
+        &mut self,
+        first: Outbound,
+        rx: &mut tokio::sync::mpsc::Receiver<Outbound>,
+    ) -> Result<(), End> {
         let mut item = Some(first);
         let mut written = 0;
         while let Some(next) = item.take() {
@@ -216,7 +225,10 @@ impl Session {
                         }
                         self.last_seq = seq;
                     }
-                    self.socket.feed(Message::Text(text)).await.map_err(|_| End::Gone)?;
+                    self.socket
+                        .feed(Message::Text(text))
+                        .await
+                        .map_err(|_| End::Gone)?;
                     written += 1;
                 }
             }
@@ -227,12 +239,18 @@ impl Session {
         self.socket.flush().await.map_err(|_| End::Gone)
     }
 
-    async fn on_text(&mut self, text: &str, key: confab_common::presence::ConnKey) -> Result<(), End> {
+    async fn on_text(
+        &mut self,
+        text: &str,
+        key: confab_common::presence::ConnKey,
+    ) -> Result<(), End> {
         let frame = match serde_json::from_str::<ClientFrame>(text) {
             Ok(frame) => frame,
             Err(e) => {
                 let id = client_id_of(text);
-                return self.refuse(id, "invalid_frame", format!("not a valid frame: {e}")).await;
+                return self
+                    .refuse(id, "invalid_frame", format!("not a valid frame: {e}"))
+                    .await;
             }
         };
         match frame {
@@ -240,7 +258,11 @@ impl Session {
             ClientFrame::Ack { msg_ids } => {
                 if msg_ids.len() > MAX_ACK_IDS {
                     return self
-                        .refuse(None, "invalid_frame", format!("at most {MAX_ACK_IDS} ids per ack"))
+                        .refuse(
+                            None,
+                            "invalid_frame",
+                            format!("at most {MAX_ACK_IDS} ids per ack"),
+                        )
                         .await;
                 }
                 if !msg_ids.is_empty() {
@@ -252,19 +274,33 @@ impl Session {
         }
     }
 
-    async fn on_send(&mut self, id: String, to: Target, body: String, key: confab_common::presence::ConnKey) -> Result<(), End> {
+    async fn on_send(
+        &mut self,
+        id: String,
+        to: Target,
+        body: String,
+        key: confab_common::presence::ConnKey,
+    ) -> Result<(), End> {
         let id_len = id.chars().count();
         if id_len == 0 || id_len > 64 {
-            return self.refuse(None, "invalid_frame", "`id` must be 1 to 64 characters").await;
+            return self
+                .refuse(None, "invalid_frame", "`id` must be 1 to 64 characters")
+                .await;
         }
         let max_body = self.state.ws.max_body_chars;
         if body.chars().count() > max_body {
             return self
-                .refuse(Some(id), "too_large", format!("a message body is at most {max_body} characters"))
+                .refuse(
+                    Some(id),
+                    "too_large",
+                    format!("a message body is at most {max_body} characters"),
+                )
                 .await;
         }
         if body.is_empty() {
-            return self.refuse(Some(id), "invalid_frame", "the body is empty").await;
+            return self
+                .refuse(Some(id), "invalid_frame", "the body is empty")
+                .await;
         }
         if let Err((code, message)) = authorize(&self.state, self.user, to).await {
             return self.reject(Some(id), code, message).await;
@@ -277,7 +313,11 @@ impl Session {
             Err(e) => {
                 tracing::warn!(error = %e, "dedup unavailable");
                 return self
-                    .reject(Some(id), "unavailable", "the service is briefly unavailable; send again with the same id")
+                    .reject(
+                        Some(id),
+                        "unavailable",
+                        "the service is briefly unavailable; send again with the same id",
+                    )
                     .await;
             }
         };
@@ -285,7 +325,11 @@ impl Session {
             Seen::Sent { msg_id, ts } => {
                 // Confirmed before: the same answer, no second message.
                 self.pending
-                    .push_back(Box::pin(std::future::ready(ServerFrame::Sent { id, msg_id, ts })));
+                    .push_back(Box::pin(std::future::ready(ServerFrame::Sent {
+                        id,
+                        msg_id,
+                        ts,
+                    })));
                 return Ok(());
             }
             Seen::Pending { msg_id, ts } => (msg_id, ts),
@@ -332,8 +376,15 @@ impl Session {
     }
 
     /// Answers a refused send without counting it as abuse.
-    async fn reject(&mut self, id: Option<String>, code: &'static str, message: &'static str) -> Result<(), End> {
-        self.write(&ServerFrame::error(id, code, message)).await.map_err(|_| End::Gone)
+    async fn reject(
+        &mut self,
+        id: Option<String>,
+        code: &'static str,
+        message: &'static str,
+    ) -> Result<(), End> {
+        self.write(&ServerFrame::error(id, code, message))
+            .await
+            .map_err(|_| End::Gone)
     }
 
     /// Answers a malformed frame; many of them close the connection.
@@ -344,7 +395,9 @@ impl Session {
         message: impl Into<std::borrow::Cow<'static, str>>,
     ) -> Result<(), End> {
         self.invalid_frames += 1;
-        self.write(&ServerFrame::error(id, code, message)).await.map_err(|_| End::Gone)?;
+        self.write(&ServerFrame::error(id, code, message))
+            .await
+            .map_err(|_| End::Gone)?;
         if self.invalid_frames > self.state.ws.max_invalid_frames {
             return Err(End::Close(close::POLICY, "too many invalid frames"));
         }
@@ -352,15 +405,24 @@ impl Session {
     }
 
     async fn write(&mut self, frame: &ServerFrame) -> Result<(), axum::Error> {
-        self.socket.send(Message::Text(frame.to_json().into())).await
+        self.socket
+            .send(Message::Text(frame.to_json().into()))
+            .await
     }
 }
 
 /// Whether the user may send to `to`: friends only, members only.
-async fn authorize(state: &AppState, user: UserId, to: Target) -> Result<(), (&'static str, &'static str)> {
+async fn authorize(
+    state: &AppState,
+    user: UserId,
+    to: Target,
+) -> Result<(), (&'static str, &'static str)> {
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::warn!(error = %e, "cannot check the social graph");
-        ("unavailable", "the service is briefly unavailable; send again with the same id")
+        (
+            "unavailable",
+            "the service is briefly unavailable; send again with the same id",
+        )
     };
     match to {
         Target::User(other) => {
@@ -414,4 +476,3 @@ fn too_big_or_gone(e: axum::Error) -> End {
         End::Gone
     }
 }
-

@@ -25,26 +25,58 @@ fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
+/// AMQP URL (`TEST_AMQP_URL` overrides).
+fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
 /// Redis URL (`TEST_REDIS_URL` overrides).
 fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// A running node and what it runs against.
+/// Running nodes (and optionally a dispatcher) and what they run against.
+/// Everything is isolated per test: its own database, Redis key prefix and
+/// queue prefix.
 pub struct TestApp {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` of the first node.
     pub base: String,
+    /// The nodes, by index.
+    pub nodes: Vec<TestNode>,
     pub http: reqwest::Client,
     /// The test's own database, for checking what the API changed (or did not).
     pub db: DatabaseConnection,
     /// Presence under the test's own Redis prefix.
     pub presence: Presence,
+    /// The flags every node of this test shares.
+    args: Vec<String>,
+    /// The flags the dispatcher takes (the shared ones without node extras).
+    dispatcher_args: Vec<String>,
+    dispatcher: Option<(
+        CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    )>,
+}
+
+/// One node of a [`TestApp`].
+pub struct TestNode {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
     shutdown: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        self.shutdown.cancel();
+        for node in &self.nodes {
+            node.shutdown.cancel();
+        }
+        if let Some((token, _)) = &self.dispatcher {
+            token.cancel();
+        }
     }
 }
 
@@ -105,6 +137,12 @@ impl TestApp {
 
     /// A node with extra command-line flags (e.g. `["--max-group-members", "3"]`).
     pub async fn spawn_with(extra: &[&str]) -> Self {
+        Self::spawn_cluster(1, false, extra).await
+    }
+
+    /// `nodes` nodes (ids 1, 2, …) and, if `dispatcher`, a dispatcher, all
+    /// sharing the test's database, Redis prefix and queue prefix.
+    pub async fn spawn_cluster(nodes: usize, dispatcher: bool, extra: &[&str]) -> Self {
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let db_name = format!("confab_test_{unique}");
         let admin = Database::connect(format!("{}/postgres", server_url()))
@@ -124,56 +162,115 @@ impl TestApp {
             .expect("migrate the test database");
 
         let prefix = format!("confab-test-{unique}:");
-        let redis = redis_url();
-        let mut args = vec![
-            "confab-node",
-            "--listen-addr",
-            "127.0.0.1:0",
+        let amqp_prefix = format!("confab-test-{unique}.");
+        let mut args: Vec<String> = [
             "--database-url",
             &database_url,
             "--database-max-connections",
             "8",
             "--redis-url",
-            &redis,
+            &redis_url(),
             "--redis-key-prefix",
             &prefix,
-            "--jwt-secret",
-            SECRET,
-        ];
-        args.extend_from_slice(extra);
-        let config = Config::try_parse_from(args).expect("test configuration");
+            "--amqp-url",
+            &amqp_url(),
+            "--amqp-prefix",
+            &amqp_prefix,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let redis = confab_common::config::RedisConfig {
+            redis_url: redis_url().into(),
+            redis_key_prefix: prefix.clone(),
+        }
+        .connect()
+        .await
+        .expect("connect to Redis");
 
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let base = format!("http://{}", listener.local_addr().expect("local addr"));
-        let shutdown = CancellationToken::new();
-        let redis = config.redis.connect().await.expect("connect to Redis");
-        tokio::spawn(confab_node::run(config, listener, shutdown.clone()));
+        let dispatcher_args = args.clone();
+        let dispatcher = dispatcher.then(|| start_dispatcher(&dispatcher_args));
+        args.extend(extra.iter().map(|s| s.to_string()));
 
-        let app = Self {
-            base,
+        let mut app = Self {
+            base: String::new(),
+            nodes: Vec::new(),
             http: reqwest::Client::new(),
             db,
             presence: Presence::new(redis, prefix),
-            shutdown,
+            args,
+            dispatcher_args,
+            dispatcher,
         };
-        app.wait_until_serving().await;
+        for _ in 0..nodes {
+            app.add_node().await;
+        }
+        app.base = app.nodes[0].base.clone();
         app
     }
 
-    async fn wait_until_serving(&self) {
-        for _ in 0..200 {
-            if self
-                .http
-                .get(format!("{}/livez", self.base))
-                .send()
+    /// Starts one more node (its id is its index + 1) and returns its index.
+    pub async fn add_node(&mut self) -> usize {
+        let index = self.nodes.len();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let node = self.start_node(index, listener).await;
+        self.nodes.push(node);
+        index
+    }
+
+    async fn start_node(&self, index: usize, listener: TcpListener) -> TestNode {
+        let addr = listener.local_addr().expect("local addr").to_string();
+        let node_id = (index + 1).to_string();
+        let args = std::iter::once("confab-node".to_owned())
+            .chain(self.args.iter().cloned())
+            .chain([
+                "--jwt-secret".to_owned(),
+                SECRET.to_owned(),
+                "--node-id".to_owned(),
+                node_id,
+            ]);
+        let config = Config::try_parse_from(args).expect("test configuration");
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(confab_node::run(config, listener, shutdown.clone()));
+        let node = TestNode {
+            base: format!("http://{addr}"),
+            addr,
+            shutdown,
+            handle: Some(handle),
+        };
+        wait_until_serving(&self.http, &node.base).await;
+        node
+    }
+
+    /// Stops node `index` as SIGTERM would, and waits until it has exited.
+    pub async fn stop_node(&mut self, index: usize) {
+        let node = &mut self.nodes[index];
+        node.shutdown.cancel();
+        if let Some(handle) = node.handle.take() {
+            handle
                 .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                .expect("node task")
+                .expect("node stopped cleanly");
         }
-        panic!("the node did not start");
+    }
+
+    /// Starts node `index` again (same id) on a new port, after [`stop_node`].
+    pub async fn restart_node(&mut self, index: usize) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let node = self.start_node(index, listener).await;
+        self.nodes[index] = node;
+    }
+
+    /// Stops the dispatcher, waits for it, and starts a new one.
+    pub async fn restart_dispatcher(&mut self) {
+        if let Some((token, handle)) = self.dispatcher.take() {
+            token.cancel();
+            handle
+                .await
+                .expect("dispatcher task")
+                .expect("dispatcher stopped cleanly");
+        }
+        self.dispatcher = Some(start_dispatcher(&self.dispatcher_args));
     }
 
     /// Sends `method path` with an optional bearer token and JSON body.
@@ -284,13 +381,63 @@ impl TestApp {
         row.try_get_by_index::<i64>(0).expect("an integer")
     }
 
+    /// Waits (a bounded time) until `sql` counts `expected`: for effects of
+    /// the asynchronous message path.
+    pub async fn eventually(&self, expected: i64, sql: &str) {
+        let mut last = 0;
+        for _ in 0..200 {
+            last = self.count(sql).await;
+            if last == expected {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("{sql}: {last}, expected {expected}");
+    }
+
     /// Marks `user` as connected (as a node would) so that `online` flags show it.
     pub async fn set_online(&self, user: &TestUser) {
+        let key = confab_common::presence::ConnKey {
+            node: confab_common::NodeId(999),
+            incarnation: 7,
+            conn: 1,
+        };
         self.presence
-            .register(user.id, "99:test")
+            .heartbeat(key.node, key.incarnation)
+            .await
+            .expect("presence");
+        self.presence
+            .register(&[(user.id, key)])
             .await
             .expect("presence");
     }
+}
+
+/// Starts a dispatcher with `args`.
+fn start_dispatcher(
+    args: &[String],
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let config = confab_dispatcher::Config::try_parse_from(
+        std::iter::once("confab-dispatcher".to_owned()).chain(args.iter().cloned()),
+    )
+    .expect("dispatcher configuration");
+    let token = CancellationToken::new();
+    let handle = tokio::spawn(confab_dispatcher::run(config, token.clone()));
+    (token, handle)
+}
+
+/// Waits until `base` answers `/livez`.
+async fn wait_until_serving(http: &reqwest::Client, base: &str) {
+    for _ in 0..400 {
+        if http.get(format!("{base}/livez")).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the node did not start");
 }
 
 /// Runs `n` copies of `f` at once and returns their results.

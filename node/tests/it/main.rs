@@ -7,6 +7,7 @@
 // including the helpers that clippy does not see as test functions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod client;
 mod helpers;
 
 mod auth;
@@ -15,6 +16,8 @@ mod groups;
 mod hostile;
 mod me;
 mod openapi;
+mod realtime;
 mod tokens;
 mod users;
 mod walkthrough;
+mod ws_input;

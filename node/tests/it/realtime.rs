@@ -1,0 +1,302 @@
+//! The message path end to end: two nodes and a dispatcher (in-process,
+//! distinct node ids, the test's own queues, keys and database) against the
+//! real RabbitMQ, Redis and Postgres.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::client::{Client, bodies, ids, to_group, to_user};
+use crate::helpers::{TestApp, TestUser};
+
+/// Two nodes, a dispatcher, and two friends.
+async fn pair() -> (TestApp, TestUser, TestUser) {
+    let app = TestApp::spawn_cluster(2, true, &[]).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    app.befriend(&alice, &bob).await;
+    (app, alice, bob)
+}
+
+fn inbox_of(user: &TestUser) -> String {
+    format!(
+        "SELECT count(*) FROM inbox WHERE recipient_id = {}",
+        user.id
+    )
+}
+
+#[tokio::test]
+async fn a_message_crosses_nodes_once_with_the_sender_from_the_token() {
+    let (app, alice, bob) = pair().await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    let mut b = Client::connect(&app, 1, &bob).await;
+    // The frame claims to come from bob: the server ignores it.
+    a.send_json(json!({"type": "send", "id": "c1", "to": {"user": bob.id.0}, "body": "hi bob", "from": bob.id.0}))
+        .await;
+    let sent = a.next().await;
+    assert_eq!(sent["type"], "sent", "{sent}");
+    assert_eq!(sent["id"], "c1");
+    assert!(sent["ts"].as_i64().is_some());
+    let msg_id = sent["msg_id"].as_str().unwrap().to_owned();
+    assert!(msg_id.parse::<i64>().unwrap() > 0);
+
+    let message = b.next_message().await;
+    assert_eq!(
+        message,
+        json!({"type": "message", "msg_id": msg_id, "from": alice.id.0, "to": {"user": bob.id.0},
+               "body": "hi bob", "ts": sent["ts"]})
+    );
+    // Once: nothing more, and the sender's own socket got no copy.
+    b.expect_no_message(Duration::from_millis(500)).await;
+    a.expect_no_message(Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn offline_messages_are_replayed_in_order_and_kept_until_acked() {
+    let (app, alice, bob) = pair().await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(
+            a.send_confirmed(&format!("c{i}"), to_user(&bob), &format!("m{i}"))
+                .await,
+        );
+    }
+    // Stored for bob (the dispatcher may still be writing the last ones).
+    app.eventually(5, &inbox_of(&bob)).await;
+
+    // Replayed in order, on either node; without an ack they stay.
+    let mut b = Client::connect(&app, 1, &bob).await;
+    let replay = b.messages(5).await;
+    assert_eq!(bodies(&replay), ["m0", "m1", "m2", "m3", "m4"]);
+    assert_eq!(ids(&replay), sent);
+    b.close().await;
+    let mut b = Client::connect(&app, 0, &bob).await;
+    let again = b.messages(5).await;
+    assert_eq!(ids(&again), sent);
+
+    // Acked: gone from storage, not replayed again.
+    b.ack(&sent).await;
+    b.round_trip().await;
+    app.eventually(0, &inbox_of(&bob)).await;
+    b.close().await;
+    let mut b = Client::connect(&app, 1, &bob).await;
+    b.expect_no_message(Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn a_thousand_messages_arrive_in_order_online_offline_and_across_a_reconnect() {
+    let (app, alice, bob) = pair().await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    let burst = |from: usize, to: usize| (from..to).map(|i| format!("{i:04}")).collect::<Vec<_>>();
+
+    // Online.
+    let mut b = Client::connect(&app, 1, &bob).await;
+    let sent = a.send_burst("on", to_user(&bob), &burst(0, 1000)).await;
+    let received = b.messages(1000).await;
+    assert_eq!(bodies(&received), burst(0, 1000));
+    assert_eq!(ids(&received), sent);
+    b.ack(&ids(&received)).await;
+    b.round_trip().await;
+    b.close().await;
+
+    // Offline, then online in the middle of the next burst.
+    a.send_burst("off", to_user(&bob), &burst(1000, 1500)).await;
+    let mut b = Client::connect(&app, 0, &bob).await;
+    a.send_burst("mid", to_user(&bob), &burst(1500, 2000)).await;
+    let received = b.messages(1000).await;
+    assert_eq!(bodies(&received), burst(1000, 2000));
+    b.expect_no_message(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_group_message_reaches_every_member_once() {
+    let app = TestApp::spawn_cluster(2, true, &[]).await;
+    let owner = app.register("owner").await;
+    let ann = app.register("ann").await;
+    let ben = app.register("ben").await;
+    let off = app.register("offline").await;
+    for friend in [&ann, &ben, &off] {
+        app.befriend(&owner, friend).await;
+    }
+    let group = app.create_group(&owner, "all", &[&ann, &ben, &off]).await;
+
+    let mut sender = Client::connect(&app, 0, &owner).await;
+    let mut sender_phone = Client::connect(&app, 1, &owner).await;
+    let mut a = Client::connect(&app, 0, &ann).await;
+    let mut b = Client::connect(&app, 1, &ben).await;
+    let msg_id = sender
+        .send_confirmed("g1", to_group(group), "hello all")
+        .await;
+
+    for client in [&mut a, &mut b, &mut sender_phone] {
+        let message = client.next_message().await;
+        assert_eq!(message["msg_id"], msg_id.as_str());
+        assert_eq!(message["from"], owner.id.0);
+        assert_eq!(message["to"], json!({"group": group}));
+        client.expect_no_message(Duration::from_millis(300)).await;
+    }
+    sender.expect_no_message(Duration::from_millis(100)).await;
+
+    let mut o = Client::connect(&app, 1, &off).await;
+    let message = o.next_message().await;
+    assert_eq!(message["msg_id"], msg_id.as_str());
+    o.expect_no_message(Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn every_device_of_a_user_gets_every_message() {
+    let (app, alice, bob) = pair().await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    let mut laptop = Client::connect(&app, 0, &bob).await;
+    let mut phone = Client::connect(&app, 1, &bob).await;
+    let mut sent = Vec::new();
+    for i in 0..10 {
+        sent.push(
+            a.send_confirmed(&format!("d{i}"), to_user(&bob), &format!("m{i}"))
+                .await,
+        );
+    }
+    assert_eq!(ids(&laptop.messages(10).await), sent);
+    assert_eq!(ids(&phone.messages(10).await), sent);
+}
+
+#[tokio::test]
+async fn the_same_client_id_makes_one_message() {
+    let (app, alice, bob) = pair().await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    let mut b = Client::connect(&app, 1, &bob).await;
+    let first = a.send_confirmed("same", to_user(&bob), "once").await;
+    let second = a.send_confirmed("same", to_user(&bob), "once").await;
+    assert_eq!(first, second);
+    // Even from another connection (a reconnecting client).
+    let mut a2 = Client::connect(&app, 1, &alice).await;
+    assert_eq!(
+        a2.send_confirmed("same", to_user(&bob), "once").await,
+        first
+    );
+    let message = b.next_message().await;
+    assert_eq!(message["msg_id"], first.as_str());
+    b.expect_no_message(Duration::from_millis(700)).await;
+    assert_eq!(app.count("SELECT count(*) FROM messages").await, 1);
+}
+
+#[tokio::test]
+async fn removing_a_friend_or_a_member_refuses_their_next_message_at_once() {
+    let (app, alice, bob) = pair().await;
+    let carol = app.register("carol").await;
+    app.befriend(&alice, &carol).await;
+    let group = app.create_group(&alice, "trio", &[&bob, &carol]).await;
+    let mut b = Client::connect(&app, 1, &bob).await;
+    // Warm the caches: both sends are allowed.
+    b.send_confirmed("ok1", to_user(&alice), "hi").await;
+    b.send_confirmed("ok2", to_group(group), "hi all").await;
+
+    let reply = app
+        .delete(&format!("/api/friends/{}", bob.id), &alice)
+        .await;
+    assert_eq!(reply.status.as_u16(), 204);
+    let reply = app
+        .delete(&format!("/api/groups/{group}/members/{}", bob.id), &alice)
+        .await;
+    assert_eq!(reply.status.as_u16(), 204);
+
+    b.send_message("no1", to_user(&alice), "still there?").await;
+    let refused = b.next_where(|f| f["id"] == "no1").await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("not_friends"))
+    );
+    b.send_message("no2", to_group(group), "still there?").await;
+    let refused = b.next_where(|f| f["id"] == "no2").await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("not_member"))
+    );
+
+    // Strangers and unknown targets.
+    b.send_message("no3", to_user(&carol), "hello stranger")
+        .await;
+    assert_eq!(
+        b.next_where(|f| f["id"] == "no3").await["code"],
+        "not_friends"
+    );
+    b.send_message("no4", json!({"user": 987654}), "anyone?")
+        .await;
+    assert_eq!(
+        b.next_where(|f| f["id"] == "no4").await["code"],
+        "no_such_user"
+    );
+    b.send_message("no5", json!({"group": 987654}), "anyone?")
+        .await;
+    assert_eq!(
+        b.next_where(|f| f["id"] == "no5").await["code"],
+        "no_such_group"
+    );
+    b.send_message("no6", to_user(&bob), "me, myself").await;
+    assert_eq!(
+        b.next_where(|f| f["id"] == "no6").await["code"],
+        "not_friends"
+    );
+}
+
+#[tokio::test]
+async fn a_node_stopped_with_sigterm_loses_nothing() {
+    let (mut app, alice, bob) = pair().await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    let mut b = Client::connect(&app, 1, &bob).await;
+    let total = 300;
+    let expected: Vec<String> = (0..total).map(|i| format!("{i:03}")).collect();
+    // Stop bob's node while the burst is in flight.
+    let sending = a.send_burst("t", to_user(&bob), &expected);
+    let stopping = async {
+        let first = b.next_message().await;
+        app.stop_node(1).await;
+        first
+    };
+    let (_, before) = tokio::join!(sending, stopping);
+    assert_eq!(b.closed_with().await, 1001);
+
+    // Bob reconnects to the other node and gets everything, in order.
+    let mut b = Client::connect(&app, 0, &bob).await;
+    let mut got = vec![before];
+    let mut seen: std::collections::HashSet<String> = ids(&got).into_iter().collect();
+    while seen.len() < total {
+        let frame = b.next_message().await;
+        if seen.insert(frame["msg_id"].as_str().unwrap().to_owned()) {
+            got.push(frame);
+        }
+    }
+    assert_eq!(bodies(&got), expected);
+}
+
+#[tokio::test]
+async fn a_bad_token_is_refused_before_the_upgrade() {
+    let (app, alice, _) = pair().await;
+    let url = format!("ws://{}/ws", app.nodes[0].addr);
+    for url in [url.clone(), format!("{url}?token=garbage")] {
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 401);
+            }
+            other => panic!("expected 401, got {other:?}"),
+        }
+    }
+    // A browser passes the token in the query.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}?token={}", alice.token))
+        .await
+        .expect("token in the query");
+    use futures_util::{SinkExt, StreamExt};
+    ws.send(tokio_tungstenite::tungstenite::Message::text(
+        r#"{"type":"ping"}"#,
+    ))
+    .await
+    .unwrap();
+    loop {
+        let frame = ws.next().await.unwrap().unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            assert_eq!(text.as_str(), r#"{"type":"pong"}"#);
+            break;
+        }
+    }
+}
