@@ -13,15 +13,17 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
-# Each integration test makes its own database; drop those of earlier runs.
-drop_test_databases() {
+# Each integration test makes its own database, Redis prefix and queues and
+# removes them when it ends; this catches what a killed run left behind.
+remove_test_leftovers() {
   psql "$PG_URL_BASE/postgres" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'confab\_test\_%'" |
     while read -r db; do
       [ -n "$db" ] && psql "$PG_URL_BASE/postgres" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null
     done
+  redis-cli -h 127.0.0.1 --scan --pattern 'confab-test-*' | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null
 }
-drop_test_databases
-trap drop_test_databases EXIT
+remove_test_leftovers
+trap remove_test_leftovers EXIT
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -24,6 +24,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::route::{Outgoing, Router};
 
+/// How long a dispatcher gathers its first window after subscribing (and any
+/// window that starts with a redelivery) before routing it.
+const SETTLE: Duration = Duration::from_millis(250);
+
 /// How long to wait before retrying a batch whose routing failed (Postgres
 /// or Redis down); doubled up to [`MAX_RETRY_DELAY`].
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
@@ -70,6 +74,7 @@ pub async fn consume_loop(
         .context("consuming input")?;
     tracing::info!(queue = %router.topology.input(), "consuming (active once the broker makes us the single active consumer)");
 
+    let mut settled = false;
     loop {
         let first = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -78,7 +83,16 @@ pub async fn consume_loop(
                 None => anyhow::bail!("the broker cancelled the input consumer"),
             },
         };
-        let batch = take_ready(&mut consumer, first, batch_size)?;
+        // A dispatcher that just became active (or sees redeliveries) may be
+        // handed a failed dispatcher's unacked window out of order, mixed
+        // with newer envelopes: gather the whole window first, then route it
+        // in msg_id order.
+        let batch = if !settled || first.redelivered {
+            take_window(&mut consumer, first, usize::from(prefetch), SETTLE).await?
+        } else {
+            take_ready(&mut consumer, first, batch_size)?
+        };
+        settled = true;
         process(router, &publish_channel, batch, shutdown).await?;
     }
 
@@ -97,6 +111,28 @@ pub async fn consume_loop(
         .await
         .ok();
     Ok(())
+}
+
+/// `first` and whatever else arrives within `wait`, up to `max`.
+async fn take_window(
+    consumer: &mut Consumer,
+    first: AmqpDelivery,
+    max: usize,
+    wait: Duration,
+) -> anyhow::Result<Vec<AmqpDelivery>> {
+    let mut batch = vec![first];
+    let deadline = tokio::time::sleep(wait);
+    tokio::pin!(deadline);
+    while batch.len() < max {
+        tokio::select! {
+            () = &mut deadline => break,
+            next = consumer.next() => match next {
+                Some(delivery) => batch.push(delivery.context("input consumer failed")?),
+                None => break,
+            },
+        }
+    }
+    Ok(batch)
 }
 
 /// `first` and whatever else the consumer already holds, up to `max`.
@@ -141,6 +177,10 @@ async fn process(
             }
         }
     }
+
+    // Messages of one sender carry increasing ids; routing a batch in id
+    // order undoes any reordering the broker did on redelivery.
+    envelopes.sort_by_key(|e| e.message.msg_id);
 
     let mut delay = FIRST_RETRY_DELAY;
     loop {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use confab_common::envelope::Envelope;
 use confab_common::wire::{ClientFrame, MessagePayload, ServerFrame, Target};
-use confab_common::{UserId, inbox};
+use confab_common::{MessageId, UserId, inbox};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
 
@@ -61,6 +61,7 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
         socket,
         user,
         last_seq: 0,
+        recent: RecentIds::default(),
         pending: FuturesOrdered::new(),
         last_heard: Instant::now(),
         invalid_frames: 0,
@@ -89,8 +90,13 @@ struct Session {
     state: AppState,
     socket: WebSocket,
     user: UserId,
-    /// The highest inbox position written to this socket.
+    /// The highest inbox position written to this socket: catching up reads
+    /// the inbox after it.
     last_seq: i64,
+    /// The ids of the messages written lately, so that one delivered twice
+    /// (by the replay and live, or redelivered after a dispatcher failover)
+    /// is written once.
+    recent: RecentIds,
     pending: FuturesOrdered<Pending>,
     /// When the client last showed signs of life.
     last_heard: Instant,
@@ -445,6 +451,32 @@ async fn authorize(
             Ok(None) => Err(("no_such_group", "there is no group with this id")),
             Err(e) => Err(unavailable(&e)),
         },
+    }
+}
+
+/// The last [`RecentIds::CAPACITY`] message ids written to a connection.
+/// Allocated on first use, so idle connections pay nothing for it.
+#[derive(Default)]
+struct RecentIds {
+    order: std::collections::VecDeque<MessageId>,
+    set: std::collections::HashSet<MessageId>,
+}
+
+impl RecentIds {
+    const CAPACITY: usize = 4096;
+
+    /// Records `id`; false if it was already there.
+    fn insert(&mut self, id: MessageId) -> bool {
+        if !self.set.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > Self::CAPACITY
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.set.remove(&oldest);
+        }
+        true
     }
 }
 

@@ -57,6 +57,7 @@ pub struct TestApp {
         CancellationToken,
         tokio::task::JoinHandle<anyhow::Result<()>>,
     )>,
+    isolation: Isolation,
 }
 
 /// One node of a [`TestApp`].
@@ -70,12 +71,79 @@ pub struct TestNode {
 }
 
 impl Drop for TestApp {
+    /// Stops everything and removes what the test made: its database, its
+    /// queues and its Redis keys, so that runs leave nothing behind.
     fn drop(&mut self) {
         for node in &self.nodes {
             node.shutdown.cancel();
         }
         if let Some((token, _)) = &self.dispatcher {
             token.cancel();
+        }
+        let isolation = self.isolation.clone();
+        let queues: Vec<String> = ["input", "input.dead"]
+            .iter()
+            .map(|q| q.to_string())
+            .chain((1..=self.nodes.len()).map(|n| format!("node.{n}")))
+            .map(|q| format!("{}{q}", isolation.amqp_prefix))
+            .collect();
+        // Drop cannot await, and the test's runtime is busy ending: clean up
+        // on a thread of our own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(isolation.remove(&queues));
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// What one test owns on the shared servers.
+#[derive(Debug, Clone)]
+struct Isolation {
+    db_name: String,
+    redis_prefix: String,
+    amqp_prefix: String,
+}
+
+impl Isolation {
+    async fn remove(&self, queues: &[String]) {
+        if let Ok(connection) =
+            lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await
+            && let Ok(channel) = connection.create_channel().await
+        {
+            for queue in queues {
+                let _ = channel
+                    .queue_delete(
+                        queue.as_str().into(),
+                        lapin::options::QueueDeleteOptions::default(),
+                    )
+                    .await;
+            }
+            let _ = connection.close(200, "test done".into()).await;
+        }
+        if let Ok(client) = redis::Client::open(redis_url())
+            && let Ok(mut redis) = client.get_multiplexed_async_connection().await
+        {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}*", self.redis_prefix))
+                .query_async(&mut redis)
+                .await
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut redis).await;
+            }
+        }
+        if let Ok(admin) = Database::connect(format!("{}/postgres", server_url())).await {
+            let _ = admin
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.db_name
+                ))
+                .await;
+            let _ = admin.close().await;
         }
     }
 }
@@ -197,10 +265,15 @@ impl TestApp {
             nodes: Vec::new(),
             http: reqwest::Client::new(),
             db,
-            presence: Presence::new(redis, prefix),
+            presence: Presence::new(redis, prefix.clone()),
             args,
             dispatcher_args,
             dispatcher,
+            isolation: Isolation {
+                db_name,
+                redis_prefix: prefix.clone(),
+                amqp_prefix,
+            },
         };
         for _ in 0..nodes {
             app.add_node().await;
@@ -261,6 +334,25 @@ impl TestApp {
         self.nodes[index] = node;
     }
 
+    /// Starts one more dispatcher beside the running one (a standby: the
+    /// broker lets one consume at a time) and returns it, to stop later.
+    pub fn add_dispatcher(
+        &self,
+    ) -> (
+        CancellationToken,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
+        start_dispatcher(&self.dispatcher_args)
+    }
+
+    /// Kills the dispatcher abruptly (its task is dropped mid-work, its broker
+    /// connection with it), as a crash would.
+    pub fn kill_dispatcher(&mut self) {
+        if let Some((_, handle)) = self.dispatcher.take() {
+            handle.abort();
+        }
+    }
+
     /// Stops the dispatcher, waits for it, and starts a new one.
     pub async fn restart_dispatcher(&mut self) {
         if let Some((token, handle)) = self.dispatcher.take() {
@@ -270,6 +362,11 @@ impl TestApp {
                 .expect("dispatcher task")
                 .expect("dispatcher stopped cleanly");
         }
+        self.start_dispatcher();
+    }
+
+    /// Starts a dispatcher (after [`Self::kill_dispatcher`]).
+    pub fn start_dispatcher(&mut self) {
         self.dispatcher = Some(start_dispatcher(&self.dispatcher_args));
     }
 

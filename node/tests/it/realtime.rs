@@ -300,3 +300,80 @@ async fn a_bad_token_is_refused_before_the_upgrade() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_standby_dispatcher_takes_over_without_loss_or_duplicates() {
+    let (mut app, alice, bob) = pair().await;
+    let (standby, standby_task) = app.add_dispatcher();
+    let mut a = Client::connect(&app, 0, &alice).await;
+    let mut b = Client::connect(&app, 1, &bob).await;
+    let first: Vec<String> = (0..200).map(|i| format!("{i:03}")).collect();
+    let second: Vec<String> = (200..400).map(|i| format!("{i:03}")).collect();
+    a.send_burst("x", to_user(&bob), &first).await;
+    // The active dispatcher dies mid-stream; the standby becomes active.
+    app.kill_dispatcher();
+    a.send_burst("y", to_user(&bob), &second).await;
+    let mut got = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 400 {
+        let frame = b.next_message().await;
+        // Repeats (same msg_id) are allowed on the wire, never after dedup.
+        if seen.insert(frame["msg_id"].as_str().unwrap().to_owned()) {
+            got.push(frame);
+        }
+    }
+    let expected: Vec<String> = first.into_iter().chain(second).collect();
+    assert_eq!(bodies(&got), expected);
+    b.expect_no_message(Duration::from_millis(500)).await;
+    app.eventually(400, &inbox_of(&bob)).await;
+    standby.cancel();
+    standby_task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_dispatcher_crash_loses_nothing() {
+    let (mut app, alice, bob) = pair().await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    let bodies_sent: Vec<String> = (0..300).map(|i| format!("{i:03}")).collect();
+    let mut b = Client::connect(&app, 1, &bob).await;
+    a.send_burst("k", to_user(&bob), &bodies_sent[..100]).await;
+    app.kill_dispatcher();
+    // Accepted while no dispatcher runs: they wait in `input`.
+    a.send_burst("l", to_user(&bob), &bodies_sent[100..]).await;
+    app.start_dispatcher();
+    let mut got = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 300 {
+        let frame = b.next_message().await;
+        if seen.insert(frame["msg_id"].as_str().unwrap().to_owned()) {
+            got.push(frame);
+        }
+    }
+    assert_eq!(bodies(&got), bodies_sent);
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_and_leaves_presence() {
+    let app = TestApp::spawn_cluster(1, false, &["--ping-secs", "1"]).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    app.befriend(&alice, &bob).await;
+    let url = format!("ws://{}/ws?token={}", app.nodes[0].addr, bob.token);
+    // A client that never reads, so never answers pings.
+    let (silent, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let online = || async {
+        let friends = app.get("/api/friends", &alice).await.expect(200);
+        friends[0]["online"].as_bool().unwrap()
+    };
+    assert!(online().await);
+    let mut offline = false;
+    for _ in 0..100 {
+        if !online().await {
+            offline = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(offline, "the silent connection still counts as online");
+    drop(silent);
+}
