@@ -198,12 +198,15 @@ impl Session {
                 })?;
             let full = page.len() as u64 == page_size;
             for (seq, message) in page {
+                self.last_seq = seq;
+                if !self.recent.insert(message.msg_id) {
+                    continue;
+                }
                 let text: Utf8Bytes = ServerFrame::Message(message).to_json().into();
                 self.socket
                     .feed(Message::Text(text))
                     .await
                     .map_err(|_| End::Gone)?;
-                self.last_seq = seq;
             }
             self.socket.flush().await.map_err(|_| End::Gone)?;
             if !full {
@@ -223,19 +226,19 @@ impl Session {
         while let Some(next) = item.take() {
             match next {
                 Outbound::CatchUp => self.catch_up().await?,
-                Outbound::Message { text, seq, .. } => {
-                    if let Some(seq) = seq {
-                        if seq <= self.last_seq {
-                            // Already written, by the replay or an earlier delivery.
-                            continue;
+                Outbound::Message { text, seq, msg_id } => {
+                    // Skipped if written already, by the replay or an
+                    // earlier delivery of the same message.
+                    if self.recent.insert(msg_id) {
+                        if let Some(seq) = seq {
+                            self.last_seq = self.last_seq.max(seq);
                         }
-                        self.last_seq = seq;
+                        self.socket
+                            .feed(Message::Text(text))
+                            .await
+                            .map_err(|_| End::Gone)?;
+                        written += 1;
                     }
-                    self.socket
-                        .feed(Message::Text(text))
-                        .await
-                        .map_err(|_| End::Gone)?;
-                    written += 1;
                 }
             }
             if written < WRITE_BATCH {
