@@ -32,13 +32,15 @@ pub struct DatabaseConfig {
 }
 
 impl DatabaseConfig {
-    /// A pool that fails fast when Postgres is down, so that requests answer
-    /// 503 instead of hanging.
+    /// A pool that connects lazily (a service starts, and reports itself
+    /// unhealthy, while Postgres is down) and fails fast when Postgres is
+    /// down, so that requests answer 503 instead of hanging.
     pub async fn connect(&self) -> anyhow::Result<DatabaseConnection> {
         let mut options = ConnectOptions::new(self.database_url.expose_secret().to_owned());
         options
             .max_connections(self.database_max_connections)
-            .min_connections(1)
+            .min_connections(0)
+            .connect_lazy(true)
             .connect_timeout(Duration::from_secs(3))
             .acquire_timeout(Duration::from_secs(3))
             .sqlx_logging(false);
@@ -62,7 +64,8 @@ pub struct RedisConfig {
 }
 
 impl RedisConfig {
-    /// A multiplexed connection that reconnects by itself after Redis restarts.
+    /// A multiplexed connection that connects on first use and reconnects
+    /// by itself after Redis restarts.
     pub async fn connect(&self) -> anyhow::Result<ConnectionManager> {
         let client = redis::Client::open(self.redis_url.expose_secret())
             .context("REDIS_URL is not a valid Redis URL")?;
@@ -71,9 +74,8 @@ impl RedisConfig {
             .set_response_timeout(Some(Duration::from_secs(3)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(2));
-        ConnectionManager::new_with_config(client, config)
-            .await
-            .context("cannot connect to Redis")
+        ConnectionManager::new_lazy_with_config(client, config)
+            .context("cannot set up the Redis connection")
     }
 }
 
@@ -109,6 +111,28 @@ impl AmqpConfig {
             )
             .context("cannot create the AMQP connection pool")
     }
+}
+
+/// Where the local Consul agent is, if there is one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConsulConfig {
+    /// The agent's HTTP API (e.g. `http://127.0.0.1:8500`). Unset: nothing
+    /// is registered.
+    #[arg(long, env = "CONSUL_HTTP_ADDR")]
+    pub consul_http_addr: Option<url::Url>,
+
+    /// ACL token for the agent API, if the agent requires one.
+    #[arg(long, env = "CONSUL_HTTP_TOKEN", value_parser = secret)]
+    pub consul_http_token: Option<SecretString>,
+
+    /// The address Consul advertises for this process (what Nginx and the
+    /// health check connect to); defaults to the listener's IP.
+    #[arg(long, env = "CONSUL_SERVICE_ADDRESS")]
+    pub consul_service_address: Option<String>,
+
+    /// How often to check that the agent still has the registration.
+    #[arg(long, env = "CONSUL_RECHECK_SECS", default_value_t = 10)]
+    pub consul_recheck_secs: u64,
 }
 
 /// The smallest HS256 secret a node accepts outside development.

@@ -4,8 +4,10 @@
 
 pub mod auth;
 pub mod config;
+pub mod consul;
 pub mod entity;
 pub mod envelope;
+pub mod health;
 pub mod ids;
 pub mod inbox;
 pub mod presence;

@@ -20,3 +20,25 @@ pub fn init() {
             .try_init()
     };
 }
+
+/// The Prometheus recorder of this process, installed on first use. The
+/// `metrics` facade is process-global by design; this is its one handle.
+pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets(&[
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+            ])
+            .map(|b| b.build_recorder())
+            .unwrap_or_else(|_| {
+                metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder()
+            });
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; then this
+        // handle renders nothing, which the tests would show.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}

@@ -1,14 +1,18 @@
 //! The dispatcher's configuration: one struct, from flags or environment variables.
 
 use anyhow::bail;
-use confab_common::config::{AmqpConfig, DatabaseConfig, RedisConfig};
+use std::net::SocketAddr;
+
+use confab_common::config::{AmqpConfig, ConsulConfig, DatabaseConfig, RedisConfig};
 
 /// Everything the dispatcher needs to know at start. The README lists every variable.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "confab-dispatcher",
     version,
-    about = "Routes messages from `input` to nodes and the inbox"
+    about = "Routes messages from `input` to nodes and the inbox",
+    // A flag given twice takes its last value, like a later env assignment.
+    args_override_self = true
 )]
 pub struct Config {
     #[command(flatten)]
@@ -19,6 +23,13 @@ pub struct Config {
 
     #[command(flatten)]
     pub amqp: AmqpConfig,
+
+    #[command(flatten)]
+    pub consul: ConsulConfig,
+
+    /// Where `/health`, `/livez` and `/metrics` are served.
+    #[arg(long, env = "HEALTH_ADDR", default_value = "127.0.0.1:9100")]
+    pub health_addr: SocketAddr,
 
     /// Most unacked envelopes the broker hands the dispatcher at once.
     #[arg(long, env = "DISPATCH_PREFETCH", default_value_t = 1024)]

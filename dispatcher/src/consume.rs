@@ -74,6 +74,12 @@ pub async fn consume_loop(
         .context("consuming input")?;
     tracing::info!(queue = %router.topology.input(), "consuming (active once the broker makes us the single active consumer)");
 
+    // The backlog of `input`, for the queue-lag gauge.
+    let depth = tokio::spawn(report_depth(
+        consume_channel.clone(),
+        router.topology.input(),
+    ));
+
     let mut settled = false;
     loop {
         let first = tokio::select! {
@@ -96,6 +102,7 @@ pub async fn consume_loop(
         process(router, &publish_channel, batch, shutdown).await?;
     }
 
+    depth.abort();
     // Stop receiving; what was prefetched but not processed goes back to the
     // queue when the channel closes.
     consume_channel
@@ -111,6 +118,28 @@ pub async fn consume_loop(
         .await
         .ok();
     Ok(())
+}
+
+/// Sets `confab_input_queue_depth` every few seconds from a passive declare.
+async fn report_depth(channel: Channel, queue: String) {
+    let mut interval = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        interval.tick().await;
+        let declared = channel
+            .queue_declare(
+                ShortString::from(queue.as_str()),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await;
+        match declared {
+            Ok(q) => metrics::gauge!("confab_input_queue_depth").set(f64::from(q.message_count())),
+            Err(_) => return,
+        }
+    }
 }
 
 /// `first` and whatever else arrives within `wait`, up to `max`.
@@ -162,6 +191,9 @@ async fn process(
         return Ok(());
     };
     let last_acker = last.acker.clone();
+    let started = std::time::Instant::now();
+    let redelivered = batch.iter().filter(|d| d.redelivered).count() as u64;
+    metrics::counter!("confab_dispatch_redeliveries_total").increment(redelivered);
     let mut envelopes = Vec::with_capacity(batch.len());
     for delivery in &batch {
         match serde_json::from_slice::<Envelope>(&delivery.data) {
@@ -169,6 +201,7 @@ async fn process(
             Err(e) => {
                 // Poison: it will never decode. Off to `input.dead`.
                 tracing::error!(error = %e, "undecodable envelope dead-lettered");
+                metrics::counter!("confab_dispatch_poison_total").increment(1);
                 delivery
                     .acker
                     .reject(BasicRejectOptions { requeue: false })
@@ -193,6 +226,7 @@ async fn process(
             Err(e) if is_broker_failure(&e) => return Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, ?delay, batch = envelopes.len(), "routing failed; retrying the batch");
+                metrics::counter!("confab_dispatch_retries_total").increment(1);
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {},
                     // Stopping mid-outage: leave the batch unacked for the
@@ -208,6 +242,8 @@ async fn process(
         .ack(BasicAckOptions { multiple: true })
         .await
         .context("acking the batch")?;
+    metrics::counter!("confab_dispatch_envelopes_total").increment(envelopes.len() as u64);
+    metrics::histogram!("confab_dispatch_batch_seconds").record(started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -234,11 +270,13 @@ async fn publish(channel: &Channel, outgoing: Vec<Outgoing>) -> anyhow::Result<(
             .map_err(BrokerFailure)?;
         confirms.push(confirm);
     }
+    metrics::counter!("confab_deliveries_published_total").increment(confirms.len() as u64);
     for confirmation in try_join_all(confirms).await.map_err(BrokerFailure)? {
         match confirmation {
             Confirmation::Ack(None) | Confirmation::NotRequested => {}
             Confirmation::Ack(Some(returned)) => {
                 tracing::debug!(queue = %returned.delivery.routing_key, "node queue gone; the recipient will replay");
+                metrics::counter!("confab_deliveries_returned_total").increment(1);
             }
             Confirmation::Nack(_) => anyhow::bail!("the broker refused a delivery"),
         }

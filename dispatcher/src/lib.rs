@@ -4,11 +4,13 @@
 
 pub mod config;
 pub mod consume;
+pub mod ops;
 pub mod route;
 
 use std::time::Duration;
 
 use anyhow::Context;
+use confab_common::consul::{Agent, Service};
 use confab_common::presence::Presence;
 use confab_common::social::SocialCache;
 use confab_common::topology::Topology;
@@ -17,13 +19,58 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 pub use route::Router;
 
-/// Connects to Postgres, Redis and RabbitMQ, then routes until `shutdown`.
-/// A lost broker connection is re-established with backoff.
+/// Connects to Postgres, Redis and RabbitMQ, serves `/health`, `/livez` and
+/// `/metrics` on the health address, registers with Consul (if configured),
+/// then routes until `shutdown`. A lost broker connection is re-established
+/// with backoff. Stopping: leave Consul, finish the batch in hand, stop.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.validate()?;
+    confab_common::telemetry::prometheus();
     let db = config.database.connect().await?;
     let redis = config.redis.connect().await?;
     let amqp = config.amqp.pool("confab-dispatcher")?;
+    let listener = tokio::net::TcpListener::bind(config.health_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.health_addr))?;
+    let addr = listener.local_addr().context("listener has no address")?;
+    let http_stop = CancellationToken::new();
+    let probe = confab_common::health::Probe {
+        db: db.clone(),
+        redis: redis.clone(),
+        amqp: amqp.clone(),
+    };
+    let server = axum::serve(listener, ops::router(probe))
+        .with_graceful_shutdown(http_stop.clone().cancelled_owned());
+    let http = tokio::spawn(async move { server.await });
+    tracing::info!(%addr, "dispatcher health and metrics listening");
+    let address = config
+        .consul
+        .consul_service_address
+        .clone()
+        .unwrap_or_else(|| addr.ip().to_string());
+    let consul = Agent::from_config(
+        &config.consul,
+        Service::new(
+            format!("confab-dispatcher-{address}-{}", addr.port()),
+            "confab-dispatcher",
+            &["confab"],
+            address,
+            addr.port(),
+            "/health",
+        ),
+    )?;
+    let consul_stop = CancellationToken::new();
+    if let Some(agent) = consul.clone() {
+        tokio::spawn(agent.keep_registered(consul_stop.clone()));
+    }
+    let leave_consul = async {
+        consul_stop.cancel();
+        if let Some(agent) = &consul
+            && let Err(e) = agent.deregister().await
+        {
+            tracing::warn!(error = %e, "cannot deregister from Consul");
+        }
+    };
     let router = Router {
         presence: Presence::new(redis.clone(), config.redis.redis_key_prefix.clone()),
         social: SocialCache::new(redis, db.clone(), config.redis.redis_key_prefix.clone()),
@@ -65,6 +112,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             }
         }
     }
+    leave_consul.await;
+    http_stop.cancel();
+    let _ = http.await;
     db.close().await.context("closing the Postgres pool")?;
     tracing::info!("dispatcher stopped");
     Ok(())

@@ -72,6 +72,7 @@ impl Router {
             })
             .collect();
         let stored = inbox::store(&self.db, &to_store).await?;
+        metrics::counter!("confab_inbox_stored_total").increment(stored.len() as u64);
         let seqs: HashMap<(i64, i64), i64> = stored
             .iter()
             .map(|s| ((s.recipient_id, s.msg_id), s.seq))

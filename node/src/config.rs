@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use anyhow::bail;
 use confab_common::NodeId;
-use confab_common::config::{AmqpConfig, DatabaseConfig, JwtConfig, RedisConfig};
+use confab_common::config::{AmqpConfig, ConsulConfig, DatabaseConfig, JwtConfig, RedisConfig};
 
 /// Everything a node needs to know at start. The README lists every variable.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "confab-node",
     version,
-    about = "A Confab node: REST API and WebSocket endpoint"
+    about = "A Confab node: REST API and WebSocket endpoint",
+    // A flag given twice takes its last value, like a later env assignment.
+    args_override_self = true
 )]
 pub struct Config {
     /// Address the HTTP/WebSocket listener binds to.
@@ -36,6 +38,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub jwt: JwtConfig,
+
+    #[command(flatten)]
+    pub consul: ConsulConfig,
 
     #[command(flatten)]
     pub ws: WsConfig,

@@ -19,6 +19,7 @@ use std::time::Duration;
 use anyhow::Context;
 use confab_common::MessageIdGenerator;
 use confab_common::auth::JwtKeys;
+use confab_common::consul::{Agent, Service};
 use confab_common::presence::Presence;
 use confab_common::social::SocialCache;
 use confab_common::topology::Topology;
@@ -33,9 +34,9 @@ use crate::messaging::{acks, deliveries, liveness};
 use crate::ws::hub::Hub;
 
 /// Connects to the dependencies and serves `listener` until `shutdown` is
-/// cancelled. Then, in order: stop accepting, close every socket with 1001,
-/// stop consuming, write the last acks, leave presence — all within the
-/// configured grace.
+/// cancelled. Then, in order: leave Consul, stop accepting, close every
+/// socket with 1001, stop consuming, leave presence, write the last acks —
+/// all within the configured grace.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -48,6 +49,11 @@ pub async fn run(
     let amqp = config.amqp.pool(&format!("confab-node-{}", node.0))?;
     let topology = Topology::new(config.amqp.amqp_prefix.clone());
     let prefix = config.redis.redis_key_prefix.clone();
+    confab_common::telemetry::prometheus();
+    metrics::describe_gauge!(
+        "confab_ws_connections",
+        "open WebSocket connections on this node"
+    );
     let presence = Presence::new(redis.clone(), prefix.clone());
     let incarnation = uuid::Uuid::new_v4().as_u64_pair().0;
     let hub = Arc::new(Hub::new(node, incarnation, config.ws.outbound_queue));
@@ -60,9 +66,9 @@ pub async fn run(
         tracing::warn!(error = %e, "RabbitMQ unavailable at start; sends answer `unavailable` until it is back");
     }
     let (ack_sender, ack_writer) = acks::writer(db.clone());
-    // Sessions are cancelled by their own token, a child of `shutdown`, so
-    // that they close with 1001 before the node's background work stops.
-    let sessions_stop = shutdown.child_token();
+    // Sessions are closed (1001) by their own token, after the node has left
+    // Consul and stopped accepting, and before its background work stops.
+    let sessions_stop = CancellationToken::new();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = AppState {
         db: db.clone(),
@@ -76,12 +82,17 @@ pub async fn run(
         social: SocialCache::new(redis.clone(), db.clone(), prefix.clone()),
         hub: hub.clone(),
         publisher,
-        dedup: messaging::dedup::Dedup::new(redis, prefix),
+        dedup: messaging::dedup::Dedup::new(redis.clone(), prefix),
         acks: ack_sender,
         ids: Arc::new(MessageIdGenerator::new(node)),
         ws: (&config.ws).into(),
         shutdown: sessions_stop.clone(),
         sessions: TaskTracker::new(),
+        probe: confab_common::health::Probe {
+            db: db.clone(),
+            redis: redis.clone(),
+            amqp: amqp.clone(),
+        },
     };
 
     // Presence first: connections registered under this incarnation count
@@ -117,13 +128,45 @@ pub async fn run(
     let (app, _openapi) = routes::router(state.clone(), &config);
     let addr = listener.local_addr().context("listener has no address")?;
     tracing::info!(%addr, node_id = node.0, "node listening");
+    let stop_accepting = CancellationToken::new();
     let server =
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        axum::serve(listener, app).with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
     let grace = config.shutdown_grace();
     let serving = tokio::spawn(async move { server.await });
 
+    let consul = Agent::from_config(
+        &config.consul,
+        Service::new(
+            format!("confab-node-{}", node.0),
+            "confab-node",
+            &["confab", "ws", "http"],
+            config
+                .consul
+                .consul_service_address
+                .clone()
+                .unwrap_or_else(|| addr.ip().to_string()),
+            addr.port(),
+            "/health",
+        ),
+    )?;
+    let consul_stop = CancellationToken::new();
+    if let Some(agent) = consul.clone() {
+        workers.spawn(agent.keep_registered(consul_stop.clone()));
+    }
+
     shutdown.cancelled().await;
     let deadline = tokio::time::Instant::now() + grace;
+    // Leave Consul first, so that Nginx stops sending clients here before we
+    // stop accepting them.
+    consul_stop.cancel();
+    if let Some(agent) = &consul {
+        match tokio::time::timeout(Duration::from_secs(3), agent.deregister()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot deregister from Consul"),
+            Err(_) => tracing::warn!("Consul did not answer the deregistration in time"),
+        }
+    }
+    stop_accepting.cancel();
     tracing::info!("stopping: closing sockets");
     sessions_stop.cancel();
     state.sessions.close();

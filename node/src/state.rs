@@ -50,6 +50,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Every running session, so that shutdown can wait for them.
     pub sessions: TaskTracker,
+    /// Checks Postgres, Redis and RabbitMQ for `/health`.
+    pub probe: confab_common::health::Probe,
 }
 
 impl AppState {

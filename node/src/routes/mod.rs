@@ -6,6 +6,7 @@ pub mod auth;
 pub mod friends;
 pub mod groups;
 pub mod me;
+pub mod ops;
 pub mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -72,7 +73,7 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
             "/api/openapi.json",
             get(move || async move { Json(document) }),
         )
-        .route("/livez", get(|| async { "ok" }))
+        .merge(ops::router())
         .merge(crate::ws::router())
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {

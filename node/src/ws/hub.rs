@@ -25,6 +25,8 @@ pub enum Outbound {
         msg_id: MessageId,
         /// Inbox position; `None` for a live copy to the sender's other devices.
         seq: Option<i64>,
+        /// When the node accepted the message (Unix ms), for the latency metric.
+        ts: i64,
     },
     /// Read the inbox again from the last position delivered: deliveries may
     /// have been missed (the node's queue or presence was lost meanwhile).
@@ -123,6 +125,7 @@ impl Hub {
                     text: text.clone(),
                     msg_id: delivery.message.msg_id,
                     seq: recipient.seq,
+                    ts: delivery.message.ts,
                 };
                 if self.offer(conn, item) {
                     queued += 1;

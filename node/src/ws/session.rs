@@ -57,6 +57,7 @@ enum End {
 pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
     let registration = state.hub.register(user);
     let key = registration.key;
+    metrics::gauge!("confab_ws_connections").increment(1.0);
     let mut session = Session {
         socket,
         user,
@@ -80,6 +81,7 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
         let _ = socket.send(Message::Close(Some(frame))).await;
     }
     state.hub.unregister(user, key);
+    metrics::gauge!("confab_ws_connections").decrement(1.0);
     if let Err(e) = state.presence.unregister(user, key).await {
         tracing::warn!(error = %e, user_id = user.0, "cannot remove presence; it lapses with the node record");
     }
@@ -159,6 +161,7 @@ impl Session {
                     }
                 }
                 () = kick.cancelled() => {
+                    metrics::counter!("confab_slow_consumer_closes_total").increment(1);
                     return End::Close(close::TRY_AGAIN, "too many undelivered messages; reconnect to resume");
                 }
                 () = shutdown.cancelled() => {
@@ -189,6 +192,8 @@ impl Session {
     /// Writes the user's inbox after `last_seq`, page by page.
     async fn catch_up(&mut self) -> Result<(), End> {
         let page_size = self.state.ws.replay_page;
+        let started = Instant::now();
+        let mut replayed = 0u64;
         loop {
             let page = inbox::page(&self.state.db, self.user, self.last_seq, page_size)
                 .await
@@ -202,6 +207,7 @@ impl Session {
                 if !self.recent.insert(message.msg_id) {
                     continue;
                 }
+                replayed += 1;
                 let text: Utf8Bytes = ServerFrame::Message(message).to_json().into();
                 self.socket
                     .feed(Message::Text(text))
@@ -210,6 +216,11 @@ impl Session {
             }
             self.socket.flush().await.map_err(|_| End::Gone)?;
             if !full {
+                if replayed > 0 {
+                    metrics::counter!("confab_messages_replayed_total").increment(replayed);
+                    metrics::histogram!("confab_replay_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                }
                 return Ok(());
             }
         }
@@ -226,7 +237,12 @@ impl Session {
         while let Some(next) = item.take() {
             match next {
                 Outbound::CatchUp => self.catch_up().await?,
-                Outbound::Message { text, seq, msg_id } => {
+                Outbound::Message {
+                    text,
+                    seq,
+                    msg_id,
+                    ts,
+                } => {
                     // Skipped if written already, by the replay or an
                     // earlier delivery of the same message.
                     if self.recent.insert(msg_id) {
@@ -238,6 +254,10 @@ impl Session {
                             .await
                             .map_err(|_| End::Gone)?;
                         written += 1;
+                        metrics::counter!("confab_messages_delivered_total").increment(1);
+                        let latency_ms = confab_common::ids::now_ms().saturating_sub(ts).max(0);
+                        metrics::histogram!("confab_delivery_latency_seconds")
+                            .record(latency_ms as f64 / 1000.0);
                     }
                 }
             }
@@ -275,6 +295,7 @@ impl Session {
                         .await;
                 }
                 if !msg_ids.is_empty() {
+                    metrics::counter!("confab_acks_total").increment(msg_ids.len() as u64);
                     self.state.acks.send(self.user, msg_ids).await;
                 }
                 Ok(())
@@ -358,9 +379,13 @@ impl Session {
             Ok(confirm) => {
                 let dedup = self.state.dedup.clone();
                 let user = self.user;
+                let published = Instant::now();
                 self.pending.push_back(Box::pin(async move {
-                    match confirm.await {
+                    let outcome = confirm.await;
+                    metrics::histogram!("confab_publish_confirm_seconds").record(published.elapsed().as_secs_f64());
+                    match outcome {
                         Ok(()) => {
+                            metrics::counter!("confab_messages_accepted_total").increment(1);
                             if let Err(e) = dedup.confirm(user, &id, msg_id, ts).await {
                                 // The message is durable; a repeat of this id
                                 // publishes the same msg_id again, harmlessly.
@@ -369,6 +394,7 @@ impl Session {
                             ServerFrame::Sent { id, msg_id, ts }
                         }
                         Err(e) => {
+                            metrics::counter!("confab_sends_refused_total", "reason" => "unavailable").increment(1);
                             tracing::warn!(error = %e, msg_id = %msg_id, "publish not confirmed");
                             unavailable(id)
                         }
@@ -391,6 +417,7 @@ impl Session {
         code: &'static str,
         message: &'static str,
     ) -> Result<(), End> {
+        metrics::counter!("confab_sends_refused_total", "reason" => code).increment(1);
         self.write(&ServerFrame::error(id, code, message))
             .await
             .map_err(|_| End::Gone)
@@ -404,6 +431,7 @@ impl Session {
         message: impl Into<std::borrow::Cow<'static, str>>,
     ) -> Result<(), End> {
         self.invalid_frames += 1;
+        metrics::counter!("confab_sends_refused_total", "reason" => code).increment(1);
         self.write(&ServerFrame::error(id, code, message))
             .await
             .map_err(|_| End::Gone)?;

@@ -53,10 +53,7 @@ pub struct TestApp {
     args: Vec<String>,
     /// The flags the dispatcher takes (the shared ones without node extras).
     dispatcher_args: Vec<String>,
-    dispatcher: Option<(
-        CancellationToken,
-        tokio::task::JoinHandle<anyhow::Result<()>>,
-    )>,
+    dispatcher: Option<Dispatcher>,
     isolation: Isolation,
 }
 
@@ -77,8 +74,8 @@ impl Drop for TestApp {
         for node in &self.nodes {
             node.shutdown.cancel();
         }
-        if let Some((token, _)) = &self.dispatcher {
-            token.cancel();
+        if let Some(dispatcher) = self.dispatcher.take() {
+            dispatcher.kill();
         }
         let isolation = self.isolation.clone();
         let queues: Vec<String> = ["input", "input.dead"]
@@ -257,7 +254,7 @@ impl TestApp {
         .expect("connect to Redis");
 
         let dispatcher_args = args.clone();
-        let dispatcher = dispatcher.then(|| start_dispatcher(&dispatcher_args));
+        let dispatcher = dispatcher.then(|| Dispatcher::start(&dispatcher_args));
         args.extend(extra.iter().map(|s| s.to_string()));
 
         let mut app = Self {
@@ -336,38 +333,29 @@ impl TestApp {
 
     /// Starts one more dispatcher beside the running one (a standby: the
     /// broker lets one consume at a time) and returns it, to stop later.
-    pub fn add_dispatcher(
-        &self,
-    ) -> (
-        CancellationToken,
-        tokio::task::JoinHandle<anyhow::Result<()>>,
-    ) {
-        start_dispatcher(&self.dispatcher_args)
+    pub fn add_dispatcher(&self) -> Dispatcher {
+        Dispatcher::start(&self.dispatcher_args)
     }
 
-    /// Kills the dispatcher abruptly (its task is dropped mid-work, its broker
-    /// connection with it), as a crash would.
+    /// Kills the dispatcher as SIGKILL would: its runtime is torn down with
+    /// every task and connection on it, mid-work.
     pub fn kill_dispatcher(&mut self) {
-        if let Some((_, handle)) = self.dispatcher.take() {
-            handle.abort();
+        if let Some(dispatcher) = self.dispatcher.take() {
+            dispatcher.kill();
         }
     }
 
-    /// Stops the dispatcher, waits for it, and starts a new one.
+    /// Stops the dispatcher as SIGTERM would, waits for it, and starts a new one.
     pub async fn restart_dispatcher(&mut self) {
-        if let Some((token, handle)) = self.dispatcher.take() {
-            token.cancel();
-            handle
-                .await
-                .expect("dispatcher task")
-                .expect("dispatcher stopped cleanly");
+        if let Some(dispatcher) = self.dispatcher.take() {
+            dispatcher.stop().await;
         }
         self.start_dispatcher();
     }
 
     /// Starts a dispatcher (after [`Self::kill_dispatcher`]).
     pub fn start_dispatcher(&mut self) {
-        self.dispatcher = Some(start_dispatcher(&self.dispatcher_args));
+        self.dispatcher = Some(Dispatcher::start(&self.dispatcher_args));
     }
 
     /// Sends `method path` with an optional bearer token and JSON body.
@@ -510,20 +498,51 @@ impl TestApp {
     }
 }
 
-/// Starts a dispatcher with `args`.
-fn start_dispatcher(
-    args: &[String],
-) -> (
-    CancellationToken,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let config = confab_dispatcher::Config::try_parse_from(
-        std::iter::once("confab-dispatcher".to_owned()).chain(args.iter().cloned()),
-    )
-    .expect("dispatcher configuration");
-    let token = CancellationToken::new();
-    let handle = tokio::spawn(confab_dispatcher::run(config, token.clone()));
-    (token, handle)
+/// A dispatcher on a runtime of its own, so that killing it ends every task
+/// and connection it has, as killing its process would.
+pub struct Dispatcher {
+    runtime: tokio::runtime::Runtime,
+    token: CancellationToken,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Dispatcher {
+    /// Starts a dispatcher with `args`.
+    fn start(args: &[String]) -> Self {
+        let config = confab_dispatcher::Config::try_parse_from(
+            std::iter::once("confab-dispatcher".to_owned())
+                .chain(args.iter().cloned())
+                .chain(["--health-addr".to_owned(), "127.0.0.1:0".to_owned()]),
+        )
+        .expect("dispatcher configuration");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("dispatcher runtime");
+        let token = CancellationToken::new();
+        let handle = runtime.spawn(confab_dispatcher::run(config, token.clone()));
+        Self {
+            runtime,
+            token,
+            handle,
+        }
+    }
+
+    /// Stops it gracefully and waits for it.
+    pub async fn stop(self) {
+        self.token.cancel();
+        self.handle
+            .await
+            .expect("dispatcher task")
+            .expect("dispatcher stopped cleanly");
+        self.runtime.shutdown_background();
+    }
+
+    /// Kills it at once.
+    pub fn kill(self) {
+        self.runtime.shutdown_background();
+    }
 }
 
 /// Waits until `base` answers `/livez`.
@@ -535,6 +554,56 @@ async fn wait_until_serving(http: &reqwest::Client, base: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     panic!("the node did not start");
+}
+
+/// A TCP forwarder to a real server that a test can take down and bring back,
+/// to see how Confab behaves when a dependency becomes unreachable.
+pub struct Outage {
+    /// `127.0.0.1:PORT` to connect to instead of the real server.
+    pub addr: String,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    kill: tokio::sync::broadcast::Sender<()>,
+}
+
+impl Outage {
+    /// Forwards to `target` (`host:port`) until told otherwise.
+    pub async fn forward_to(target: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr").to_string();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (kill, _) = tokio::sync::broadcast::channel(1);
+        let (flag, killer, target) = (up.clone(), kill.clone(), target.to_owned());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection close
+                }
+                let mut killed = killer.subscribe();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {},
+                        _ = killed.recv() => {},
+                    }
+                });
+            }
+        });
+        Self { addr, up, kill }
+    }
+
+    /// Cuts every connection and refuses new ones.
+    pub fn down(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.kill.send(());
+    }
+
+    /// Forwards again.
+    pub fn up(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Runs `n` copies of `f` at once and returns their results.

@@ -11,11 +11,13 @@ mod client;
 mod helpers;
 
 mod auth;
+mod consul;
 mod friends;
 mod groups;
 mod hostile;
 mod me;
 mod openapi;
+mod ops;
 mod realtime;
 mod tokens;
 mod users;

@@ -304,7 +304,7 @@ async fn a_bad_token_is_refused_before_the_upgrade() {
 #[tokio::test]
 async fn a_standby_dispatcher_takes_over_without_loss_or_duplicates() {
     let (mut app, alice, bob) = pair().await;
-    let (standby, standby_task) = app.add_dispatcher();
+    let standby = app.add_dispatcher();
     let mut a = Client::connect(&app, 0, &alice).await;
     let mut b = Client::connect(&app, 1, &bob).await;
     let first: Vec<String> = (0..200).map(|i| format!("{i:03}")).collect();
@@ -326,8 +326,7 @@ async fn a_standby_dispatcher_takes_over_without_loss_or_duplicates() {
     assert_eq!(bodies(&got), expected);
     b.expect_no_message(Duration::from_millis(500)).await;
     app.eventually(400, &inbox_of(&bob)).await;
-    standby.cancel();
-    standby_task.await.unwrap().unwrap();
+    standby.stop().await;
 }
 
 #[tokio::test]

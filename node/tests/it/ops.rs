@@ -1,0 +1,132 @@
+//! The operator surface: `/health` against real dependencies (and one taken
+//! away), `/metrics`.
+
+use std::time::Duration;
+
+use crate::client::{Client, to_user};
+use crate::helpers::{Outage, TestApp};
+
+async fn health(app: &TestApp) -> (u16, serde_json::Value) {
+    let response = app
+        .http
+        .get(format!("{}/health", app.base))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn health_reports_every_dependency() {
+    let app = TestApp::spawn().await;
+    let (status, report) = health(&app).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["status"], "ok");
+    for dependency in ["postgres", "redis", "rabbitmq"] {
+        assert_eq!(report["checks"][dependency]["ok"], true, "{report}");
+    }
+    let live = app
+        .http
+        .get(format!("{}/livez", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn health_is_503_while_redis_is_unreachable_and_200_when_it_is_back() {
+    let redis = Outage::forward_to("127.0.0.1:6379").await;
+    let url = format!("redis://{}", redis.addr);
+    let app = TestApp::spawn_cluster(1, false, &["--redis-url", &url]).await;
+    assert_eq!(health(&app).await.0, 200);
+
+    redis.down();
+    let mut report = serde_json::Value::Null;
+    let mut down = false;
+    for _ in 0..50 {
+        let (status, body) = health(&app).await;
+        if status == 503 {
+            report = body;
+            down = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(down, "health stayed 200 with Redis gone");
+    assert_eq!(report["status"], "unavailable");
+    assert_eq!(report["checks"]["redis"]["ok"], false);
+    assert!(report["checks"]["redis"]["error"].as_str().is_some());
+    assert_eq!(report["checks"]["postgres"]["ok"], true);
+
+    redis.up();
+    let mut back = false;
+    for _ in 0..100 {
+        if health(&app).await.0 == 200 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "health did not recover when Redis came back");
+}
+
+#[tokio::test]
+async fn a_node_starts_while_postgres_is_unreachable_and_answers_503() {
+    // Nothing listens on port 1: the node starts anyway, says why it is not
+    // healthy, and REST calls that need Postgres answer 503.
+    let app = TestApp::spawn_cluster(
+        1,
+        false,
+        &["--database-url", "postgres://postgres@127.0.0.1:1/none"],
+    )
+    .await;
+    let (status, report) = health(&app).await;
+    assert_eq!(status, 503, "{report}");
+    assert_eq!(report["checks"]["postgres"]["ok"], false);
+    assert_eq!(report["checks"]["redis"]["ok"], true);
+    app.call(
+        reqwest::Method::POST,
+        "/api/auth/register",
+        None,
+        Some(serde_json::json!({"username": "alice", "password": "password123"})),
+    )
+    .await
+    .assert_error(503, "unavailable");
+}
+
+#[tokio::test]
+async fn metrics_count_connections_and_messages() {
+    let app = TestApp::spawn_cluster(1, true, &[]).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    app.befriend(&alice, &bob).await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    let mut b = Client::connect(&app, 0, &bob).await;
+    a.send_confirmed("m1", to_user(&bob), "hi").await;
+    b.next_message().await;
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "confab_ws_connections",
+        "confab_messages_accepted_total",
+        "confab_messages_delivered_total",
+        "confab_publish_confirm_seconds",
+        "confab_delivery_latency_seconds",
+        "confab_dispatch_envelopes_total",
+        "confab_inbox_stored_total",
+    ] {
+        assert!(
+            text.contains(series),
+            "{series} missing from /metrics:\n{text}"
+        );
+    }
+}
