@@ -76,6 +76,14 @@ impl Dedup {
         Ok(previous.as_deref().and_then(parse).unwrap_or(Seen::New))
     }
 
+    /// Forgets `client_id` (its send was refused before anything was published).
+    pub async fn release(&self, user: UserId, client_id: &str) -> redis::RedisResult<()> {
+        redis::cmd("DEL")
+            .arg(self.key(user, client_id))
+            .exec_async(&mut self.redis.clone())
+            .await
+    }
+
     /// Records that `client_id`'s message was confirmed by the broker.
     pub async fn confirm(
         &self,

@@ -84,7 +84,10 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
             }
         })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            // The path only: `/ws?token=…` must never reach a log.
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(state);
     (app, openapi)
 }

@@ -23,8 +23,6 @@ pub enum Outbound {
     Message {
         text: Utf8Bytes,
         msg_id: MessageId,
-        /// Inbox position; `None` for a live copy to the sender's other devices.
-        seq: Option<i64>,
         /// When the node accepted the message (Unix ms), for the latency metric.
         ts: i64,
     },
@@ -124,7 +122,6 @@ impl Hub {
                 let item = Outbound::Message {
                     text: text.clone(),
                     msg_id: delivery.message.msg_id,
-                    seq: recipient.seq,
                     ts: delivery.message.ts,
                 };
                 if self.offer(conn, item) {

@@ -5,8 +5,8 @@
 //! Order: the connection is registered (hub, then presence) *before* the
 //! inbox is read, and deliveries that arrive meanwhile wait in the hub queue.
 //! Every stored message therefore reaches this session either through the
-//! replay or as a delivery, and `last_seq` (the highest inbox position
-//! written to the socket) drops whichever copy comes second.
+//! replay or as a delivery; the session writes each message id once, so
+//! whichever copy comes second is dropped.
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -92,8 +92,9 @@ struct Session {
     state: AppState,
     socket: WebSocket,
     user: UserId,
-    /// The highest inbox position written to this socket: catching up reads
-    /// the inbox after it.
+    /// How far the inbox has been read (by the replay and catch-ups; live
+    /// deliveries do not move it): a catch-up reads after it, so a message
+    /// that was stored but never pushed is found even if later ones were.
     last_seq: i64,
     /// The ids of the messages written lately, so that one delivered twice
     /// (by the replay and live, or redelivered after a dispatcher failover)
@@ -237,18 +238,10 @@ impl Session {
         while let Some(next) = item.take() {
             match next {
                 Outbound::CatchUp => self.catch_up().await?,
-                Outbound::Message {
-                    text,
-                    seq,
-                    msg_id,
-                    ts,
-                } => {
+                Outbound::Message { text, msg_id, ts } => {
                     // Skipped if written already, by the replay or an
                     // earlier delivery of the same message.
                     if self.recent.insert(msg_id) {
-                        if let Some(seq) = seq {
-                            self.last_seq = self.last_seq.max(seq);
-                        }
                         self.socket
                             .feed(Message::Text(text))
                             .await
@@ -332,10 +325,9 @@ impl Session {
                 .refuse(Some(id), "invalid_frame", "the body is empty")
                 .await;
         }
-        if let Err((code, message)) = authorize(&self.state, self.user, to).await {
-            return self.reject(Some(id), code, message).await;
-        }
-
+        // The client id first: a repeat of a confirmed send gets its `sent`
+        // even if the sender may no longer write there (the first one may
+        // well have been delivered).
         let fresh = self.state.ids.next_id();
         let now = confab_common::ids::now_ms();
         let seen = match self.state.dedup.claim(self.user, &id, fresh, now).await {
@@ -365,6 +357,15 @@ impl Session {
             Seen::Pending { msg_id, ts } => (msg_id, ts),
             Seen::New => (fresh, now),
         };
+        if let Err((code, message)) = authorize(&self.state, self.user, to).await {
+            if seen == Seen::New {
+                // Nothing was published under this id: free it for a later send.
+                if let Err(e) = self.state.dedup.release(self.user, &id).await {
+                    tracing::warn!(error = %e, "cannot release a refused client id");
+                }
+            }
+            return self.reject(Some(id), code, message).await;
+        }
         let envelope = Envelope {
             message: MessagePayload {
                 msg_id,

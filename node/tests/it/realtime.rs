@@ -376,3 +376,33 @@ async fn a_silent_connection_is_closed_and_leaves_presence() {
     assert!(offline, "the silent connection still counts as online");
     drop(silent);
 }
+
+#[tokio::test]
+async fn a_refused_id_stays_free_and_a_confirmed_one_stays_answered() {
+    let (app, alice, bob) = pair().await;
+    let carol = app.register("carol").await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    // Refused (not friends yet): nothing was published, the id stays free.
+    a.send_message("reuse", to_user(&carol), "hello carol")
+        .await;
+    assert_eq!(
+        a.next_where(|f| f["id"] == "reuse").await["code"],
+        "not_friends"
+    );
+    app.befriend(&alice, &carol).await;
+    let first = a
+        .send_confirmed("reuse", to_user(&carol), "hello carol")
+        .await;
+
+    // Confirmed, then the friendship ends: a retry of the same id is still
+    // answered `sent` with the same id, and nothing new is sent.
+    let to_bob = a.send_confirmed("keep", to_user(&bob), "hi bob").await;
+    app.delete(&format!("/api/friends/{}", bob.id), &alice)
+        .await;
+    assert_eq!(
+        a.send_confirmed("keep", to_user(&bob), "hi bob").await,
+        to_bob
+    );
+    assert_ne!(first, to_bob);
+    app.eventually(2, "SELECT count(*) FROM messages").await;
+}
