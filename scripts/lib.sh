@@ -84,6 +84,26 @@ ensure_rabbitmq() {
   fi
 }
 
+# Debian's nginx, for the gateway. Installing it must not start Debian's own
+# nginx service (it would take port 80): a policy-rc.d forbids that during
+# the install, if none exists.
+ensure_nginx() {
+  command -v nginx >/dev/null && return 0
+  local policy=/usr/sbin/policy-rc.d made_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+  fi
+  apt_install nginx
+  [ -n "$made_policy" ] && rm -f "$policy"
+  return 0
+}
+
+# Debian's docker-compose, used to validate docker-compose.yml (no Docker
+# engine runs on these machines, so nothing is started with it).
+ensure_docker_compose() {
+  command -v docker-compose >/dev/null || apt_install docker-compose
+}
+
 ensure_services() {
   ensure_postgres
   ensure_redis

@@ -7,6 +7,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$CONFAB_ROOT"
 
 ensure_services
+ensure_nginx
+ensure_docker_compose
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"
@@ -24,6 +26,9 @@ remove_test_leftovers() {
 }
 remove_test_leftovers
 trap remove_test_leftovers EXIT
+
+log "docker-compose config"
+docker-compose -f docker-compose.yml config -q
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -30,7 +30,12 @@ pub struct Client {
 impl Client {
     /// Connects `user` to node `node` of `app` with the token in the header.
     pub async fn connect(app: &TestApp, node: usize, user: &TestUser) -> Self {
-        let url = format!("ws://{}/ws", app.nodes[node].addr);
+        Self::connect_to(&app.nodes[node].addr, user).await
+    }
+
+    /// Connects `user` to `addr` (a node or the gateway).
+    pub async fn connect_to(addr: &str, user: &TestUser) -> Self {
+        let url = format!("ws://{addr}/ws");
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert(
             "Authorization",

@@ -13,6 +13,7 @@ mod helpers;
 mod auth;
 mod consul;
 mod friends;
+mod gateway;
 mod groups;
 mod hostile;
 mod me;
