@@ -26,6 +26,15 @@ pub use route::Router;
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.validate()?;
     confab_common::telemetry::prometheus();
+    for counter in [
+        "confab_dispatch_envelopes_total",
+        "confab_dispatch_redeliveries_total",
+        "confab_dispatch_retries_total",
+        "confab_inbox_stored_total",
+        "confab_deliveries_published_total",
+    ] {
+        metrics::counter!(counter).absolute(0);
+    }
     let db = config.database.connect().await?;
     let redis = config.redis.connect().await?;
     let amqp = config.amqp.pool("confab-dispatcher")?;

@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
+    /// The web client's files, served at `/` (relative to the working
+    /// directory). A missing directory only means no page is served.
+    #[arg(long, env = "WEB_ROOT", default_value = "web")]
+    pub web_root: std::path::PathBuf,
+
     /// Most members a group may have.
     #[arg(long, env = "MAX_GROUP_MEMBERS", default_value_t = 2_000)]
     pub max_group_members: u64,

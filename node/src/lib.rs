@@ -50,10 +50,18 @@ pub async fn run(
     let topology = Topology::new(config.amqp.amqp_prefix.clone());
     let prefix = config.redis.redis_key_prefix.clone();
     confab_common::telemetry::prometheus();
-    metrics::describe_gauge!(
-        "confab_ws_connections",
-        "open WebSocket connections on this node"
-    );
+    // Series exist (at zero) from the start, so a scrape before any traffic
+    // already shows them.
+    metrics::gauge!("confab_ws_connections").set(0.0);
+    for counter in [
+        "confab_messages_accepted_total",
+        "confab_messages_delivered_total",
+        "confab_messages_replayed_total",
+        "confab_acks_total",
+        "confab_slow_consumer_closes_total",
+    ] {
+        metrics::counter!(counter).absolute(0);
+    }
     let presence = Presence::new(redis.clone(), prefix.clone());
     let incarnation = uuid::Uuid::new_v4().as_u64_pair().0;
     let hub = Arc::new(Hub::new(node, incarnation, config.ws.outbound_queue));

@@ -10,8 +10,10 @@ pub mod ops;
 pub mod users;
 
 use axum::extract::DefaultBodyLimit;
+use axum::handler::HandlerWithoutStateExt;
 use axum::routing::get;
 use axum::{Json, Router};
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -75,7 +77,11 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
         )
         .merge(ops::router())
         .merge(crate::ws::router())
-        .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+        // Anything else is a file of the web client, or the API's 404.
+        .fallback_service(
+            ServeDir::new(&config.web_root)
+                .not_found_service((|| async { ApiError::not_found("not_found", "no such route") }).into_service()),
+        )
         .method_not_allowed_fallback(|| async {
             ApiError::Client {
                 status: axum::http::StatusCode::METHOD_NOT_ALLOWED,

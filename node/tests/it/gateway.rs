@@ -42,7 +42,8 @@ impl Gateway {
             .arg(dir.join("nginx.conf"))
             .arg("-p")
             .arg(&dir)
-            .args(["-g", "daemon off;"])
+            // One process, so that killing it (on drop) leaves no worker behind.
+            .args(["-g", "daemon off; master_process off;"])
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
