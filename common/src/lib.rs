@@ -7,6 +7,8 @@ pub mod config;
 pub mod consul;
 pub mod entity;
 pub mod envelope;
+#[cfg(test)]
+mod fuzz;
 pub mod health;
 pub mod ids;
 pub mod inbox;

@@ -93,6 +93,20 @@ pub struct WsConfig {
     #[arg(long, env = "WS_MAX_INVALID_FRAMES", default_value_t = 100)]
     pub max_invalid_frames: u32,
 
+    /// Sends per second one connection may make on average; beyond that
+    /// (and the burst) a send is answered `rate_limited`.
+    #[arg(long, env = "WS_SEND_RATE", default_value_t = 50)]
+    pub send_rate: u32,
+
+    /// Sends one connection may make at once above the average rate.
+    #[arg(long, env = "WS_SEND_BURST", default_value_t = 200)]
+    pub send_burst: u32,
+
+    /// Open connections one user may have across the cluster; one more is
+    /// refused with 429 `too_many_connections` before the upgrade.
+    #[arg(long, env = "WS_MAX_CONNECTIONS_PER_USER", default_value_t = 16)]
+    pub max_connections_per_user: usize,
+
     /// How long a `send` may wait for the broker's confirm before it is
     /// answered `unavailable`.
     #[arg(long, env = "PUBLISH_TIMEOUT_MS", default_value_t = 10_000)]
@@ -107,6 +121,9 @@ pub struct WsLimits {
     pub ping_interval: Duration,
     pub replay_page: u64,
     pub max_invalid_frames: u32,
+    /// Per-connection send rate.
+    pub send_quota: governor::Quota,
+    pub max_connections_per_user: usize,
 }
 
 impl From<&WsConfig> for WsLimits {
@@ -117,6 +134,14 @@ impl From<&WsConfig> for WsLimits {
             ping_interval: Duration::from_secs(ws.ping_secs),
             replay_page: ws.replay_page,
             max_invalid_frames: ws.max_invalid_frames,
+            // Validated positive in `Config::validate`.
+            send_quota: governor::Quota::per_second(
+                std::num::NonZeroU32::new(ws.send_rate).unwrap_or(std::num::NonZeroU32::MIN),
+            )
+            .allow_burst(
+                std::num::NonZeroU32::new(ws.send_burst).unwrap_or(std::num::NonZeroU32::MIN),
+            ),
+            max_connections_per_user: ws.max_connections_per_user,
         }
     }
 }
@@ -134,6 +159,12 @@ impl Config {
             bail!(
                 "WS_MAX_FRAME_BYTES must be at least 1024; WS_MAX_BODY_CHARS and WS_PING_SECS positive"
             );
+        }
+        if self.ws.send_rate == 0
+            || self.ws.send_burst == 0
+            || self.ws.max_connections_per_user == 0
+        {
+            bail!("WS_SEND_RATE, WS_SEND_BURST and WS_MAX_CONNECTIONS_PER_USER must be positive");
         }
         if self.ws.outbound_queue == 0
             || self.ws.replay_page == 0

@@ -50,6 +50,22 @@ async fn upgrade(
     })?;
     let user = verify(&state.jwt, &token)?;
     let ws = ws.map_err(|e| ApiError::bad_request("not_websocket", e.body_text()))?;
+    // A cap per user across the cluster, from presence (a Redis that does
+    // not answer does not block connecting; the session then closes 1013).
+    if let Ok(located) = state.presence.locate(&[user]).await {
+        let open = located.get(&user).map_or(0, Vec::len);
+        if open >= state.ws.max_connections_per_user {
+            return Err(ApiError::Client {
+                status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+                code: "too_many_connections",
+                message: format!(
+                    "at most {} connections per user",
+                    state.ws.max_connections_per_user
+                )
+                .into(),
+            });
+        }
+    }
     if state.shutdown.is_cancelled() {
         return Err(ApiError::Unavailable(anyhow::anyhow!("node shutting down")));
     }

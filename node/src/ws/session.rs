@@ -66,6 +66,7 @@ pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
         pending: FuturesOrdered::new(),
         last_heard: Instant::now(),
         invalid_frames: 0,
+        limiter: governor::RateLimiter::direct(state.ws.send_quota),
         state,
     };
     tracing::debug!(user_id = user.0, conn = %key, "connected");
@@ -105,6 +106,8 @@ struct Session {
     last_heard: Instant,
     /// Refused frames so far; too many closes the connection.
     invalid_frames: u32,
+    /// The connection's send budget.
+    limiter: governor::DefaultDirectRateLimiter,
 }
 
 impl Session {
@@ -317,6 +320,15 @@ impl Session {
                     Some(id),
                     "too_large",
                     format!("a message body is at most {max_body} characters"),
+                )
+                .await;
+        }
+        if self.limiter.check().is_err() {
+            return self
+                .refuse(
+                    Some(id),
+                    "rate_limited",
+                    "too many messages; slow down and send again with the same id",
                 )
                 .await;
         }

@@ -254,6 +254,9 @@ impl TestApp {
         .expect("connect to Redis");
 
         let dispatcher_args = args.clone();
+        // Tests send bursts far above a person's pace; the send rate limit
+        // has its own test.
+        args.extend(["--send-rate", "1000000", "--send-burst", "1000000"].map(String::from));
         let dispatcher = dispatcher.then(|| Dispatcher::start(&dispatcher_args));
         args.extend(extra.iter().map(|s| s.to_string()));
 

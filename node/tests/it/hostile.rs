@@ -151,3 +151,80 @@ async fn nul_and_control_characters_never_reach_postgres_as_errors() {
         .assert_error(422, "invalid_name");
     assert_eq!(app.count("SELECT count(*) FROM groups").await, 0);
 }
+
+#[tokio::test]
+async fn odd_numbers_ids_and_bytes_are_answered_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    // Invalid UTF-8 in a JSON body.
+    let reply = app
+        .http
+        .patch(format!("{}/api/me", app.base))
+        .bearer_auth(&alice.token)
+        .header("Content-Type", "application/json")
+        .body(vec![
+            b'{', b'"', b'b', b'i', b'o', b'"', b':', b'"', 0xff, 0xfe, b'"', b'}',
+        ])
+        .send()
+        .await
+        .unwrap();
+    let reply = TestApp::reply(reply).await;
+    assert!(matches!(reply.status.as_u16(), 400 | 422), "{reply:?}");
+    for body in [
+        json!({"user_id": 1e30}),
+        json!({"user_id": 18446744073709551616u128 as f64}),
+        json!({"user_id": -1.5}),
+        json!({"user_id": null}),
+        json!({"user_id": [1]}),
+    ] {
+        app.post("/api/friends/requests", &alice, body)
+            .await
+            .assert_error(422, "invalid_field");
+    }
+    for id in [-1, 0, i64::MAX] {
+        app.post("/api/friends/requests", &alice, json!({"user_id": id}))
+            .await
+            .assert_error(404, "no_such_user");
+        app.get(&format!("/api/groups/{id}"), &alice)
+            .await
+            .assert_error(404, "no_such_group");
+    }
+    app.post(
+        "/api/groups",
+        &alice,
+        json!({"name": "g", "member_ids": [-5, i64::MAX]}),
+    )
+    .await
+    .assert_error(403, "not_friends");
+    // SQL metacharacters in strings are data.
+    let found = app
+        .get("/api/users?search=%27%20OR%201%3D1--", &alice)
+        .await
+        .expect(200);
+    assert_eq!(found, json!([]));
+    let group = app
+        .post(
+            "/api/groups",
+            &alice,
+            json!({"name": "'; DROP TABLE groups;--"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(group["name"], "'; DROP TABLE groups;--");
+    assert_eq!(app.count("SELECT count(*) FROM friend_requests").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM groups").await, 1);
+}
+
+#[tokio::test]
+async fn a_token_of_a_deleted_account_is_refused() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    app.count(&format!(
+        "WITH gone AS (DELETE FROM users WHERE id = {} RETURNING 1) SELECT count(*) FROM gone",
+        alice.id
+    ))
+    .await;
+    app.get("/api/me", &alice)
+        .await
+        .assert_error(401, "invalid_token");
+}

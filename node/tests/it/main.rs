@@ -10,6 +10,7 @@
 mod client;
 mod helpers;
 
+mod abuse;
 mod auth;
 mod consul;
 mod friends;

@@ -193,3 +193,27 @@ async fn the_node_refuses_to_start_with_a_short_secret() {
             .unwrap();
     assert!(config.validate().is_ok());
 }
+
+#[tokio::test]
+async fn a_token_claiming_rs256_is_refused_even_when_signed_with_our_secret() {
+    let app = TestApp::spawn().await;
+    let alice = app.register("alice").await;
+    // The classic confusion: header says RS256, signature is HMAC-SHA256
+    // with the shared secret (as if the secret were a public key).
+    let header = b64(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let payload = b64(
+        json!({"sub": alice.id.to_string(), "iat": now(), "exp": now() + 60})
+            .to_string()
+            .as_bytes(),
+    );
+    let valid_hs256 = sign(
+        Algorithm::HS256,
+        SECRET,
+        json!({"sub": alice.id.to_string(), "iat": now(), "exp": now() + 60}),
+    );
+    let signature = valid_hs256.rsplit('.').next().unwrap();
+    let forged = format!("{header}.{payload}.{signature}");
+    app.call(Method::GET, "/api/me", Some(&forged), None)
+        .await
+        .assert_error(401, "invalid_token");
+}

@@ -1,0 +1,121 @@
+//! Property-based fuzzing of everything a peer can make us decode: client
+//! frames (from any WebSocket client) and envelopes / deliveries (from the
+//! broker). Runs a bounded number of cases in the test suite; for a longer
+//! run: `PROPTEST_CASES=1000000 cargo test -p confab-common fuzz`.
+
+use proptest::prelude::*;
+use serde_json::Value;
+
+use crate::envelope::{Delivery, Envelope, Recipient};
+use crate::ids::{GroupId, MessageId, NodeId, UserId};
+use crate::presence::ConnKey;
+use crate::wire::{ClientFrame, MessagePayload, Target};
+
+/// Any JSON value, nested a few levels.
+fn json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        ".{0,40}".prop_map(Value::from),
+        prop_oneof![
+            Just("send"),
+            Just("ack"),
+            Just("ping"),
+            Just("user"),
+            Just("group")
+        ]
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("type".to_owned()),
+                    Just("id".to_owned()),
+                    Just("to".to_owned()),
+                    Just("body".to_owned()),
+                    Just("msg_ids".to_owned()),
+                    Just("user".to_owned()),
+                    Just("group".to_owned()),
+                    ".{0,8}"
+                ],
+                inner,
+                0..6
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn target() -> impl Strategy<Value = Target> {
+    prop_oneof![
+        any::<i64>().prop_map(|u| Target::User(UserId(u))),
+        any::<i64>().prop_map(|g| Target::Group(GroupId(g))),
+    ]
+}
+
+fn payload() -> impl Strategy<Value = MessagePayload> {
+    (
+        1..i64::MAX,
+        any::<i64>(),
+        target(),
+        ".{0,200}",
+        any::<i64>(),
+    )
+        .prop_map(|(id, from, to, body, ts)| MessagePayload {
+            msg_id: MessageId(id),
+            from: UserId(from),
+            to,
+            body,
+            ts,
+        })
+}
+
+fn conn_key() -> impl Strategy<Value = ConnKey> {
+    (any::<u16>(), any::<u64>(), any::<u64>()).prop_map(|(node, incarnation, conn)| ConnKey {
+        node: NodeId(node),
+        incarnation,
+        conn,
+    })
+}
+
+proptest! {
+    #[test]
+    fn client_frames_never_panic_on_arbitrary_text(text in "\\PC{0,300}") {
+        let _ = serde_json::from_str::<ClientFrame>(&text);
+    }
+
+    #[test]
+    fn client_frames_never_panic_on_arbitrary_json(value in json()) {
+        let text = value.to_string();
+        if let Ok(ClientFrame::Send { id, body, .. }) = serde_json::from_str::<ClientFrame>(&text) {
+            // Whatever parsed is what was there.
+            prop_assert_eq!(value["id"].as_str(), Some(id.as_str()));
+            prop_assert_eq!(value["body"].as_str(), Some(body.as_str()));
+        }
+    }
+
+    #[test]
+    fn broker_payloads_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        let _ = serde_json::from_slice::<Envelope>(&bytes);
+        let _ = serde_json::from_slice::<Delivery>(&bytes);
+    }
+
+    #[test]
+    fn envelopes_and_deliveries_round_trip(message in payload(), origin in conn_key(), seqs in prop::collection::vec(prop::option::of(any::<i64>()), 0..5)) {
+        let envelope = Envelope { message: message.clone(), origin };
+        let decoded: Envelope = serde_json::from_slice(&serde_json::to_vec(&envelope).unwrap()).unwrap();
+        prop_assert_eq!(decoded, envelope);
+        let delivery = Delivery {
+            message,
+            recipients: seqs.into_iter().enumerate().map(|(i, seq)| Recipient { user: UserId(i as i64), seq }).collect(),
+            origin,
+        };
+        let decoded: Delivery = serde_json::from_slice(&serde_json::to_vec(&delivery).unwrap()).unwrap();
+        prop_assert_eq!(decoded, delivery);
+    }
+}

@@ -1,0 +1,89 @@
+//! Abuse limits: the send rate per connection, connections per user, and a
+//! client that never reads.
+
+use std::time::Duration;
+
+use crate::client::{Client, to_user};
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn sends_beyond_the_rate_are_refused_and_the_connection_keeps_working() {
+    let app = TestApp::spawn_cluster(1, true, &["--send-rate", "1", "--send-burst", "3"]).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    app.befriend(&alice, &bob).await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    for i in 0..3 {
+        a.send_confirmed(&format!("ok{i}"), to_user(&bob), "hi")
+            .await;
+    }
+    a.send_message("over", to_user(&bob), "too fast").await;
+    let refused = a.next_where(|f| f["id"] == "over").await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("rate_limited"))
+    );
+    // Later, the same id goes through.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    a.send_confirmed("over", to_user(&bob), "too fast").await;
+    app.eventually(4, "SELECT count(*) FROM messages").await;
+}
+
+#[tokio::test]
+async fn a_user_has_a_bounded_number_of_connections() {
+    let app = TestApp::spawn_cluster(2, false, &["--max-connections-per-user", "2"]).await;
+    let alice = app.register("alice").await;
+    let _one = Client::connect(&app, 0, &alice).await;
+    let _two = Client::connect(&app, 1, &alice).await;
+    let url = format!("ws://{}/ws?token={}", app.nodes[0].addr, alice.token);
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 429);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                .into_owned();
+            assert!(body.contains("too_many_connections"), "{body}");
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_closed_and_keeps_its_messages() {
+    let app = TestApp::spawn_cluster(1, true, &["--outbound-queue", "16"]).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    app.befriend(&alice, &bob).await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    // Bob connects and then never reads.
+    let url = format!("ws://{}/ws?token={}", app.nodes[0].addr, bob.token);
+    let (stalled, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let body = "x".repeat(3990);
+    let bodies: Vec<String> = (0..1500).map(|i| format!("{i:04}{body}")).collect();
+    a.send_burst("flood", to_user(&bob), &bodies).await;
+    // The node gave up on the stalled connection instead of buffering.
+    let mut closed = false;
+    for _ in 0..100 {
+        let located = app.presence.locate(&[bob.id]).await.unwrap();
+        if !located.contains_key(&bob.id) {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(closed, "the stalled connection is still registered");
+    drop(stalled);
+    // Nothing was lost: all of it is still in the inbox, in order.
+    app.eventually(
+        1500,
+        &format!("SELECT count(*) FROM inbox WHERE recipient_id = {}", bob.id),
+    )
+    .await;
+    let mut b = Client::connect(&app, 0, &bob).await;
+    let replay = b.messages(1500).await;
+    let order: Vec<String> = replay
+        .iter()
+        .map(|m| m["body"].as_str().unwrap()[..4].to_owned())
+        .collect();
+    let expected: Vec<String> = (0..1500).map(|i| format!("{i:04}")).collect();
+    assert_eq!(order, expected);
+}
