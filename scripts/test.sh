@@ -36,3 +36,10 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo nextest"
 cargo nextest run --workspace --locked --no-fail-fast
+
+# The fault-injection harness: a real cluster (processes) under load, one
+# fault at a time. It restarts this machine's Postgres, Redis and RabbitMQ
+# and puts them back; it runs alone, after the tests, for that reason.
+log "fault-injection harness"
+cargo build --workspace --bins --locked -q
+target/debug/confab-faults

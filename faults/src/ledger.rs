@@ -1,0 +1,250 @@
+//! What was sent, confirmed and received, and the verdict on it.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::user::Population;
+
+/// A client message: (sender, target label like `u7` or `g3`, sequence).
+pub type Key = (i64, String, u64);
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Who must receive a message to each target label.
+    audience: HashMap<(i64, String), Vec<i64>>,
+    sent: HashSet<Key>,
+    confirmed: HashMap<Key, String>,
+    /// recipient → msg_id → key, first receipt only.
+    received: HashMap<i64, HashMap<String, Key>>,
+    /// recipient → key → msg_ids seen for it.
+    ids_per_key: HashMap<(i64, Key), HashSet<String>>,
+    /// (recipient, sender, target) → highest sequence received.
+    last_seq: HashMap<(i64, i64, String), u64>,
+    delivered: u64,
+    wire_dups: u64,
+    dedup_dups: u64,
+    out_of_order: u64,
+    misdelivered: u64,
+}
+
+/// Shared between every simulated user.
+#[derive(Debug, Clone)]
+pub struct Ledger(Arc<Mutex<Inner>>);
+
+/// Counters at a point in time, to report a phase.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Snapshot {
+    sent: u64,
+    confirmed: u64,
+    delivered: u64,
+    wire_dups: u64,
+    dedup_dups: u64,
+    out_of_order: u64,
+    misdelivered: u64,
+}
+
+/// One phase's figures; `lost` is over everything confirmed so far.
+#[derive(Debug, Clone, Copy)]
+pub struct Report {
+    phase: Snapshot,
+    lost: u64,
+}
+
+impl Report {
+    /// Whether a guarantee was broken.
+    pub fn violated(&self) -> bool {
+        self.lost > 0
+            || self.phase.dedup_dups > 0
+            || self.phase.out_of_order > 0
+            || self.phase.misdelivered > 0
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.phase;
+        write!(
+            f,
+            "{:>7} {:>9} {:>9} {:>9} {:>9} {:>5} {:>6} {:>12}{}",
+            p.sent,
+            p.confirmed,
+            p.delivered,
+            p.wire_dups,
+            p.dedup_dups,
+            self.lost,
+            p.out_of_order,
+            p.misdelivered,
+            if self.violated() {
+                "  << VIOLATION"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+impl Ledger {
+    /// A ledger that knows who must receive what.
+    pub fn new(population: &Population) -> Self {
+        let mut inner = Inner::default();
+        for user in &population.users {
+            inner
+                .audience
+                .insert((user.id, format!("u{}", user.friend)), vec![user.friend]);
+            let members: Vec<i64> = population.groups[&user.group]
+                .iter()
+                .copied()
+                .filter(|&m| m != user.id)
+                .collect();
+            inner
+                .audience
+                .insert((user.id, format!("g{}", user.group)), members);
+        }
+        Self(Arc::new(Mutex::new(inner)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn sent(&self, key: Key) {
+        self.lock().sent.insert(key);
+    }
+
+    pub fn confirmed(&self, key: Key, msg_id: String) {
+        self.lock().confirmed.insert(key, msg_id);
+    }
+
+    /// A `message` frame reached `recipient`.
+    pub fn received(&self, recipient: i64, msg_id: &str, body: &str) {
+        let mut inner = self.lock();
+        inner.delivered += 1;
+        let Some(key) = parse(body) else {
+            inner.misdelivered += 1;
+            return;
+        };
+        let (sender, target, seq) = key.clone();
+        if sender == recipient {
+            // A copy of the user's own message, sent from another of its
+            // connections (a reconnect overlaps the old connection briefly):
+            // the contract's "your other devices get a copy".
+            return;
+        }
+        let allowed = inner
+            .audience
+            .get(&(sender, target.clone()))
+            .is_some_and(|a| a.contains(&recipient));
+        if !allowed {
+            inner.misdelivered += 1;
+        }
+        if inner
+            .received
+            .entry(recipient)
+            .or_default()
+            .contains_key(msg_id)
+        {
+            inner.wire_dups += 1;
+            return;
+        }
+        inner
+            .received
+            .entry(recipient)
+            .or_default()
+            .insert(msg_id.to_owned(), key.clone());
+        let ids = inner.ids_per_key.entry((recipient, key)).or_default();
+        ids.insert(msg_id.to_owned());
+        if ids.len() > 1 {
+            inner.dedup_dups += 1;
+        }
+        let last = inner
+            .last_seq
+            .entry((recipient, sender, target))
+            .or_insert(0);
+        if seq <= *last {
+            inner.out_of_order += 1;
+        } else {
+            *last = seq;
+        }
+    }
+
+    /// Confirmed messages some recipient has not received.
+    fn missing(inner: &Inner) -> u64 {
+        let mut missing = 0;
+        for ((sender, target, seq), msg_id) in &inner.confirmed {
+            let Some(audience) = inner.audience.get(&(*sender, target.clone())) else {
+                continue;
+            };
+            for recipient in audience {
+                let got = inner
+                    .received
+                    .get(recipient)
+                    .is_some_and(|r| r.contains_key(msg_id));
+                if !got {
+                    let _ = seq;
+                    missing += 1;
+                }
+            }
+        }
+        missing
+    }
+
+    /// Waits until every confirmed message reached every recipient (or the
+    /// time is up).
+    pub async fn wait_for_quiet(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if Self::missing(&self.lock()) == 0 {
+                // A little longer, for stray repeats to show.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let inner = self.lock();
+        Snapshot {
+            sent: inner.sent.len() as u64,
+            confirmed: inner.confirmed.len() as u64,
+            delivered: inner.delivered,
+            wire_dups: inner.wire_dups,
+            dedup_dups: inner.dedup_dups,
+            out_of_order: inner.out_of_order,
+            misdelivered: inner.misdelivered,
+        }
+    }
+
+    /// This phase's figures.
+    pub fn report_since(&self, before: &Snapshot) -> Report {
+        let now = self.snapshot();
+        let lost = Self::missing(&self.lock());
+        Report {
+            phase: Snapshot {
+                sent: now.sent - before.sent,
+                confirmed: now.confirmed - before.confirmed,
+                delivered: now.delivered - before.delivered,
+                wire_dups: now.wire_dups - before.wire_dups,
+                dedup_dups: now.dedup_dups - before.dedup_dups,
+                out_of_order: now.out_of_order - before.out_of_order,
+                misdelivered: now.misdelivered - before.misdelivered,
+            },
+            lost,
+        }
+    }
+}
+
+/// The body is `{sender}|{target}|{seq}`.
+pub fn body(key: &Key) -> String {
+    format!("{}|{}|{}", key.0, key.1, key.2)
+}
+
+fn parse(body: &str) -> Option<Key> {
+    let mut parts = body.split('|');
+    let sender = parts.next()?.parse().ok()?;
+    let target = parts.next()?.to_owned();
+    let seq = parts.next()?.parse().ok()?;
+    Some((sender, target, seq))
+}
