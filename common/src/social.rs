@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::entity::{friendships, group_members, groups};
 use crate::ids::{GroupId, UserId};
@@ -172,23 +172,9 @@ impl SocialCache {
     }
 
     async fn load_friends(&self, user: UserId) -> Result<HashSet<UserId>, DbErr> {
-        let rows = friendships::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(friendships::Column::UserLo.eq(user.0))
-                    .add(friendships::Column::UserHi.eq(user.0)),
-            )
-            .all(&self.db)
-            .await?;
-        Ok(rows
+        Ok(friendships::friends_of(&self.db, user)
+            .await?
             .into_iter()
-            .map(|f| {
-                UserId(if f.user_lo == user.0 {
-                    f.user_hi
-                } else {
-                    f.user_lo
-                })
-            })
             .collect())
     }
 

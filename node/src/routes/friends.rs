@@ -91,31 +91,6 @@ pub async fn are_friends(
         .is_some())
 }
 
-/// The ids of `user`'s friends.
-pub async fn friend_ids(
-    db: &impl ConnectionTrait,
-    user: UserId,
-) -> Result<Vec<UserId>, sea_orm::DbErr> {
-    let rows = friendships::Entity::find()
-        .filter(
-            Condition::any()
-                .add(friendships::Column::UserLo.eq(user.0))
-                .add(friendships::Column::UserHi.eq(user.0)),
-        )
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|f| {
-            UserId(if f.user_lo == user.0 {
-                f.user_hi
-            } else {
-                f.user_lo
-            })
-        })
-        .collect())
-}
-
 /// Asks another user to be friends.
 #[utoipa::path(
     post, path = "/api/friends/requests", tag = "friends",
@@ -311,7 +286,7 @@ async fn list_friends(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
 ) -> ApiResult<Json<Vec<Friend>>> {
-    let ids = friend_ids(&state.db, me).await?;
+    let ids = friendships::friends_of(&state.db, me).await?;
     let profiles = load_profiles(&state, &ids).await?;
     let online = state.online(&ids).await;
     Ok(Json(

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use axum::extract::State;
 use axum::http::StatusCode;
 use confab_common::entity::group_members::{self, Role};
-use confab_common::entity::groups;
+use confab_common::entity::{friendships, groups};
 use confab_common::{GroupId, UserId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
@@ -25,7 +25,6 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AuthUser, Json, Path};
-use crate::routes::friends::friend_ids;
 use crate::routes::users::{Profile, load_profiles};
 use crate::state::AppState;
 
@@ -121,7 +120,7 @@ async fn require_friends(
     if candidates.is_empty() {
         return Ok(());
     }
-    let friends: HashSet<UserId> = friend_ids(db, me).await?.into_iter().collect();
+    let friends: HashSet<UserId> = friendships::friends_of(db, me).await?.into_iter().collect();
     match candidates.iter().find(|id| !friends.contains(id)) {
         Some(stranger) => Err(ApiError::forbidden(
             "not_friends",
