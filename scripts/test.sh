@@ -43,3 +43,8 @@ cargo nextest run --workspace --locked --no-fail-fast
 log "fault-injection harness"
 cargo build --workspace --bins --locked -q
 target/debug/confab-faults
+
+# The web client in a real browser, against the local cluster (ports 8080,
+# 9001, 9002, 9100), which the script starts and stops.
+log "web client end to end (headless Chromium)"
+CONFAB_PROFILE=dev scripts/web-e2e.sh

@@ -51,7 +51,7 @@ pub struct Config {
 
     /// The web client's files, served at `/` (relative to the working
     /// directory). A missing directory only means no page is served.
-    #[arg(long, env = "WEB_ROOT", default_value = "web")]
+    #[arg(long, env = "WEB_ROOT", default_value = "web/public")]
     pub web_root: std::path::PathBuf,
 
     /// Most members a group may have.

@@ -324,8 +324,9 @@ impl Session {
                 .await;
         }
         if self.limiter.check().is_err() {
+            // Push-back, not abuse: it does not count toward the 1008 limit.
             return self
-                .refuse(
+                .reject(
                     Some(id),
                     "rate_limited",
                     "too many messages; slow down and send again with the same id",

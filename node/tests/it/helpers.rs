@@ -257,6 +257,8 @@ impl TestApp {
         // Tests send bursts far above a person's pace; the send rate limit
         // has its own test.
         args.extend(["--send-rate", "1000000", "--send-burst", "1000000"].map(String::from));
+        let web_root = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/public");
+        args.extend(["--web-root".to_owned(), web_root.to_owned()]);
         let dispatcher = dispatcher.then(|| Dispatcher::start(&dispatcher_args));
         args.extend(extra.iter().map(|s| s.to_string()));
 

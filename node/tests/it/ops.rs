@@ -130,3 +130,30 @@ async fn metrics_count_connections_and_messages() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_web_client_is_served_at_the_root_and_nothing_else_of_web() {
+    let app = TestApp::spawn().await;
+    let page = app.http.get(format!("{}/", app.base)).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text().await.unwrap().contains("Confab"));
+    for path in [
+        "/package.json",
+        "/node_modules/playwright-core/package.json",
+        "/e2e/chat.test.mjs",
+    ] {
+        let reply = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), 404, "{path}");
+    }
+}
