@@ -2,7 +2,9 @@
 //! upgrade (401 in the API's error shape otherwise); the connection then
 //! runs as a [`session`].
 
+pub mod authorize;
 pub mod hub;
+pub mod recent;
 pub mod session;
 
 use axum::Router;

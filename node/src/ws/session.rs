@@ -14,13 +14,15 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use confab_common::envelope::Envelope;
 use confab_common::wire::{ClientFrame, MessagePayload, ServerFrame, Target};
-use confab_common::{MessageId, UserId, inbox};
+use confab_common::{UserId, inbox};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
 
 use crate::messaging::dedup::Seen;
 use crate::state::AppState;
+use crate::ws::authorize::authorize;
 use crate::ws::hub::{Outbound, Registration};
+use crate::ws::recent::RecentIds;
 
 /// Close codes this endpoint uses.
 mod close {
@@ -459,69 +461,6 @@ impl Session {
         self.socket
             .send(Message::Text(frame.to_json().into()))
             .await
-    }
-}
-
-/// Whether the user may send to `to`: friends only, members only.
-async fn authorize(
-    state: &AppState,
-    user: UserId,
-    to: Target,
-) -> Result<(), (&'static str, &'static str)> {
-    let unavailable = |e: &dyn std::fmt::Display| {
-        tracing::warn!(error = %e, "cannot check the social graph");
-        (
-            "unavailable",
-            "the service is briefly unavailable; send again with the same id",
-        )
-    };
-    match to {
-        Target::User(other) => {
-            if other != user {
-                match state.social.are_friends(user, other).await {
-                    Ok(true) => return Ok(()),
-                    Ok(false) => {}
-                    Err(e) => return Err(unavailable(&e)),
-                }
-            }
-            match crate::routes::users::exists(state, other).await {
-                Ok(false) => Err(("no_such_user", "there is no user with this id")),
-                Ok(true) => Err(("not_friends", "direct messages go to friends only")),
-                Err(e) => Err(unavailable(&e)),
-            }
-        }
-        Target::Group(group) => match state.social.is_member(group, user).await {
-            Ok(Some(true)) => Ok(()),
-            Ok(Some(false)) => Err(("not_member", "you are not a member of this group")),
-            Ok(None) => Err(("no_such_group", "there is no group with this id")),
-            Err(e) => Err(unavailable(&e)),
-        },
-    }
-}
-
-/// The last [`RecentIds::CAPACITY`] message ids written to a connection.
-/// Allocated on first use, so idle connections pay nothing for it.
-#[derive(Default)]
-struct RecentIds {
-    order: std::collections::VecDeque<MessageId>,
-    set: std::collections::HashSet<MessageId>,
-}
-
-impl RecentIds {
-    const CAPACITY: usize = 4096;
-
-    /// Records `id`; false if it was already there.
-    fn insert(&mut self, id: MessageId) -> bool {
-        if !self.set.insert(id) {
-            return false;
-        }
-        self.order.push_back(id);
-        if self.order.len() > Self::CAPACITY
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.set.remove(&oldest);
-        }
-        true
     }
 }
 
