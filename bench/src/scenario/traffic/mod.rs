@@ -1,0 +1,239 @@
+//! The traffic loop `direct` and `group` share. Each connection is one task
+//! that `select!`s over its socket, its send schedule and its ack timer:
+//!
+//! - **Sending** (if it is a sender): a `send` whenever its window has room
+//!   (closed loop) or, with a rate, at each tick of its schedule. The body
+//!   carries the send time; at a fixed rate it carries the *scheduled* time,
+//!   so a client that falls behind shows as latency instead of hiding it.
+//! - **Window**: each sender may have `in_flight` messages sent but not yet
+//!   received by its witness (in `direct` the partner, in `group` one chosen
+//!   member); the witness opens the window again on receipt.
+//! - **Receiving**: every `message` is acked (in batches), counted once per
+//!   `msg_id` (repeats are duplicates), and its latency taken from its body.
+//!
+//! The driver stops the sends after the duration, waits (bounded) until every
+//! send is answered and every confirmed message delivered, then stops all.
+//! One connection's loop is in [`conn`].
+
+mod conn;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::time::Interval;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::ws::{To, Ws};
+use crate::output::Correctness;
+use crate::stats::{Latency, Timeline};
+use crate::{Clock, Ctx};
+
+/// What one connection does.
+#[derive(Debug)]
+pub struct Plan {
+    pub ws: Ws,
+    /// Present if this connection sends.
+    pub send: Option<SendPlan>,
+    /// Whether receipts on this connection open the senders' windows.
+    pub witness: bool,
+}
+
+/// The sending half of a [`Plan`].
+#[derive(Debug, Clone)]
+pub struct SendPlan {
+    /// The sender's index: its window, and the tag in its bodies.
+    pub index: usize,
+    pub to: To,
+    /// Messages per second; `None`: as fast as the window allows.
+    pub rate: Option<f64>,
+    /// Deliveries each confirmed message should make (online recipients).
+    pub fanout: u64,
+    pub body_bytes: usize,
+}
+
+/// How the traffic runs.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    /// Sender windows (one per sender index).
+    pub senders: usize,
+    pub in_flight: usize,
+    /// Seconds of sending.
+    pub duration: f64,
+    /// Most seconds to wait, after sending, for answers and deliveries.
+    pub drain: f64,
+}
+
+/// Counters every connection task updates, and the stop signals.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) clock: Clock,
+    pub(super) windows: Vec<Arc<Semaphore>>,
+    pub(super) timeline: Timeline,
+    pub(super) sent: AtomicU64,
+    pub(super) answered: AtomicU64,
+    pub(super) expected: AtomicU64,
+    pub(super) delivered: AtomicU64,
+    /// Clock time of the latest delivery.
+    pub(super) last_delivery: AtomicU64,
+    pub(super) stop_sending: CancellationToken,
+    pub(super) stop: CancellationToken,
+}
+
+/// What one connection saw.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Its sender index, if it sent.
+    pub sender: Option<usize>,
+    /// The `msg_id`s of its confirmed sends.
+    pub confirmed: Vec<u64>,
+    /// The `msg_id`s it received, once each.
+    pub received: HashSet<u64>,
+    pub correctness: Correctness,
+    /// Send → receipt, for messages received here.
+    pub e2e: Latency,
+    /// Send → `sent`, for messages sent from here.
+    pub confirm: Latency,
+    /// Scheduled sends dropped because the sender fell more than a second
+    /// behind its rate.
+    pub fell_behind: u64,
+}
+
+/// What the whole traffic did.
+#[derive(Debug)]
+pub struct Traffic {
+    pub outcomes: Vec<Outcome>,
+    /// Seconds of sending.
+    pub send_secs: f64,
+    /// Seconds from the start to the last delivery.
+    pub active_secs: f64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub expected: u64,
+    /// Deliveries per second of the run.
+    pub timeline: Vec<u64>,
+}
+
+impl Traffic {
+    /// Every connection's latencies and errors together.
+    pub fn merged(&self) -> (Latency, Latency, Correctness, u64) {
+        let mut e2e = Latency::new();
+        let mut confirm = Latency::new();
+        let mut correctness = Correctness::default();
+        let mut fell_behind = 0;
+        for o in &self.outcomes {
+            e2e.merge(&o.e2e);
+            confirm.merge(&o.confirm);
+            correctness.merge(&o.correctness);
+            fell_behind += o.fell_behind;
+        }
+        (e2e, confirm, correctness, fell_behind)
+    }
+
+    /// The `msg_id`s each sender index had confirmed.
+    pub fn confirmed_by_sender(&self) -> BTreeMap<usize, &[u64]> {
+        self.outcomes
+            .iter()
+            .filter_map(|o| o.sender.map(|s| (s, o.confirmed.as_slice())))
+            .collect()
+    }
+}
+
+/// Runs `plans` with `shape`, showing progress as `what`.
+pub async fn drive(
+    ctx: &Ctx,
+    plans: Vec<Plan>,
+    shape: &Shape,
+    what: &str,
+) -> anyhow::Result<Traffic> {
+    let clock = ctx.clock;
+    let seconds = (shape.duration + shape.drain).ceil() as usize + 2;
+    let shared = Arc::new(Shared {
+        clock,
+        windows: (0..shape.senders)
+            .map(|_| Arc::new(Semaphore::new(shape.in_flight.max(1))))
+            .collect(),
+        timeline: Timeline::new(clock, seconds),
+        sent: AtomicU64::new(0),
+        answered: AtomicU64::new(0),
+        expected: AtomicU64::new(0),
+        delivered: AtomicU64::new(0),
+        last_delivery: AtomicU64::new(0),
+        stop_sending: CancellationToken::new(),
+        stop: CancellationToken::new(),
+    });
+    let start = clock.now();
+    let tasks: Vec<_> = plans
+        .into_iter()
+        .map(|plan| tokio::spawn(conn::run(plan, shared.clone())))
+        .collect();
+
+    let bar = crate::progress::timed(ctx.quiet, shape.duration, what);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut last = (start, 0u64);
+    while clock.since(start) < secs_to_nanos(shape.duration) {
+        tick.tick().await;
+        bar.inc(1);
+        let now = clock.now();
+        let delivered = shared.delivered.load(Ordering::Relaxed);
+        if now - last.0 >= 1_000_000_000 {
+            let rate = (delivered - last.1) as f64 / ((now - last.0) as f64 / 1e9);
+            bar.set_message(format!("{rate:.0} deliveries/s"));
+            last = (now, delivered);
+        }
+    }
+    shared.stop_sending.cancel();
+    let send_secs = clock.since(start) as f64 / 1e9;
+    bar.finish_and_clear();
+
+    // Bounded drain: every send answered, every confirmed message delivered.
+    let drain_start = clock.now();
+    let deadline = drain_start + secs_to_nanos(shape.drain);
+    let bar = crate::progress::timed(ctx.quiet, shape.drain, "draining");
+    while clock.now() < deadline {
+        let settled = shared.answered.load(Ordering::Relaxed)
+            >= shared.sent.load(Ordering::Relaxed)
+            && shared.delivered.load(Ordering::Relaxed) >= shared.expected.load(Ordering::Relaxed);
+        if settled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        bar.set_position(clock.since(drain_start) / 100_000_000);
+    }
+    bar.finish_and_clear();
+    shared.stop.cancel();
+
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(task.await?);
+    }
+    let last_delivery = shared.last_delivery.load(Ordering::Relaxed);
+    let active_secs = if last_delivery > start {
+        (last_delivery - start) as f64 / 1e9
+    } else {
+        send_secs
+    };
+    Ok(Traffic {
+        outcomes,
+        send_secs,
+        active_secs,
+        sent: shared.sent.load(Ordering::Relaxed),
+        delivered: shared.delivered.load(Ordering::Relaxed),
+        expected: shared.expected.load(Ordering::Relaxed),
+        timeline: shared.timeline.counts(),
+    })
+}
+
+fn secs_to_nanos(secs: f64) -> u64 {
+    (secs.max(0.0) * 1e9) as u64
+}
+
+/// The next deadline of an optional schedule (never, without one).
+pub(crate) async fn tick(interval: &mut Option<Interval>) -> tokio::time::Instant {
+    match interval {
+        Some(interval) => interval.tick().await,
+        None => std::future::pending().await,
+    }
+}
