@@ -74,6 +74,10 @@ async fn upgrade(
     let limits = state.ws.clone();
     let sessions = state.sessions.clone();
     Ok(ws
+        // Small buffers: tungstenite's default 128 KiB read buffer stays
+        // resident for every idle connection.
+        .read_buffer_size(4096)
+        .write_buffer_size(8192)
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
         .on_upgrade(move |socket| sessions.track_future(session::run(state, socket, user))))

@@ -402,11 +402,17 @@ impl Session {
                     match outcome {
                         Ok(()) => {
                             metrics::counter!("confab_messages_accepted_total").increment(1);
-                            if let Err(e) = dedup.confirm(user, &id, msg_id, ts).await {
-                                // The message is durable; a repeat of this id
-                                // publishes the same msg_id again, harmlessly.
-                                tracing::warn!(error = %e, "cannot record the confirm");
-                            }
+                            // Recorded on its own task: this future is only
+                            // polled by the session loop, which may itself be
+                            // waiting on Redis behind this very request.
+                            let client_id = id.clone();
+                            tokio::spawn(async move {
+                                if let Err(e) = dedup.confirm(user, &client_id, msg_id, ts).await {
+                                    // The message is durable; a repeat of this id
+                                    // publishes the same msg_id again, harmlessly.
+                                    tracing::warn!(error = %e, "cannot record the confirm");
+                                }
+                            });
                             ServerFrame::Sent { id, msg_id, ts }
                         }
                         Err(e) => {
