@@ -90,26 +90,36 @@ pub struct AmqpConfig {
     /// one broker.
     #[arg(long, env = "AMQP_PREFIX", default_value = "confab.")]
     pub amqp_prefix: String,
+
+    /// Longest wait for RabbitMQ, in milliseconds: connecting (TCP and the
+    /// AMQP handshake, which a booting broker may leave unanswered) and each
+    /// operation after it (opening a channel, declaring, subscribing, acking,
+    /// writing a publish). Past it the attempt counts as failed and is
+    /// retried on a new connection.
+    #[arg(long, env = "AMQP_TIMEOUT_MS", default_value_t = 5_000)]
+    pub amqp_timeout_ms: u64,
 }
 
 impl AmqpConfig {
-    /// A pool of AMQP connections named `name` in the broker's management UI.
+    /// Pooled connections named `name` in the broker's management UI.
     /// Connections are checked out once and kept (a long-lived channel each),
     /// not per message; the pool replaces a connection the broker dropped.
-    pub fn pool(&self, name: &str) -> anyhow::Result<deadpool_lapin::Pool> {
-        let config = deadpool_lapin::Config {
-            url: Some(self.amqp_url.expose_secret().to_owned()),
-            pool: Some(deadpool_lapin::PoolConfig::new(4)),
-        };
-        let name = name.to_owned();
-        config
-            .create_pool(
-                move || {
-                    lapin::ConnectionProperties::default().with_connection_name(name.clone().into())
-                },
-                deadpool_lapin::Runtime::Tokio1,
-            )
-            .context("cannot create the AMQP connection pool")
+    pub fn broker(&self, name: &str) -> anyhow::Result<crate::broker::Broker> {
+        crate::broker::Broker::new(
+            self.amqp_url.expose_secret(),
+            name,
+            4,
+            Duration::from_millis(self.amqp_timeout_ms),
+        )
+        .context("cannot create the AMQP connection pool")
+    }
+
+    /// Rejects a zero timeout.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.amqp_timeout_ms == 0 {
+            bail!("AMQP_TIMEOUT_MS must be positive");
+        }
+        Ok(())
     }
 }
 

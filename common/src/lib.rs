@@ -3,6 +3,7 @@
 //! layout, and the configuration pieces both binaries parse.
 
 pub mod auth;
+pub mod broker;
 pub mod config;
 pub mod consul;
 pub mod entity;

@@ -51,6 +51,6 @@ impl Config {
         if self.batch > usize::from(self.prefetch) {
             bail!("DISPATCH_BATCH cannot exceed DISPATCH_PREFETCH");
         }
-        Ok(())
+        self.amqp.validate()
     }
 }

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use confab_common::broker::{Broker, BrokerError};
 use confab_common::envelope::Envelope;
 use confab_common::topology;
 use futures_util::future::try_join_all;
@@ -21,12 +22,18 @@ use lapin::options::{
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Channel, Confirmation, Consumer};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::route::{Outgoing, Router};
 
 /// How long a dispatcher gathers its first window after subscribing (and any
 /// window that starts with a redelivery) before routing it.
 const SETTLE: Duration = Duration::from_millis(250);
+
+/// How often an idle consumer checks that its channel is still open (lapin
+/// marks the channels of a dead connection; this finds it even when no
+/// envelope arrives to fail on).
+const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long to wait before retrying a batch whose routing failed (Postgres
 /// or Redis down); doubled up to [`MAX_RETRY_DELAY`].
@@ -37,53 +44,61 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// connection fails (then the caller reconnects).
 pub async fn consume_loop(
     router: &Router,
+    broker: &Broker,
     connection: &lapin::Connection,
     prefetch: u16,
     batch_size: usize,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let consume_channel = connection
-        .create_channel()
-        .await
-        .context("opening the consume channel")?;
-    let publish_channel = connection
-        .create_channel()
-        .await
-        .context("opening the publish channel")?;
-    publish_channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .context("enabling publisher confirms")?;
-    router
-        .topology
-        .declare_input(&consume_channel)
-        .await
-        .context("declaring input")?;
-    topology::set_prefetch(&consume_channel, prefetch).await?;
-    let tag = ShortString::from(format!("dispatcher-{}", std::process::id()));
-    let mut consumer = consume_channel
-        .basic_consume(
-            ShortString::from(router.topology.input()),
-            tag.clone(),
-            // Manual acks: an envelope is acked only after it is stored and
-            // its deliveries are confirmed.
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
+    let consume_channel = broker.open_channel(connection).await?;
+    let publish_channel = broker.open_channel(connection).await?;
+    broker
+        .bounded(
+            "confirm.select",
+            publish_channel.confirm_select(ConfirmSelectOptions::default()),
         )
-        .await
-        .context("consuming input")?;
+        .await?;
+    broker
+        .bounded(
+            "queue.declare input",
+            router.topology.declare_input(&consume_channel),
+        )
+        .await?;
+    broker
+        .bounded("basic.qos", topology::set_prefetch(&consume_channel, prefetch))
+        .await?;
+    let tag = ShortString::from(format!("dispatcher-{}", std::process::id()));
+    let mut consumer = broker
+        .bounded(
+            "basic.consume input",
+            consume_channel.basic_consume(
+                ShortString::from(router.topology.input()),
+                tag.clone(),
+                // Manual acks: an envelope is acked only after it is stored
+                // and its deliveries are confirmed.
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
     tracing::info!(queue = %router.topology.input(), "consuming (active once the broker makes us the single active consumer)");
 
     // The backlog of `input`, for the queue-lag gauge.
-    let depth = tokio::spawn(report_depth(
+    // (Aborted when this function returns, however it returns.)
+    let _depth = AbortOnDropHandle::new(tokio::spawn(report_depth(
         consume_channel.clone(),
         router.topology.input(),
-    ));
+    )));
 
     let mut settled = false;
+    let mut check = tokio::time::interval(CHECK_INTERVAL);
     loop {
         let first = tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = check.tick() => {
+                anyhow::ensure!(consume_channel.status().connected(), "the input channel closed");
+                continue;
+            }
             next = consumer.next() => match next {
                 Some(delivery) => delivery.context("input consumer failed")?,
                 None => anyhow::bail!("the broker cancelled the input consumer"),
@@ -99,10 +114,9 @@ pub async fn consume_loop(
             take_ready(&mut consumer, first, batch_size)?
         };
         settled = true;
-        process(router, &publish_channel, batch, shutdown).await?;
+        process(router, broker, &publish_channel, batch, shutdown).await?;
     }
 
-    depth.abort();
     // Stop receiving; what was prefetched but not processed goes back to the
     // queue when the channel closes.
     consume_channel
@@ -183,6 +197,7 @@ fn take_ready(
 /// Routes one batch, retrying while its dependencies are down, then acks it.
 async fn process(
     router: &Router,
+    broker: &Broker,
     publish_channel: &Channel,
     batch: Vec<AmqpDelivery>,
     shutdown: &CancellationToken,
@@ -202,11 +217,13 @@ async fn process(
                 // Poison: it will never decode. Off to `input.dead`.
                 tracing::error!(error = %e, "undecodable envelope dead-lettered");
                 metrics::counter!("confab_dispatch_poison_total").increment(1);
-                delivery
-                    .acker
-                    .reject(BasicRejectOptions { requeue: false })
+                broker
+                    .bounded(
+                        "basic.reject poison",
+                        delivery.acker.reject(BasicRejectOptions { requeue: false }),
+                    )
                     .await
-                    .context("rejecting a poison envelope")?;
+                    .map_err(BrokerFailure)?;
             }
         }
     }
@@ -219,7 +236,7 @@ async fn process(
     loop {
         let attempt = async {
             let outgoing = router.route(&envelopes).await?;
-            publish(publish_channel, outgoing).await
+            publish(broker, publish_channel, outgoing).await
         };
         match attempt.await {
             Ok(()) => break,
@@ -238,40 +255,51 @@ async fn process(
         }
     }
     // One ack for the whole batch (poison ones were rejected already).
-    last_acker
-        .ack(BasicAckOptions { multiple: true })
+    broker
+        .bounded(
+            "basic.ack batch",
+            last_acker.ack(BasicAckOptions { multiple: true }),
+        )
         .await
-        .context("acking the batch")?;
+        .map_err(BrokerFailure)?;
     metrics::counter!("confab_dispatch_envelopes_total").increment(envelopes.len() as u64);
     metrics::histogram!("confab_dispatch_batch_seconds").record(started.elapsed().as_secs_f64());
     Ok(())
 }
 
-/// Publishes every delivery and waits for all confirms.
-async fn publish(channel: &Channel, outgoing: Vec<Outgoing>) -> anyhow::Result<()> {
+/// Publishes every delivery and waits for all confirms, each wait within the
+/// broker bound: a confirm that never comes is a broken connection.
+async fn publish(broker: &Broker, channel: &Channel, outgoing: Vec<Outgoing>) -> anyhow::Result<()> {
     let mut confirms = Vec::with_capacity(outgoing.len());
     for out in outgoing {
         let payload = serde_json::to_vec(&out.delivery).context("encoding a delivery")?;
-        let confirm = channel
-            .basic_publish(
-                ShortString::from(""),
-                ShortString::from(out.queue),
-                // Mandatory: a queue that is gone (its node died) returns the
-                // delivery instead of dropping it silently; it is in the inbox
-                // either way, but the return tells us.
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                &payload,
-                topology::transient_json(),
+        let confirm = broker
+            .bounded(
+                "basic.publish delivery",
+                channel.basic_publish(
+                    ShortString::from(""),
+                    ShortString::from(out.queue),
+                    // Mandatory: a queue that is gone (its node died) returns
+                    // the delivery instead of dropping it silently; it is in
+                    // the inbox either way, but the return tells us.
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    &payload,
+                    topology::transient_json(),
+                ),
             )
             .await
             .map_err(BrokerFailure)?;
         confirms.push(confirm);
     }
     metrics::counter!("confab_deliveries_published_total").increment(confirms.len() as u64);
-    for confirmation in try_join_all(confirms).await.map_err(BrokerFailure)? {
+    let confirmations = broker
+        .bounded("publisher confirms", try_join_all(confirms))
+        .await
+        .map_err(BrokerFailure)?;
+    for confirmation in confirmations {
         match confirmation {
             Confirmation::Ack(None) | Confirmation::NotRequested => {}
             Confirmation::Ack(Some(returned)) => {
@@ -287,7 +315,7 @@ async fn publish(channel: &Channel, outgoing: Vec<Outgoing>) -> anyhow::Result<(
 /// A failure of the broker connection itself: the loop must reconnect.
 #[derive(Debug, thiserror::Error)]
 #[error("broker: {0}")]
-struct BrokerFailure(#[from] lapin::Error);
+struct BrokerFailure(#[from] BrokerError);
 
 fn is_broker_failure(e: &anyhow::Error) -> bool {
     e.downcast_ref::<BrokerFailure>().is_some()

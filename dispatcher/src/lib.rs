@@ -37,7 +37,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     }
     let db = config.database.connect().await?;
     let redis = config.redis.connect().await?;
-    let amqp = config.amqp.pool("confab-dispatcher")?;
+    let broker = config.amqp.broker("confab-dispatcher")?;
     let listener = tokio::net::TcpListener::bind(config.health_addr)
         .await
         .with_context(|| format!("cannot listen on {}", config.health_addr))?;
@@ -46,7 +46,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let probe = confab_common::health::Probe {
         db: db.clone(),
         redis: redis.clone(),
-        amqp: amqp.clone(),
+        amqp: broker.pool().clone(),
     };
     let server = axum::serve(listener, ops::router(probe))
         .with_graceful_shutdown(http_stop.clone().cancelled_owned());
@@ -90,7 +90,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     let mut delay = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
-        let connection = match amqp.get().await {
+        let connection = match broker.connection().await {
             Ok(connection) => connection,
             Err(e) => {
                 tracing::warn!(error = %e, ?delay, "cannot reach RabbitMQ; retrying");
@@ -105,6 +105,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         delay = Duration::from_millis(200);
         match consume::consume_loop(
             &router,
+            &broker,
             &connection,
             config.prefetch,
             config.batch,

@@ -46,7 +46,7 @@ pub async fn run(
     let node = config.node_id();
     let redis = config.redis.connect().await?;
     let db = config.database.connect().await?;
-    let amqp = config.amqp.pool(&format!("confab-node-{}", node.0))?;
+    let broker = config.amqp.broker(&format!("confab-node-{}", node.0))?;
     let topology = Topology::new(config.amqp.amqp_prefix.clone());
     let prefix = config.redis.redis_key_prefix.clone();
     confab_common::telemetry::prometheus();
@@ -66,13 +66,10 @@ pub async fn run(
     let incarnation = uuid::Uuid::new_v4().as_u64_pair().0;
     let hub = Arc::new(Hub::new(node, incarnation, config.ws.outbound_queue));
     let publisher = Arc::new(messaging::publisher::Publisher::new(
-        amqp.clone(),
+        broker.clone(),
         topology.clone(),
         Duration::from_millis(config.ws.publish_timeout_ms),
     ));
-    if let Err(e) = publisher.warm_up().await {
-        tracing::warn!(error = %e, "RabbitMQ unavailable at start; sends answer `unavailable` until it is back");
-    }
     let (ack_sender, ack_writer) = acks::writer(db.clone());
     // Sessions are closed (1001) by their own token, after the node has left
     // Consul and stopped accepting, and before its background work stops.
@@ -89,7 +86,7 @@ pub async fn run(
         max_group_members: config.max_group_members,
         social: SocialCache::new(redis.clone(), db.clone(), prefix.clone()),
         hub: hub.clone(),
-        publisher,
+        publisher: publisher.clone(),
         dedup: messaging::dedup::Dedup::new(redis.clone(), prefix),
         acks: ack_sender,
         ids: Arc::new(MessageIdGenerator::new(node)),
@@ -99,7 +96,7 @@ pub async fn run(
         probe: confab_common::health::Probe {
             db: db.clone(),
             redis: redis.clone(),
-            amqp: amqp.clone(),
+            amqp: broker.pool().clone(),
         },
     };
 
@@ -111,8 +108,10 @@ pub async fn run(
     let background = CancellationToken::new();
     let workers = TaskTracker::new();
     let consuming = CancellationToken::new();
+    let publishing = CancellationToken::new();
+    workers.spawn(publisher.keep_open(publishing.clone(), background.clone()));
     workers.spawn(deliveries::consume_loop(
-        amqp,
+        broker,
         topology,
         node,
         hub.clone(),
@@ -126,11 +125,18 @@ pub async fn run(
         background.clone(),
     ));
     let ack_task = tokio::spawn(ack_writer);
-    // Serve once deliveries can arrive (or after a bounded wait if the broker
-    // is down: the consumer keeps trying, and connections catch up then).
-    tokio::select! {
-        () = consuming.cancelled() => {},
-        () = tokio::time::sleep(Duration::from_secs(5)) => {},
+    // Serve once sends can be published and deliveries can arrive (or after
+    // a bounded wait if the broker is down: sends answer `unavailable` until
+    // it is back, and connections catch up then).
+    let broker_ready = async {
+        publishing.cancelled().await;
+        consuming.cancelled().await;
+    };
+    if tokio::time::timeout(Duration::from_secs(5), broker_ready)
+        .await
+        .is_err()
+    {
+        tracing::warn!("RabbitMQ unavailable at start; sends answer `unavailable` until it is back");
     }
 
     let (app, _openapi) = routes::router(state.clone(), &config);

@@ -1,22 +1,42 @@
 //! Publishes envelopes to `input` with publisher confirms, on one long-lived
-//! channel that is re-opened (with the broker connection, if need be) when
-//! it breaks.
+//! channel.
+//!
+//! The channel is opened, and opened again after the broker failed, by
+//! [`Publisher::keep_open`] on a task of its own, never by a session: a
+//! session that needs the broker while there is no channel is answered at
+//! once (`unavailable`, send again with the same id) instead of waiting for
+//! a reconnect. Before, sessions reconnected inline behind a lock, and one
+//! broker handshake that never completed (see `confab_common::broker`) froze
+//! every session of the node that tried to send: their loops stopped
+//! writing deliveries while their clients stayed connected.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use confab_common::broker::{Broker, BrokerError};
 use confab_common::envelope::Envelope;
 use confab_common::topology::{self, Topology};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
 use lapin::{Channel, Confirmation};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How often [`Publisher::keep_open`] looks at a channel nobody reported
+/// broken: lapin marks a channel of a dead connection as not connected, and
+/// the look finds it even when no publish did.
+const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// First and longest pause between two failed attempts to open the channel.
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 
 /// Why a message is not (known to be) in the broker.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("cannot reach the broker: {0}")]
-    Connect(String),
-    #[error("broker error: {0}")]
-    Broker(#[from] lapin::Error),
+    #[error("no channel to the broker (reconnecting)")]
+    NotConnected,
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
     #[error("the broker refused the message")]
     Nacked,
     #[error("the input queue does not exist")]
@@ -29,14 +49,15 @@ pub enum PublishError {
 
 /// The node's publisher.
 pub struct Publisher {
-    pool: deadpool_lapin::Pool,
+    broker: Broker,
     topology: Topology,
-    timeout: Duration,
+    /// How long a publish may wait for its confirm.
+    confirm_timeout: Duration,
     /// The channel in use and the pooled connection it lives on. A std mutex,
     /// held only to clone or replace the handle, never across an await.
-    current: std::sync::Mutex<Option<(Channel, std::sync::Arc<deadpool_lapin::Object>)>>,
-    /// Serializes re-connecting, so that a broken channel is replaced once.
-    reconnecting: tokio::sync::Mutex<()>,
+    current: std::sync::Mutex<Option<(Channel, Arc<deadpool_lapin::Object>)>>,
+    /// Wakes [`Publisher::keep_open`] when a publish found the channel broken.
+    broken: Notify,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -48,52 +69,61 @@ impl std::fmt::Debug for Publisher {
 }
 
 impl Publisher {
-    /// A publisher that waits at most `timeout` for each confirm.
-    pub fn new(pool: deadpool_lapin::Pool, topology: Topology, timeout: Duration) -> Self {
+    /// A publisher that waits at most `confirm_timeout` for each confirm. It
+    /// has no channel until [`Publisher::keep_open`] runs.
+    pub fn new(broker: Broker, topology: Topology, confirm_timeout: Duration) -> Self {
         Self {
-            pool,
+            broker,
             topology,
-            timeout,
+            confirm_timeout,
             current: std::sync::Mutex::new(None),
-            reconnecting: tokio::sync::Mutex::new(()),
+            broken: Notify::new(),
         }
     }
 
     /// Publishes `envelope` (persistent, mandatory) and returns a future that
     /// resolves once the broker confirmed it. Messages published by one
-    /// caller in sequence reach `input` in that order.
+    /// caller in sequence reach `input` in that order. Never waits for a
+    /// reconnect: without a channel it fails at once.
     pub async fn publish(
         &self,
         envelope: &Envelope,
     ) -> Result<impl Future<Output = Result<(), PublishError>> + use<>, PublishError> {
         let payload = serde_json::to_vec(envelope)?;
-        let channel = self.channel().await?;
-        let confirm = channel
-            .basic_publish(
-                ShortString::from(""),
-                ShortString::from(self.topology.input()),
-                BasicPublishOptions {
-                    // Unroutable (no `input` queue) comes back instead of
-                    // being dropped with an ack.
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                &payload,
-                topology::persistent_json(),
+        let Some(channel) = self.healthy() else {
+            self.broken.notify_one();
+            return Err(PublishError::NotConnected);
+        };
+        let published = self
+            .broker
+            .bounded(
+                "basic.publish",
+                channel.basic_publish(
+                    ShortString::from(""),
+                    ShortString::from(self.topology.input()),
+                    BasicPublishOptions {
+                        // Unroutable (no `input` queue) comes back instead of
+                        // being dropped with an ack.
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    &payload,
+                    topology::persistent_json(),
+                ),
             )
             .await;
-        let confirm = match confirm {
+        let confirm = match published {
             Ok(confirm) => confirm,
             Err(e) => {
                 self.forget(&channel);
                 return Err(e.into());
             }
         };
-        let timeout = self.timeout;
+        let timeout = self.confirm_timeout;
         Ok(async move {
             match tokio::time::timeout(timeout, confirm).await {
                 Err(_) => Err(PublishError::Timeout(timeout)),
-                Ok(Err(e)) => Err(e.into()),
+                Ok(Err(e)) => Err(BrokerError::from(e).into()),
                 Ok(Ok(Confirmation::Ack(None))) => Ok(()),
                 Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Unroutable),
                 Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Nacked),
@@ -103,32 +133,76 @@ impl Publisher {
         })
     }
 
-    /// Opens the channel now (and declares `input`), so that a broker that is
-    /// down at start shows in the logs at once.
-    pub async fn warm_up(&self) -> Result<(), PublishError> {
-        self.channel().await.map(|_| ())
+    /// Keeps the channel open until `shutdown`: opens it (declaring `input`),
+    /// and opens it again whenever it broke, with backoff. `opened` is
+    /// cancelled the first time a channel is open.
+    pub async fn keep_open(self: Arc<Self>, opened: CancellationToken, shutdown: CancellationToken) {
+        let mut delay = FIRST_RETRY_DELAY;
+        while !shutdown.is_cancelled() {
+            if self.healthy().is_some() {
+                tokio::select! {
+                    () = self.broken.notified() => {},
+                    () = tokio::time::sleep(CHECK_INTERVAL) => {},
+                    () = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            match self.open().await {
+                Ok(()) => {
+                    delay = FIRST_RETRY_DELAY;
+                    opened.cancel();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, ?delay, "cannot open the publish channel; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {},
+                        () = shutdown.cancelled() => break,
+                    }
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
+                }
+            }
+        }
+        let open = self.lock().take();
+        if let Some((channel, _connection)) = open {
+            let _ = self
+                .broker
+                .bounded("channel.close", channel.close(200, "node stopping".into()))
+                .await;
+        }
     }
 
-    async fn channel(&self) -> Result<Channel, PublishError> {
-        if let Some(channel) = self.healthy() {
-            return Ok(channel);
+    /// Opens a channel with confirms on a pooled connection and declares
+    /// `input`; every step within the broker bound.
+    async fn open(&self) -> Result<(), BrokerError> {
+        // A broken connection goes back to the pool, which drops it.
+        self.lock().take();
+        let connection = self.broker.connection().await?;
+        let opened = async {
+            let channel = self.broker.open_channel(&connection).await?;
+            self.broker
+                .bounded(
+                    "confirm.select",
+                    channel.confirm_select(ConfirmSelectOptions::default()),
+                )
+                .await?;
+            self.broker
+                .bounded("queue.declare input", self.topology.declare_input(&channel))
+                .await?;
+            Ok::<_, BrokerError>(channel)
         }
-        let _guard = self.reconnecting.lock().await;
-        if let Some(channel) = self.healthy() {
-            return Ok(channel);
+        .await;
+        match opened {
+            Ok(channel) => {
+                *self.lock() = Some((channel, Arc::new(connection)));
+                tracing::info!("publish channel open");
+                Ok(())
+            }
+            Err(e) => {
+                // The connection may be the broken part: keep it out of the pool.
+                let _ = deadpool_lapin::Object::take(connection);
+                Err(e)
+            }
         }
-        let connection = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| PublishError::Connect(e.to_string()))?;
-        let channel = connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        self.topology.declare_input(&channel).await?;
-        *self.lock() = Some((channel.clone(), std::sync::Arc::new(connection)));
-        Ok(channel)
     }
 
     fn healthy(&self) -> Option<Channel> {
@@ -138,16 +212,20 @@ impl Publisher {
             .map(|(channel, _)| channel.clone())
     }
 
+    /// Drops `broken` if it is still the channel in use, and wakes the keeper.
     fn forget(&self, broken: &Channel) {
-        let mut current = self.lock();
-        if current.as_ref().is_some_and(|(c, _)| c.id() == broken.id()) {
-            *current = None;
+        {
+            let mut current = self.lock();
+            if current.as_ref().is_some_and(|(c, _)| c.id() == broken.id()) {
+                *current = None;
+            }
         }
+        self.broken.notify_one();
     }
 
     fn lock(
         &self,
-    ) -> std::sync::MutexGuard<'_, Option<(Channel, std::sync::Arc<deadpool_lapin::Object>)>> {
+    ) -> std::sync::MutexGuard<'_, Option<(Channel, Arc<deadpool_lapin::Object>)>> {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

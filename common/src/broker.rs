@@ -1,0 +1,164 @@
+//! The one way Confab talks to RabbitMQ: pooled connections and a bound on
+//! every wait for the broker.
+//!
+//! Why every wait is bounded: lapin has no handshake timeout, and a broker
+//! that is booting (`rabbitmqctl start_app`, a restarted container) accepts
+//! TCP connections before it answers the AMQP handshake; some of those
+//! handshakes are never answered, and `Connection::connect` then waits
+//! forever (seen here: 1 to 3 of 20 clients reconnecting through five broker
+//! restarts). A process that awaited such a connect without a bound held its
+//! publisher (or its queue consumer) hostage for the rest of its life. So a
+//! connection attempt, and each broker operation after it (opening a
+//! channel, declaring, subscribing, acking, a publish being written), is
+//! given [`Broker::timeout`]; past it the attempt is abandoned as failed and
+//! the caller's own reconnect loop takes over.
+
+use std::time::Duration;
+
+use deadpool_lapin::{Pool, PoolError, Timeouts};
+
+/// Why a broker operation did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// No connection could be had: refused, timed out (handshake included),
+    /// or the pool is exhausted for longer than the bound.
+    #[error("cannot reach RabbitMQ: {0}")]
+    Connect(#[from] PoolError),
+    /// The broker or the connection failed the operation.
+    #[error("RabbitMQ: {0}")]
+    Amqp(#[from] lapin::Error),
+    /// The broker did not answer in time; the connection is presumed dead.
+    #[error("RabbitMQ did not answer {what} within {after:?}")]
+    Timeout { what: &'static str, after: Duration },
+}
+
+/// Pooled connections to RabbitMQ and the bound on every wait for it.
+#[derive(Clone)]
+pub struct Broker {
+    pool: Pool,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// Connections of `url`, named `name` in the management UI, at most
+    /// `max_size` of them, each wait bounded by `timeout`.
+    pub fn new(
+        url: &str,
+        name: &str,
+        max_size: usize,
+        timeout: Duration,
+    ) -> Result<Self, deadpool_lapin::CreatePoolError> {
+        let mut pool = deadpool_lapin::PoolConfig::new(max_size);
+        // `create` bounds the TCP connect *and* the AMQP handshake, which
+        // lapin itself never gives up on; `wait` bounds waiting for a free
+        // connection; `recycle` is a status check and never waits.
+        pool.timeouts = Timeouts {
+            wait: Some(timeout),
+            create: Some(timeout),
+            recycle: Some(timeout),
+        };
+        let config = deadpool_lapin::Config {
+            url: Some(url.to_owned()),
+            pool: Some(pool),
+        };
+        let name = name.to_owned();
+        let pool = config.create_pool(
+            move || lapin::ConnectionProperties::default().with_connection_name(name.clone().into()),
+            deadpool_lapin::Runtime::Tokio1,
+        )?;
+        Ok(Self { pool, timeout })
+    }
+
+    /// The bound on each wait for the broker.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The pool itself (for the health check).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A connection from the pool: a live one, or a new one whose handshake
+    /// completed within the bound.
+    pub async fn connection(&self) -> Result<deadpool_lapin::Object, BrokerError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Awaits the broker operation `what` for at most [`Broker::timeout`].
+    pub async fn bounded<T>(
+        &self,
+        what: &'static str,
+        operation: impl Future<Output = lapin::Result<T>>,
+    ) -> Result<T, BrokerError> {
+        match tokio::time::timeout(self.timeout, operation).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(BrokerError::Timeout {
+                what,
+                after: self.timeout,
+            }),
+        }
+    }
+
+    /// Opens a channel on `connection`, within the bound.
+    pub async fn open_channel(
+        &self,
+        connection: &lapin::Connection,
+    ) -> Result<lapin::Channel, BrokerError> {
+        self.bounded("channel.open", connection.create_channel())
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listener that accepts TCP and never says a word: what a booting
+    /// broker looks like to a client whose handshake it does not answer.
+    async fn silent_broker() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        (format!("amqp://guest:guest@{addr}/%2f"), task)
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_handshake_fails_within_the_bound() {
+        let (url, task) = silent_broker().await;
+        let broker = Broker::new(&url, "test", 2, Duration::from_millis(300)).expect("pool");
+        // The outer timeout only keeps a regression from hanging the suite;
+        // the verdict is the error the pool returns.
+        let outcome = tokio::time::timeout(Duration::from_secs(60), broker.connection())
+            .await
+            .expect("the connect hung: the handshake is not bounded");
+        assert!(
+            matches!(outcome, Err(BrokerError::Connect(_))),
+            "a silent broker must fail the connect"
+        );
+        // The pool slot was given back: the next attempt fails the same way
+        // instead of waiting for a slot a hung attempt still holds.
+        for _ in 0..3 {
+            let again = tokio::time::timeout(Duration::from_secs(60), broker.connection())
+                .await
+                .expect("a hung attempt kept its pool slot");
+            assert!(again.is_err());
+        }
+        task.abort();
+    }
+}
