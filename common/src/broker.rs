@@ -71,7 +71,9 @@ impl Broker {
         };
         let name = name.to_owned();
         let pool = config.create_pool(
-            move || lapin::ConnectionProperties::default().with_connection_name(name.clone().into()),
+            move || {
+                lapin::ConnectionProperties::default().with_connection_name(name.clone().into())
+            },
             deadpool_lapin::Runtime::Tokio1,
         )?;
         Ok(Self { pool, timeout })

@@ -65,7 +65,10 @@ pub async fn consume_loop(
         )
         .await?;
     broker
-        .bounded("basic.qos", topology::set_prefetch(&consume_channel, prefetch))
+        .bounded(
+            "basic.qos",
+            topology::set_prefetch(&consume_channel, prefetch),
+        )
         .await?;
     let tag = ShortString::from(format!("dispatcher-{}", std::process::id()));
     let mut consumer = broker
@@ -269,7 +272,11 @@ async fn process(
 
 /// Publishes every delivery and waits for all confirms, each wait within the
 /// broker bound: a confirm that never comes is a broken connection.
-async fn publish(broker: &Broker, channel: &Channel, outgoing: Vec<Outgoing>) -> anyhow::Result<()> {
+async fn publish(
+    broker: &Broker,
+    channel: &Channel,
+    outgoing: Vec<Outgoing>,
+) -> anyhow::Result<()> {
     let mut confirms = Vec::with_capacity(outgoing.len());
     for out in outgoing {
         let payload = serde_json::to_vec(&out.delivery).context("encoding a delivery")?;

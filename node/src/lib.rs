@@ -136,7 +136,9 @@ pub async fn run(
         .await
         .is_err()
     {
-        tracing::warn!("RabbitMQ unavailable at start; sends answer `unavailable` until it is back");
+        tracing::warn!(
+            "RabbitMQ unavailable at start; sends answer `unavailable` until it is back"
+        );
     }
 
     let (app, _openapi) = routes::router(state.clone(), &config);

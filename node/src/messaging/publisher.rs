@@ -136,7 +136,11 @@ impl Publisher {
     /// Keeps the channel open until `shutdown`: opens it (declaring `input`),
     /// and opens it again whenever it broke, with backoff. `opened` is
     /// cancelled the first time a channel is open.
-    pub async fn keep_open(self: Arc<Self>, opened: CancellationToken, shutdown: CancellationToken) {
+    pub async fn keep_open(
+        self: Arc<Self>,
+        opened: CancellationToken,
+        shutdown: CancellationToken,
+    ) {
         let mut delay = FIRST_RETRY_DELAY;
         while !shutdown.is_cancelled() {
             if self.healthy().is_some() {
@@ -223,9 +227,7 @@ impl Publisher {
         self.broken.notify_one();
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, Option<(Channel, Arc<deadpool_lapin::Object>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Channel, Arc<deadpool_lapin::Object>)>> {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

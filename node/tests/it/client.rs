@@ -83,6 +83,24 @@ impl Client {
         sent["msg_id"].as_str().unwrap().to_owned()
     }
 
+    /// Sends a message until the server confirms it, sending it again with
+    /// the same id while the answer is `unavailable` (as the contract tells
+    /// clients to); returns the `msg_id`.
+    pub async fn send_until_sent(&mut self, id: &str, to: Value, body: &str) -> String {
+        for _ in 0..600 {
+            self.send_message(id, to.clone(), body).await;
+            let answer = self
+                .next_where(|f| f["id"] == id && (f["type"] == "sent" || f["type"] == "error"))
+                .await;
+            if answer["type"] == "sent" {
+                return answer["msg_id"].as_str().unwrap().to_owned();
+            }
+            assert_eq!(answer["code"], "unavailable", "{answer}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{id} was never confirmed");
+    }
+
     /// Sends one message per body to `to`, back to back in windows of 100
     /// (a client that never reads its socket would stall its own session),
     /// and returns the `msg_id`s in order once every one is confirmed.

@@ -562,26 +562,46 @@ async fn wait_until_serving(http: &reqwest::Client, base: &str) {
 }
 
 /// A TCP forwarder to a real server that a test can take down and bring back,
-/// to see how Confab behaves when a dependency becomes unreachable.
+/// to see how Confab behaves when a dependency becomes unreachable — or
+/// stalls: accepts connections and never answers them, as a booting
+/// RabbitMQ does to some of the handshakes it accepts.
 pub struct Outage {
     /// `127.0.0.1:PORT` to connect to instead of the real server.
     pub addr: String,
-    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    mode: std::sync::Arc<std::sync::atomic::AtomicU8>,
     kill: tokio::sync::broadcast::Sender<()>,
+    /// Connections accepted in stall mode (held open, never answered).
+    stalled: tokio::sync::watch::Receiver<usize>,
 }
+
+const FORWARD: u8 = 0;
+const REFUSE: u8 = 1;
+const STALL: u8 = 2;
 
 impl Outage {
     /// Forwards to `target` (`host:port`) until told otherwise.
     pub async fn forward_to(target: &str) -> Self {
+        use std::sync::atomic::Ordering;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr").to_string();
-        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let mode = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(FORWARD));
         let (kill, _) = tokio::sync::broadcast::channel(1);
-        let (flag, killer, target) = (up.clone(), kill.clone(), target.to_owned());
+        let (stalled_tx, stalled) = tokio::sync::watch::channel(0usize);
+        let (flag, killer, target) = (mode.clone(), kill.clone(), target.to_owned());
         tokio::spawn(async move {
+            // Stalled connections are held here, silent, until the forwarder
+            // ends with the test: whoever connected must give up by itself.
+            let mut held = Vec::new();
             while let Ok((mut inbound, _)) = listener.accept().await {
-                if !flag.load(std::sync::atomic::Ordering::SeqCst) {
-                    continue; // dropped: the client sees the connection close
+                match flag.load(Ordering::SeqCst) {
+                    // Dropped: the client sees the connection close.
+                    REFUSE => continue,
+                    STALL => {
+                        held.push(inbound);
+                        stalled_tx.send_modify(|n| *n += 1);
+                        continue;
+                    }
+                    _ => {}
                 }
                 let mut killed = killer.subscribe();
                 let target = target.clone();
@@ -596,18 +616,45 @@ impl Outage {
                 });
             }
         });
-        Self { addr, up, kill }
+        Self {
+            addr,
+            mode,
+            kill,
+            stalled,
+        }
     }
 
     /// Cuts every connection and refuses new ones.
     pub fn down(&self) {
-        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.set(REFUSE);
         let _ = self.kill.send(());
     }
 
-    /// Forwards again.
+    /// Cuts every connection; new ones are accepted and never answered.
+    pub fn stall(&self) {
+        self.set(STALL);
+        let _ = self.kill.send(());
+    }
+
+    /// Waits until at least `n` connections are being stalled.
+    pub async fn stalled_at_least(&self, n: usize) {
+        let mut stalled = self.stalled.clone();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            stalled.wait_for(|&count| count >= n),
+        )
+        .await
+        .expect("nobody tried to reconnect")
+        .expect("the forwarder ended");
+    }
+
+    /// Forwards again (connections stalled so far stay stalled).
     pub fn up(&self) {
-        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.set(FORWARD);
+    }
+
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -12,6 +12,7 @@ mod helpers;
 
 mod abuse;
 mod auth;
+mod broker;
 mod consul;
 mod friends;
 mod gateway;
