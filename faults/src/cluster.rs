@@ -60,8 +60,17 @@ struct Proc {
 }
 
 impl Proc {
+    fn log_file(&self) -> PathBuf {
+        std::env::temp_dir().join(format!("{}.log", self.name))
+    }
+
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::File::create(std::env::temp_dir().join(format!("{}.log", self.name)))?;
+        // Appended to, so that a process restarted by a fault keeps the log
+        // of its previous life.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_file())?;
         let child = Command::new(&self.program)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
@@ -109,6 +118,7 @@ impl Proc {
 pub struct Cluster {
     http: reqwest::Client,
     db_name: String,
+    database_url: String,
     redis_prefix: String,
     amqp_prefix: String,
     nodes: Vec<Proc>,
@@ -137,8 +147,10 @@ async fn sh(program: &str, args: &[&str]) -> anyhow::Result<()> {
 }
 
 impl Cluster {
-    /// Creates and migrates a database, then starts a dispatcher and two nodes.
-    pub async fn start(bin: &Path) -> anyhow::Result<Self> {
+    /// Creates and migrates a database, then starts a dispatcher and the
+    /// nodes, each logging at `log` (a `RUST_LOG` filter) to a file in the
+    /// temporary directory.
+    pub async fn start(bin: &Path, log: &str) -> anyhow::Result<Self> {
         let run = uuid::Uuid::new_v4().simple().to_string();
         let db_name = format!("confab_faults_{}", &run[..12]);
         sh(
@@ -165,11 +177,11 @@ impl Cluster {
         let amqp_prefix = format!("confab-faults-{}.", &run[..12]);
         let secret = format!("{run}{run}");
         let common = vec![
-            ("DATABASE_URL".to_owned(), database_url),
+            ("DATABASE_URL".to_owned(), database_url.clone()),
             ("REDIS_KEY_PREFIX".to_owned(), redis_prefix.clone()),
             ("AMQP_PREFIX".to_owned(), amqp_prefix.clone()),
             ("JWT_SECRET".to_owned(), secret),
-            ("RUST_LOG".to_owned(), "warn".to_owned()),
+            ("RUST_LOG".to_owned(), log.to_owned()),
             ("SHUTDOWN_GRACE_SECS".to_owned(), "10".to_owned()),
             ("WS_SEND_RATE".to_owned(), "1000".to_owned()),
             ("WS_SEND_BURST".to_owned(), "1000".to_owned()),
@@ -186,7 +198,7 @@ impl Cluster {
         dispatcher.spawn()?;
         let mut nodes = Vec::new();
         let mut node_addrs = Vec::new();
-        for id in 1..=2 {
+        for id in 1..=crate::ledger::NODES {
             let addr = format!("127.0.0.1:{}", free_port()?);
             let mut env = common.clone();
             env.push(("LISTEN_ADDR".to_owned(), addr.clone()));
@@ -204,6 +216,7 @@ impl Cluster {
         let cluster = Self {
             http: reqwest::Client::new(),
             db_name,
+            database_url,
             redis_prefix,
             amqp_prefix,
             nodes,
@@ -218,6 +231,37 @@ impl Cluster {
     /// `http://` address of the first node.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.node_addrs[0])
+    }
+
+    /// The cluster's database.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    /// (name, `host:port`) of every process that serves `/metrics`.
+    pub fn metric_targets(&self) -> Vec<(String, String)> {
+        let mut targets: Vec<(String, String)> = self
+            .node_addrs
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| (format!("node{}", i + 1), addr.clone()))
+            .collect();
+        targets.push(("dispatcher".to_owned(), self.dispatcher_addr.clone()));
+        targets
+    }
+
+    /// Where each process writes its log.
+    pub fn log_files(&self) -> Vec<PathBuf> {
+        self.nodes
+            .iter()
+            .chain(std::iter::once(&self.dispatcher))
+            .map(|p| p.log_file())
+            .collect()
+    }
+
+    /// The HTTP client the harness uses.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// Every node's `host:port`.

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use crate::user::Population;
 
+/// How many nodes the harness runs.
+pub const NODES: usize = 2;
+
 /// A client message: (sender, target label like `u7` or `g3`, sequence).
 pub type Key = (i64, String, u64);
 
@@ -23,6 +26,10 @@ struct Inner {
     /// (recipient, sender, target) → highest sequence received.
     last_seq: HashMap<(i64, i64, String), u64>,
     delivered: u64,
+    /// Frames received through each node (by index).
+    delivered_by_node: [u64; NODES],
+    /// The node each user's current connection is on.
+    node_of: HashMap<i64, usize>,
     wire_dups: u64,
     dedup_dups: u64,
     out_of_order: u64,
@@ -39,6 +46,7 @@ pub struct Snapshot {
     sent: u64,
     confirmed: u64,
     delivered: u64,
+    delivered_by_node: [u64; NODES],
     wire_dups: u64,
     dedup_dups: u64,
     out_of_order: u64,
@@ -46,13 +54,21 @@ pub struct Snapshot {
 }
 
 /// One phase's figures; `lost` is over everything confirmed so far.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Report {
     phase: Snapshot,
     lost: u64,
+    /// What is still missing: (recipient, msg_id, the node the recipient is
+    /// connected to now).
+    pub missing: Vec<(i64, String, Option<usize>)>,
 }
 
 impl Report {
+    /// Frames received through each node during the phase.
+    pub fn delivered_by_node(&self) -> [u64; NODES] {
+        self.phase.delivered_by_node
+    }
+
     /// Whether a guarantee was broken.
     pub fn violated(&self) -> bool {
         self.lost > 0
@@ -117,10 +133,16 @@ impl Ledger {
         self.lock().confirmed.insert(key, msg_id);
     }
 
-    /// A `message` frame reached `recipient`.
-    pub fn received(&self, recipient: i64, msg_id: &str, body: &str) {
+    /// `user`'s connection to node `node` is open.
+    pub fn connected(&self, user: i64, node: usize) {
+        self.lock().node_of.insert(user, node);
+    }
+
+    /// A `message` frame reached `recipient` through node `node`.
+    pub fn received(&self, recipient: i64, node: usize, msg_id: &str, body: &str) {
         let mut inner = self.lock();
         inner.delivered += 1;
+        inner.delivered_by_node[node] += 1;
         let Some(key) = parse(body) else {
             inner.misdelivered += 1;
             return;
@@ -169,10 +191,11 @@ impl Ledger {
         }
     }
 
-    /// Confirmed messages some recipient has not received.
-    fn missing(inner: &Inner) -> u64 {
-        let mut missing = 0;
-        for ((sender, target, seq), msg_id) in &inner.confirmed {
+    /// Confirmed messages some recipient has not received: (recipient,
+    /// msg_id, the recipient's node now).
+    fn missing(inner: &Inner) -> Vec<(i64, String, Option<usize>)> {
+        let mut missing = Vec::new();
+        for ((sender, target, _), msg_id) in &inner.confirmed {
             let Some(audience) = inner.audience.get(&(*sender, target.clone())) else {
                 continue;
             };
@@ -182,8 +205,11 @@ impl Ledger {
                     .get(recipient)
                     .is_some_and(|r| r.contains_key(msg_id));
                 if !got {
-                    let _ = seq;
-                    missing += 1;
+                    missing.push((
+                        *recipient,
+                        msg_id.clone(),
+                        inner.node_of.get(recipient).copied(),
+                    ));
                 }
             }
         }
@@ -195,7 +221,7 @@ impl Ledger {
     pub async fn wait_for_quiet(&self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;
         while tokio::time::Instant::now() < deadline {
-            if Self::missing(&self.lock()) == 0 {
+            if Self::missing(&self.lock()).is_empty() {
                 // A little longer, for stray repeats to show.
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 return;
@@ -210,6 +236,7 @@ impl Ledger {
             sent: inner.sent.len() as u64,
             confirmed: inner.confirmed.len() as u64,
             delivered: inner.delivered,
+            delivered_by_node: inner.delivered_by_node,
             wire_dups: inner.wire_dups,
             dedup_dups: inner.dedup_dups,
             out_of_order: inner.out_of_order,
@@ -220,18 +247,24 @@ impl Ledger {
     /// This phase's figures.
     pub fn report_since(&self, before: &Snapshot) -> Report {
         let now = self.snapshot();
-        let lost = Self::missing(&self.lock());
+        let missing = Self::missing(&self.lock());
+        let mut delivered_by_node = [0; NODES];
+        for (n, count) in delivered_by_node.iter_mut().enumerate() {
+            *count = now.delivered_by_node[n] - before.delivered_by_node[n];
+        }
         Report {
             phase: Snapshot {
                 sent: now.sent - before.sent,
                 confirmed: now.confirmed - before.confirmed,
                 delivered: now.delivered - before.delivered,
+                delivered_by_node,
                 wire_dups: now.wire_dups - before.wire_dups,
                 dedup_dups: now.dedup_dups - before.dedup_dups,
                 out_of_order: now.out_of_order - before.out_of_order,
                 misdelivered: now.misdelivered - before.misdelivered,
             },
-            lost,
+            lost: missing.len() as u64,
+            missing,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! Exits non-zero on any violation. See `docs/guarantees.md`.
 
 mod cluster;
+mod diagnose;
 mod ledger;
 mod user;
 
@@ -40,6 +41,10 @@ struct Args {
     /// other work).
     #[arg(long)]
     no_service_restarts: bool,
+    /// The `RUST_LOG` filter of the nodes and the dispatcher, e.g.
+    /// `info,lapin=debug`. Their logs go to the temporary directory.
+    #[arg(long, env = "CONFAB_FAULTS_LOG", default_value = "warn")]
+    log: String,
 }
 
 #[tokio::main]
@@ -52,9 +57,12 @@ async fn main() -> anyhow::Result<()> {
     if args.no_service_restarts {
         faults.retain(|f| !f.restarts_a_service());
     }
-    let mut cluster = Cluster::start(&args.bin)
+    let mut cluster = Cluster::start(&args.bin, &args.log)
         .await
         .context("starting the cluster")?;
+    for file in cluster.log_files() {
+        eprintln!("log: {}", file.display());
+    }
     let result = run(&mut cluster, &args, &faults).await;
     cluster.stop().await;
     if result? {
@@ -83,8 +91,10 @@ async fn run(cluster: &mut Cluster, args: &Args, faults: &[Fault]) -> anyhow::Re
         "misdelivered"
     );
     let mut failed_faults = 0;
+    let mut details = Vec::new();
     for fault in faults {
         let before = ledger.snapshot();
+        let metrics_before = diagnose::scrape(cluster.http(), &cluster.metric_targets()).await;
         traffic.set_sending(true);
         tokio::time::sleep(Duration::from_secs(args.seconds / 3)).await;
         cluster
@@ -103,9 +113,30 @@ async fn run(cluster: &mut Cluster, args: &Args, faults: &[Fault]) -> anyhow::Re
             .wait_for_quiet(Duration::from_secs(args.settle))
             .await;
         let report = ledger.report_since(&before);
+        let metrics_after = diagnose::scrape(cluster.http(), &cluster.metric_targets()).await;
         println!("{:<18} {report}", fault.name());
+        // The table stays readable; what explains each row follows it.
+        let mut lines = vec![format!("{}: {}", fault.name(), diagnose::per_node(&report))];
+        if !report.missing.is_empty() {
+            match diagnose::stages(cluster.database_url(), &report).await {
+                Ok(stages) => lines.push(format!("  missing: {stages}")),
+                Err(e) => lines.push(format!("  missing: cannot classify ({e:#})")),
+            }
+        }
+        lines.extend(
+            diagnose::metric_changes(&metrics_before, &metrics_after)
+                .into_iter()
+                .map(|line| format!("  {line}")),
+        );
+        details.push(lines);
         if report.violated() {
             failed_faults += 1;
+        }
+    }
+    println!();
+    for lines in details {
+        for line in lines {
+            println!("{line}");
         }
     }
     traffic.stop().await;

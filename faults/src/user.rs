@@ -230,13 +230,15 @@ impl Client {
         let mut attempt = 0usize;
         let mut backoff = Duration::from_millis(100);
         while !self.flags.stop.load(Ordering::SeqCst) {
-            let node = &self.nodes[(self.first + attempt) % self.nodes.len()];
+            let index = (self.first + attempt) % self.nodes.len();
+            let node = &self.nodes[index];
             attempt += 1;
             let url = format!("ws://{node}/ws?token={}", self.user.token);
             match tokio_tungstenite::connect_async(url).await {
                 Ok((ws, _)) => {
                     backoff = Duration::from_millis(100);
-                    self.session(ws, &mut conversations).await;
+                    self.ledger.connected(self.user.id, index);
+                    self.session(ws, index, &mut conversations).await;
                 }
                 Err(_) => {
                     let jitter =
@@ -254,6 +256,7 @@ impl Client {
         mut ws: tokio_tungstenite::WebSocketStream<
             tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
         >,
+        node: usize,
         conversations: &mut [Conversation; 2],
     ) {
         // Whatever was in flight goes again, with its same client id.
@@ -330,7 +333,7 @@ impl Client {
                         }
                         Some("message") => {
                             let msg_id = frame["msg_id"].as_str().unwrap_or_default().to_owned();
-                            self.ledger.received(self.user.id, &msg_id, frame["body"].as_str().unwrap_or_default());
+                            self.ledger.received(self.user.id, node, &msg_id, frame["body"].as_str().unwrap_or_default());
                             if self.flags.dropping.load(Ordering::SeqCst) && fastrand::u8(0..100) < 5 {
                                 // Gone between delivery and ack.
                                 return;

@@ -1,0 +1,153 @@
+//! What the harness prints beside each verdict, so that a failure explains
+//! itself: the services' own metrics before and after the fault, and, for
+//! every message still missing, which node its recipient is on and how far
+//! it got (never stored; stored in the recipient's inbox but never written
+//! to the socket).
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use tokio::io::AsyncWriteExt;
+
+use crate::ledger::{NODES, Report};
+
+/// The counters worth comparing across a fault, per kind of process.
+const NODE_SERIES: &[(&str, &str)] = &[
+    ("accepted", "confab_messages_accepted_total"),
+    (
+        "unavailable",
+        "confab_sends_refused_total{reason=\"unavailable\"}",
+    ),
+    ("delivered", "confab_messages_delivered_total"),
+    ("replayed", "confab_messages_replayed_total"),
+    ("acks", "confab_acks_total"),
+    ("slow-closes", "confab_slow_consumer_closes_total"),
+    ("connections", "confab_ws_connections"),
+];
+const DISPATCHER_SERIES: &[(&str, &str)] = &[
+    ("envelopes", "confab_dispatch_envelopes_total"),
+    ("redelivered", "confab_dispatch_redeliveries_total"),
+    ("retries", "confab_dispatch_retries_total"),
+    ("inbox-rows", "confab_inbox_stored_total"),
+    ("published", "confab_deliveries_published_total"),
+    ("returned", "confab_deliveries_returned_total"),
+];
+
+/// One scrape of every process: process name → series → value.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics(BTreeMap<String, BTreeMap<String, f64>>);
+
+/// Reads the Prometheus text of `name` at `addr`; an unreachable process
+/// (killed by the fault) has no entry.
+pub async fn scrape(http: &reqwest::Client, targets: &[(String, String)]) -> Metrics {
+    let mut all = BTreeMap::new();
+    for (name, addr) in targets {
+        let Ok(response) = http.get(format!("http://{addr}/metrics")).send().await else {
+            continue;
+        };
+        let Ok(text) = response.text().await else {
+            continue;
+        };
+        let series = text
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let (key, value) = line.rsplit_once(' ')?;
+                Some((key.to_owned(), value.parse().ok()?))
+            })
+            .collect();
+        all.insert(name.clone(), series);
+    }
+    Metrics(all)
+}
+
+/// One line per process: each counter's change across the fault (`↺` marks
+/// a process that restarted, whose counters began again at zero).
+pub fn metric_changes(before: &Metrics, after: &Metrics) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (process, now) in &after.0 {
+        let series = if process.starts_with("node") {
+            NODE_SERIES
+        } else {
+            DISPATCHER_SERIES
+        };
+        let then = before.0.get(process);
+        let mut parts = Vec::new();
+        for (label, key) in series {
+            let now = now.get(*key).copied().unwrap_or(0.0);
+            let then = then.and_then(|t| t.get(*key)).copied().unwrap_or(0.0);
+            parts.push(if *label == "connections" {
+                format!("{label} {now}")
+            } else if now >= then {
+                format!("{label} +{}", now - then)
+            } else {
+                format!("{label} ↺{now}")
+            });
+        }
+        lines.push(format!("{process:<10} {}", parts.join(", ")));
+    }
+    lines
+}
+
+/// Per node: frames received through it in the phase, and missing messages
+/// whose recipient is connected there now.
+pub fn per_node(report: &Report) -> String {
+    let delivered = report.delivered_by_node();
+    (0..NODES)
+        .map(|n| {
+            let lost = report
+                .missing
+                .iter()
+                .filter(|(_, _, node)| *node == Some(n))
+                .count();
+            format!("node{} delivered {} lost {lost}", n + 1, delivered[n])
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How far each missing message got, from the cluster's database: stored
+/// and still in the recipient's inbox (routed, then lost between the node
+/// queue and the socket, with no catch-up since), stored but gone from the
+/// inbox (acked by someone), or never stored (lost before the dispatcher).
+pub async fn stages(database_url: &str, report: &Report) -> anyhow::Result<String> {
+    if report.missing.is_empty() {
+        return Ok(String::new());
+    }
+    let rows: Vec<String> = report
+        .missing
+        .iter()
+        .filter_map(|(recipient, msg_id, _)| {
+            let msg_id: i64 = msg_id.parse().ok()?;
+            Some(format!("({recipient}::bigint, {msg_id}::bigint)"))
+        })
+        .collect();
+    let sql = format!(
+        "WITH lost(recipient_id, msg_id) AS (VALUES {})
+         SELECT count(*) FILTER (WHERE i.msg_id IS NOT NULL),
+                count(*) FILTER (WHERE i.msg_id IS NULL AND m.msg_id IS NOT NULL),
+                count(*) FILTER (WHERE m.msg_id IS NULL)
+         FROM lost l
+         LEFT JOIN inbox i ON i.recipient_id = l.recipient_id AND i.msg_id = l.msg_id
+         LEFT JOIN messages m ON m.msg_id = l.msg_id;",
+        rows.join(",")
+    );
+    let mut psql = tokio::process::Command::new("psql")
+        .args([database_url, "-tAq", "-F", " "])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running psql")?;
+    let mut stdin = psql.stdin.take().context("psql stdin")?;
+    stdin.write_all(sql.as_bytes()).await?;
+    drop(stdin);
+    let output = psql.wait_with_output().await?;
+    let counts = String::from_utf8_lossy(&output.stdout);
+    let counts: Vec<&str> = counts.split_whitespace().collect();
+    let [in_inbox, acked, never_stored] = counts[..] else {
+        anyhow::bail!("unexpected psql output: {counts:?}");
+    };
+    Ok(format!(
+        "in the inbox, never written: {in_inbox}; stored, gone from the inbox: {acked}; never stored: {never_stored}"
+    ))
+}
