@@ -425,6 +425,8 @@ impl Session {
                 Ok(())
             }
             Err(e) => {
+                metrics::counter!("confab_sends_refused_total", "reason" => "unavailable")
+                    .increment(1);
                 tracing::warn!(error = %e, "cannot publish");
                 let answer = unavailable(id);
                 self.write(&answer).await.map_err(|_| End::Gone)
