@@ -127,7 +127,10 @@ impl Cluster {
         )
         .expect("dispatcher configuration");
         let token = CancellationToken::new();
-        let task = tokio::spawn(confab_dispatcher::run(config, token.clone()));
+        let listener = tokio::net::TcpListener::bind(config.health_addr)
+            .await
+            .unwrap();
+        let task = tokio::spawn(confab_dispatcher::run(config, listener, token.clone()));
         cluster.tasks.push((token, task));
 
         let http = reqwest::Client::new();

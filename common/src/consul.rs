@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ConsulConfig;
+use crate::retry::Backoff;
 
 /// What Consul is told about this process.
 #[derive(Debug, Clone, Serialize)]
@@ -168,7 +169,7 @@ impl Agent {
     /// with backoff), then re-registers whenever the agent lost it. Does not
     /// deregister; the caller does that first thing when it stops.
     pub async fn keep_registered(self, stop: CancellationToken) {
-        let mut delay = Duration::from_millis(500);
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
         loop {
             match self.register().await {
                 Ok(()) => {
@@ -176,12 +177,10 @@ impl Agent {
                     break;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, ?delay, "cannot register with Consul; retrying");
-                    tokio::select! {
-                        () = stop.cancelled() => return,
-                        () = tokio::time::sleep(delay) => {},
+                    tracing::warn!(error = %e, "cannot register with Consul; retrying");
+                    if !backoff.wait(&stop).await {
+                        return;
                     }
-                    delay = (delay * 2).min(Duration::from_secs(30));
                 }
             }
         }

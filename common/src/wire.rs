@@ -46,6 +46,68 @@ pub struct MessagePayload {
     pub ts: i64,
 }
 
+/// Why a frame was refused: the `code` of an `error` frame. Serialized as
+/// the snake_case strings `docs/protocol.md` lists; a client branches on
+/// these, never on the human-readable `message`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not a frame of the contract (bad JSON, unknown type, bad field).
+    InvalidFrame,
+    /// A message body over the limit.
+    TooLarge,
+    /// The connection's send budget is spent: send again later, same id.
+    RateLimited,
+    /// A dependency is briefly down: send again with the same id.
+    Unavailable,
+    /// Direct messages go to friends only.
+    NotFriends,
+    /// No user has this id.
+    NoSuchUser,
+    /// Group messages come from members only.
+    NotMember,
+    /// No group has this id.
+    NoSuchGroup,
+    /// A server fault that is not the client's.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for exhaustive checks and metric labels.
+    pub const ALL: [ErrorCode; 9] = [
+        Self::InvalidFrame,
+        Self::TooLarge,
+        Self::RateLimited,
+        Self::Unavailable,
+        Self::NotFriends,
+        Self::NoSuchUser,
+        Self::NotMember,
+        Self::NoSuchGroup,
+        Self::Internal,
+    ];
+
+    /// The wire string (also the `reason` label of refused-send metrics).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidFrame => "invalid_frame",
+            Self::TooLarge => "too_large",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::NotFriends => "not_friends",
+            Self::NoSuchUser => "no_such_user",
+            Self::NotMember => "not_member",
+            Self::NoSuchGroup => "no_such_group",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A frame from the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -62,7 +124,7 @@ pub enum ServerFrame {
     /// it could be read.
     Error {
         id: Option<String>,
-        code: &'static str,
+        code: ErrorCode,
         message: Cow<'static, str>,
     },
     /// The answer to `ping`.
@@ -73,7 +135,7 @@ impl ServerFrame {
     /// An `error` frame.
     pub fn error(
         id: Option<String>,
-        code: &'static str,
+        code: ErrorCode,
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
         Self::Error {
@@ -155,8 +217,15 @@ mod tests {
             json!({"type": "pong"})
         );
         assert_eq!(
-            serde_json::to_value(ServerFrame::error(None, "invalid_frame", "bad")).unwrap(),
+            serde_json::to_value(ServerFrame::error(None, ErrorCode::InvalidFrame, "bad")).unwrap(),
             json!({"type": "error", "id": null, "code": "invalid_frame", "message": "bad"})
         );
+    }
+
+    #[test]
+    fn error_codes_serialize_as_their_wire_strings() {
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
+        }
     }
 }

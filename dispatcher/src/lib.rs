@@ -1,131 +1,141 @@
 //! The Confab dispatcher: consumes the `input` queue, resolves each message's
 //! recipients, stores it in their inboxes, looks their presence up in Redis
 //! and hands it to the nodes that hold them. See `docs/architecture.md`.
+//!
+//! The flow, one module a step: [`consumer`] (AMQP: `input` in, windows
+//! out) → [`batch`] (one batch as a unit of work: decode, route, publish,
+//! ack) → [`route`] (recipients, then [`store`], then presence) → [`plan`]
+//! (pure: which node queue gets what).
 
+pub mod batch;
 pub mod config;
-pub mod consume;
+pub mod consumer;
 pub mod ops;
+pub mod plan;
 pub mod route;
+pub mod store;
 
 use std::time::Duration;
 
 use anyhow::Context;
 use confab_common::consul::{Agent, Service};
+use confab_common::health::Probe;
+use confab_common::metric;
 use confab_common::presence::Presence;
 use confab_common::social::SocialCache;
 use confab_common::topology::Topology;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use route::Router;
 
+use crate::consumer::InputConsumer;
+
 /// Connects to Postgres, Redis and RabbitMQ, serves `/health`, `/livez` and
-/// `/metrics` on the health address, registers with Consul (if configured),
-/// then routes until `shutdown`. A lost broker connection is re-established
-/// with backoff. Stopping: leave Consul, finish the batch in hand, stop.
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// `/metrics` on `listener`, registers with Consul (if configured), then
+/// routes until `shutdown`. Stopping: leave Consul, finish the batch in
+/// hand, stop serving, close the pool.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     config.validate()?;
     confab_common::telemetry::prometheus();
-    for counter in [
-        "confab_dispatch_envelopes_total",
-        "confab_dispatch_redeliveries_total",
-        "confab_dispatch_retries_total",
-        "confab_inbox_stored_total",
-        "confab_deliveries_published_total",
-    ] {
-        metrics::counter!(counter).absolute(0);
-    }
+    metric::register_dispatcher();
+    let (input, probe) = connect(&config).await?;
+    let ops = Ops::serve(listener, probe, &config)?;
+    input.consume_loop(&shutdown).await;
+    ops.stop().await;
+    input
+        .router
+        .db
+        .close()
+        .await
+        .context("closing the Postgres pool")?;
+    tracing::info!("dispatcher stopped");
+    Ok(())
+}
+
+/// Connects (lazily: the dispatcher starts, unhealthy, while a dependency
+/// is down) and builds the consumer and the health probe.
+async fn connect(config: &Config) -> anyhow::Result<(InputConsumer, Probe)> {
     let db = config.database.connect().await?;
     let redis = config.redis.connect().await?;
+    let prefix = &config.redis.redis_key_prefix;
     let broker = config.amqp.broker("confab-dispatcher")?;
-    let listener = tokio::net::TcpListener::bind(config.health_addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.health_addr))?;
-    let addr = listener.local_addr().context("listener has no address")?;
-    let http_stop = CancellationToken::new();
-    let probe = confab_common::health::Probe {
+    let probe = Probe {
         db: db.clone(),
         redis: redis.clone(),
         amqp: broker.pool().clone(),
     };
-    let server = axum::serve(listener, ops::router(probe))
-        .with_graceful_shutdown(http_stop.clone().cancelled_owned());
-    let http = tokio::spawn(async move { server.await });
-    tracing::info!(%addr, "dispatcher health and metrics listening");
-    let address = config
-        .consul
-        .consul_service_address
-        .clone()
-        .unwrap_or_else(|| addr.ip().to_string());
-    let consul = Agent::from_config(
-        &config.consul,
-        Service::new(
+    let router = Router {
+        presence: Presence::new(redis.clone(), prefix.clone()),
+        social: SocialCache::new(redis, db.clone(), prefix.clone()),
+        topology: Topology::new(config.amqp.amqp_prefix.clone()),
+        db,
+    };
+    let input = InputConsumer {
+        router,
+        broker,
+        prefetch: config.prefetch,
+        batch: config.batch,
+    };
+    Ok((input, probe))
+}
+
+/// The operator endpoints and the Consul registration.
+struct Ops {
+    http: JoinHandle<std::io::Result<()>>,
+    http_stop: CancellationToken,
+    consul: Option<Agent>,
+    consul_stop: CancellationToken,
+}
+
+impl Ops {
+    fn serve(listener: TcpListener, probe: Probe, config: &Config) -> anyhow::Result<Self> {
+        let addr = listener.local_addr().context("listener has no address")?;
+        let http_stop = CancellationToken::new();
+        let server = axum::serve(listener, ops::router(probe))
+            .with_graceful_shutdown(http_stop.clone().cancelled_owned());
+        let http = tokio::spawn(async move { server.await });
+        tracing::info!(%addr, "dispatcher health and metrics listening");
+        let address = config.consul.consul_service_address.clone();
+        let address = address.unwrap_or_else(|| addr.ip().to_string());
+        let service = Service::new(
             format!("confab-dispatcher-{address}-{}", addr.port()),
             "confab-dispatcher",
             &["confab"],
             address,
             addr.port(),
             "/health",
-        ),
-    )?;
-    let consul_stop = CancellationToken::new();
-    if let Some(agent) = consul.clone() {
-        tokio::spawn(agent.keep_registered(consul_stop.clone()));
-    }
-    let leave_consul = async {
-        consul_stop.cancel();
-        if let Some(agent) = &consul
-            && let Err(e) = agent.deregister().await
-        {
-            tracing::warn!(error = %e, "cannot deregister from Consul");
+        );
+        let consul = Agent::from_config(&config.consul, service)?;
+        let consul_stop = CancellationToken::new();
+        if let Some(agent) = consul.clone() {
+            tokio::spawn(agent.keep_registered(consul_stop.clone()));
         }
-    };
-    let router = Router {
-        presence: Presence::new(redis.clone(), config.redis.redis_key_prefix.clone()),
-        social: SocialCache::new(redis, db.clone(), config.redis.redis_key_prefix.clone()),
-        topology: Topology::new(config.amqp.amqp_prefix.clone()),
-        db: db.clone(),
-    };
-    tracing::info!("dispatcher connected to Postgres and Redis");
+        Ok(Self {
+            http,
+            http_stop,
+            consul,
+            consul_stop,
+        })
+    }
 
-    let mut delay = Duration::from_millis(200);
-    while !shutdown.is_cancelled() {
-        let connection = match broker.connection().await {
-            Ok(connection) => connection,
-            Err(e) => {
-                tracing::warn!(error = %e, ?delay, "cannot reach RabbitMQ; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {},
-                    () = shutdown.cancelled() => break,
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
-                continue;
-            }
-        };
-        delay = Duration::from_millis(200);
-        match consume::consume_loop(
-            &router,
-            &broker,
-            &connection,
-            config.prefetch,
-            config.batch,
-            &shutdown,
-        )
-        .await
-        {
-            Ok(()) => break,
-            Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), "consuming stopped; reconnecting");
-                // The connection may be dead; let the pool replace it.
-                let _ = deadpool_lapin::Object::take(connection);
-                tokio::time::sleep(Duration::from_millis(200)).await;
+    /// Leaves Consul, then stops serving.
+    async fn stop(self) {
+        self.consul_stop.cancel();
+        if let Some(agent) = &self.consul {
+            match tokio::time::timeout(Duration::from_secs(3), agent.deregister()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot deregister from Consul"),
+                Err(_) => tracing::warn!("Consul did not answer the deregistration in time"),
             }
         }
+        self.http_stop.cancel();
+        let _ = self.http.await;
     }
-    leave_consul.await;
-    http_stop.cancel();
-    let _ = http.await;
-    db.close().await.context("closing the Postgres pool")?;
-    tracing::info!("dispatcher stopped");
-    Ok(())
 }

@@ -4,13 +4,16 @@
 use clap::Parser;
 use confab_common::shutdown::cancel_on_signal;
 use confab_dispatcher::{Config, run};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     confab_common::telemetry::init();
     let config = Config::parse();
+    config.validate()?;
+    let listener = TcpListener::bind(config.health_addr).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    run(config, shutdown).await
+    run(config, listener, shutdown).await
 }

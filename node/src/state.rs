@@ -4,20 +4,19 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use confab_common::UserId;
 use confab_common::auth::JwtKeys;
 use confab_common::presence::Presence;
 use confab_common::social::SocialCache;
-use confab_common::{MessageIdGenerator, UserId};
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::WsLimits;
-use crate::messaging::acks::AckSender;
-use crate::messaging::dedup::Dedup;
-use crate::messaging::publisher::Publisher;
+use crate::delivery::acks::AckSender;
+use crate::delivery::hub::Hub;
 use crate::password::Passwords;
-use crate::ws::hub::Hub;
+use crate::send::SendPath;
 
 /// Handles to the node's dependencies; cheap to clone (all fields are shared).
 #[derive(Debug, Clone)]
@@ -36,14 +35,11 @@ pub struct AppState {
     pub social: SocialCache,
     /// This node's WebSocket connections.
     pub hub: Arc<Hub>,
-    /// Publishes accepted messages to `input`.
-    pub publisher: Arc<Publisher>,
-    /// Client ids already used.
-    pub dedup: Dedup,
+    /// The send pipeline's dependencies: client ids, authorization, the
+    /// publisher to `input`, the message id generator.
+    pub sends: Arc<SendPath>,
     /// Batches client acks into inbox deletes.
     pub acks: AckSender,
-    /// Mints message ids.
-    pub ids: Arc<MessageIdGenerator>,
     /// WebSocket limits.
     pub ws: WsLimits,
     /// Cancelled when the node stops: sessions close with 1001.

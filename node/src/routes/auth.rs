@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorBody, is_unique_violation};
 use crate::extract::Json;
-use crate::routes::me::validate_display_name;
+use crate::routes::rules::{validate_display_name, validate_password, validate_username};
 use crate::routes::users::Profile;
 use crate::state::AppState;
 
@@ -50,34 +50,6 @@ pub struct AuthResponse {
     /// HS256 JWT; send it as `Authorization: Bearer <token>` (or `?token=` on `/ws`).
     token: String,
     user: Profile,
-}
-
-/// Checks the contract's username rule.
-fn validate_username(username: &str) -> ApiResult<()> {
-    let ok = (3..=32).contains(&username.len())
-        && username
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "invalid_username",
-            "a username is 3 to 32 characters of A-Z, a-z, 0-9, '_', '.' and '-'",
-        ))
-    }
-}
-
-/// Checks the contract's password rule.
-pub fn validate_password(password: &str) -> ApiResult<()> {
-    if (8..=128).contains(&password.chars().count()) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "weak_password",
-            "a password is 8 to 128 characters",
-        ))
-    }
 }
 
 /// A token for `user`.

@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AuthUser, Json};
-use crate::routes::auth::validate_password;
-use crate::routes::users::{Profile, load_user};
+use crate::routes::rules::{validate_display_name, validate_password};
+use crate::routes::users::Profile;
 use crate::state::AppState;
 use confab_common::UserId;
 
@@ -26,26 +26,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The caller's account. A valid token whose user is gone (a database reset
 /// under the same secret) is answered like an invalid token.
 async fn load_me(state: &AppState, me: UserId) -> ApiResult<users::Model> {
-    load_user(state, me).await.map_err(|e| match e {
-        ApiError::Client {
-            code: "no_such_user",
-            ..
-        } => ApiError::unauthorized("invalid_token", "the token's account does not exist"),
-        other => other,
-    })
-}
-
-/// Checks a display name: 1-64 characters, no control characters, trimmed.
-pub fn validate_display_name(name: String) -> ApiResult<String> {
-    let name = name.trim();
-    if (1..=64).contains(&name.chars().count()) && !name.chars().any(char::is_control) {
-        Ok(name.to_owned())
-    } else {
-        Err(ApiError::invalid(
-            "invalid_display_name",
-            "a display name is 1 to 64 characters, without control characters",
-        ))
-    }
+    crate::store::users::find(&state.db, me)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized("invalid_token", "the token's account does not exist")
+        })
 }
 
 /// Checks a bio: at most 500 characters; line breaks and tabs are fine, other

@@ -7,6 +7,7 @@ pub mod friends;
 pub mod groups;
 pub mod me;
 pub mod ops;
+pub mod rules;
 pub mod users;
 
 use axum::extract::DefaultBodyLimit;

@@ -48,18 +48,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Loads `id`'s profile, or answers 404 `no_such_user`.
 pub async fn load_user(state: &AppState, id: UserId) -> ApiResult<users::Model> {
-    users::Entity::find_by_id(id.0)
-        .one(&state.db)
+    crate::store::users::find(&state.db, id)
         .await?
         .ok_or_else(no_such_user)
-}
-
-/// Whether user `id` exists.
-pub async fn exists(state: &AppState, id: UserId) -> Result<bool, sea_orm::DbErr> {
-    Ok(users::Entity::find_by_id(id.0)
-        .one(&state.db)
-        .await?
-        .is_some())
 }
 
 /// The 404 for an unknown user id.

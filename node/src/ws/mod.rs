@@ -1,11 +1,15 @@
 //! `GET /ws`: the WebSocket endpoint. The token is checked before the
 //! upgrade (401 in the API's error shape otherwise); the connection then
-//! runs as a [`session`].
+//! runs as a [`session`]: frames decoded by [`command`], sends handed to the
+//! send side (`crate::send`), messages written by the [`writer`] from
+//! [`replay`] pages and hub deliveries (`crate::delivery`).
 
-pub mod authorize;
-pub mod hub;
+pub mod command;
+pub mod context;
 pub mod recent;
+pub mod replay;
 pub mod session;
+pub mod writer;
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
@@ -19,6 +23,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::extract::verify;
 use crate::state::AppState;
+use crate::ws::context::SessionContext;
 
 /// The WebSocket route.
 pub fn router() -> Router<AppState> {
@@ -73,6 +78,7 @@ async fn upgrade(
     }
     let limits = state.ws.clone();
     let sessions = state.sessions.clone();
+    let ctx = SessionContext::new(&state, user);
     Ok(ws
         // Small buffers: tungstenite's default 128 KiB read buffer stays
         // resident for every idle connection.
@@ -80,5 +86,5 @@ async fn upgrade(
         .write_buffer_size(8192)
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
-        .on_upgrade(move |socket| sessions.track_future(session::run(state, socket, user))))
+        .on_upgrade(move |socket| sessions.track_future(session::run(ctx, socket))))
 }

@@ -1,28 +1,39 @@
-//! One WebSocket connection, from upgrade to close: replay of the user's
-//! inbox, then one loop that `select!`s over the client's frames, the hub's
-//! deliveries, publisher confirms, heartbeats and shutdown.
+//! One WebSocket connection, from upgrade to close. The loop only routes:
+//! client frames are decoded ([`command`](crate::ws::command)) and handed to
+//! the send pipeline (on a task of its own) or answered; answers, replay
+//! pages and hub deliveries go out through the [`Writer`]. The slow work
+//! (Redis, Postgres, the broker) runs off the loop, so a stalled dependency
+//! never stops a connection from reading, answering pings or closing.
 //!
 //! Order: the connection is registered (hub, then presence) *before* the
-//! inbox is read, and deliveries that arrive meanwhile wait in the hub queue.
-//! Every stored message therefore reaches this session either through the
-//! replay or as a delivery; the session writes each message id once, so
-//! whichever copy comes second is dropped.
+//! inbox is read, and deliveries wait in the hub queue while a replay runs.
+//! Every stored message therefore reaches this connection either through
+//! the replay or as a delivery, after the stored messages before it; the
+//! writer writes each message id once, so whichever copy comes second is
+//! dropped.
+//!
+//! The loop is generic over the socket's two halves (axum's `WebSocket`
+//! split in production), as in axum's `testing-websockets` example.
 
-use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use confab_common::envelope::Envelope;
-use confab_common::wire::{ClientFrame, MessagePayload, ServerFrame, Target};
-use confab_common::{UserId, inbox};
+use axum::extract::ws::{Message, WebSocket};
+use confab_common::presence::ConnKey;
+use confab_common::wire::{ErrorCode, ServerFrame};
+use confab_common::{UserId, metric};
 use futures_util::stream::FuturesOrdered;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
-use crate::messaging::dedup::Seen;
-use crate::state::AppState;
-use crate::ws::authorize::authorize;
-use crate::ws::hub::{Outbound, Registration};
-use crate::ws::recent::RecentIds;
+use crate::delivery::hub::{Outbound, Registration};
+use crate::send::{Answer, SendPath, SendRequest};
+use crate::ws::command::{self, Command, Refusal};
+use crate::ws::context::SessionContext;
+use crate::ws::replay::{Page, Replay};
+use crate::ws::writer::{Gone, Then, Writer};
 
 /// Close codes this endpoint uses.
 mod close {
@@ -36,18 +47,14 @@ mod close {
     pub const TRY_AGAIN: u16 = 1013;
 }
 
-/// Most `send`s awaiting their broker confirm per connection; past this the
-/// session stops reading until some are confirmed.
+/// Most `send`s in the pipeline or awaiting their confirm per connection;
+/// past this the session stops reading until some are answered.
 const MAX_IN_FLIGHT: usize = 256;
-/// Most ids in one `ack` frame.
-const MAX_ACK_IDS: usize = 1000;
-/// Deliveries written before one flush.
-const WRITE_BATCH: usize = 64;
+/// How long `send`s in hand may take to be confirmed when the node stops.
+const FINISH_GRACE: Duration = Duration::from_secs(2);
 
-/// The answer to one `send`, once its confirm (or failure) is known.
-type Pending = Pin<Box<dyn Future<Output = ServerFrame> + Send>>;
-
-/// Why the session loop ended.
+/// Why the loop ended.
+#[derive(Debug)]
 enum End {
     /// The client closed, or the socket failed: nothing more to send.
     Gone,
@@ -55,55 +62,91 @@ enum End {
     Close(u16, &'static str),
 }
 
-/// Runs one connection of `user` until it closes.
-pub async fn run(state: AppState, socket: WebSocket, user: UserId) {
-    let registration = state.hub.register(user);
-    let key = registration.key;
-    metrics::gauge!("confab_ws_connections").increment(1.0);
-    let mut session = Session {
-        socket,
-        user,
-        last_seq: 0,
-        recent: RecentIds::default(),
-        pending: FuturesOrdered::new(),
-        last_heard: Instant::now(),
-        invalid_frames: 0,
-        limiter: governor::RateLimiter::direct(state.ws.send_quota),
-        state,
-    };
-    tracing::debug!(user_id = user.0, conn = %key, "connected");
-    let end = session.serve(registration).await;
-    let Session {
-        mut socket, state, ..
-    } = session;
-    if let End::Close(code, reason) = end {
-        let frame = CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        };
-        let _ = socket.send(Message::Close(Some(frame))).await;
+impl From<Gone> for End {
+    fn from(Gone: Gone) -> Self {
+        End::Gone
     }
-    state.hub.unregister(user, key);
-    metrics::gauge!("confab_ws_connections").decrement(1.0);
-    if let Err(e) = state.presence.unregister(user, key).await {
+}
+
+/// Serves an upgraded socket until it closes.
+pub async fn run(ctx: SessionContext, socket: WebSocket) {
+    let (sink, stream) = socket.split();
+    serve(ctx, stream, sink).await;
+}
+
+/// Serves one connection of `ctx.user` over `reader` and `sink`.
+pub async fn serve<R, W>(ctx: SessionContext, reader: R, sink: W)
+where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
+    let registration = ctx.hub.register(ctx.user);
+    let (user, key) = (ctx.user, registration.key);
+    metrics::gauge!(metric::WS_CONNECTIONS).increment(1.0);
+    tracing::debug!(user_id = user.0, conn = %key, "connected");
+    let mut session = Session::new(ctx, reader, sink, registration);
+    if let End::Close(code, reason) = session.route().await {
+        session.writer.close(code, reason).await;
+    }
+    let ctx = session.ctx;
+    ctx.hub.unregister(user, key);
+    metrics::gauge!(metric::WS_CONNECTIONS).decrement(1.0);
+    if let Err(e) = ctx.presence.unregister(user, key).await {
         tracing::warn!(error = %e, user_id = user.0, "cannot remove presence; it lapses with the node record");
     }
     tracing::debug!(user_id = user.0, conn = %key, "disconnected");
 }
 
-struct Session {
-    state: AppState,
-    socket: WebSocket,
-    user: UserId,
-    /// How far the inbox has been read (by the replay and catch-ups; live
-    /// deliveries do not move it): a catch-up reads after it, so a message
-    /// that was stored but never pushed is found even if later ones were.
-    last_seq: i64,
-    /// The ids of the messages written lately, so that one delivered twice
-    /// (by the replay and live, or redelivered after a dispatcher failover)
-    /// is written once.
-    recent: RecentIds,
-    pending: FuturesOrdered<Pending>,
+/// The connection's send pipeline, started on its first `send` (an idle
+/// connection costs no task).
+struct Sends {
+    requests: mpsc::Sender<SendRequest>,
+    answers: mpsc::Receiver<Answer>,
+    /// The pipeline ends with the connection.
+    _task: AbortOnDropHandle<()>,
+}
+
+impl Sends {
+    fn start(path: Arc<SendPath>, user: UserId, origin: ConnKey) -> Self {
+        // Both bounded by the in-flight limit, which the loop enforces
+        // before it submits: neither side ever waits for room.
+        let (requests, requests_rx) = mpsc::channel(MAX_IN_FLIGHT);
+        let (answers_tx, answers) = mpsc::channel(MAX_IN_FLIGHT);
+        let task = tokio::spawn(async move {
+            path.run_until_closed(user, origin, requests_rx, answers_tx)
+                .await;
+        });
+        Self {
+            requests,
+            answers,
+            _task: AbortOnDropHandle::new(task),
+        }
+    }
+}
+
+/// The next answer out of the pipeline; never resolves before it started.
+async fn next_answer(sends: &mut Option<Sends>) -> Option<Answer> {
+    match sends {
+        Some(sends) => sends.answers.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Session<R, W> {
+    ctx: SessionContext,
+    key: ConnKey,
+    reader: R,
+    writer: Writer<W>,
+    replay: Replay,
+    /// Deliveries from the hub.
+    outbound: mpsc::Receiver<Outbound>,
+    /// Cancelled by the hub when `outbound` overflowed.
+    kick: CancellationToken,
+    sends: Option<Sends>,
+    /// Answers in `send` order, resolving as confirms come.
+    answers: FuturesOrdered<Answer>,
+    /// `send`s submitted and not yet answered.
+    in_flight: usize,
     /// When the client last showed signs of life.
     last_heard: Instant,
     /// Refused frames so far; too many closes the connection.
@@ -112,383 +155,204 @@ struct Session {
     limiter: governor::DefaultDirectRateLimiter,
 }
 
-impl Session {
-    async fn serve(&mut self, registration: Registration) -> End {
-        let Registration { key, mut rx, kick } = registration;
-        if let Err(e) = self.state.presence.register(&[(self.user, key)]).await {
+impl<R, W> Session<R, W>
+where
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+    W: Sink<Message, Error = axum::Error> + Unpin,
+{
+    fn new(ctx: SessionContext, reader: R, sink: W, registration: Registration) -> Self {
+        let Registration { key, rx, kick } = registration;
+        Self {
+            replay: Replay::new(ctx.db.clone(), ctx.user, ctx.limits.replay_page),
+            limiter: governor::RateLimiter::direct(ctx.limits.send_quota),
+            ctx,
+            key,
+            reader,
+            writer: Writer::new(sink),
+            outbound: rx,
+            kick,
+            sends: None,
+            answers: FuturesOrdered::new(),
+            in_flight: 0,
+            last_heard: Instant::now(),
+            invalid_frames: 0,
+        }
+    }
+
+    /// Registers the connection as present, starts the replay, then routes
+    /// until the connection ends.
+    async fn route(&mut self) -> End {
+        let here = [(self.ctx.user, self.key)];
+        if let Err(e) = self.ctx.presence.register(&here).await {
             tracing::warn!(error = %e, "cannot register presence; closing");
             return End::Close(close::TRY_AGAIN, "presence unavailable; reconnect shortly");
         }
-        if let Err(end) = self.catch_up().await {
-            return end;
-        }
-        let limits = self.state.ws.clone();
-        let mut ping = tokio::time::interval(limits.ping_interval);
+        self.replay.start();
+        let mut ping = tokio::time::interval(self.ctx.limits.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
-        let shutdown = self.state.shutdown.clone();
-
+        let (kick, shutdown) = (self.kick.clone(), self.ctx.shutdown.clone());
         loop {
-            tokio::select! {
-                frame = self.socket.recv(), if self.pending.len() < MAX_IN_FLIGHT => {
-                    self.last_heard = Instant::now();
-                    let result = match frame {
-                        None => return End::Gone,
-                        Some(Err(e)) => return too_big_or_gone(e),
-                        Some(Ok(Message::Text(text))) => self.on_text(text.as_str(), key).await,
-                        Some(Ok(Message::Binary(_))) => {
-                            self.refuse(None, "invalid_frame", "binary frames are not supported; send JSON text").await
-                        }
-                        Some(Ok(Message::Close(_))) => return End::Gone,
-                        // Pongs (and pings, which the library answers) only prove life.
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
-                    };
-                    if let Err(end) = result {
-                        return end;
-                    }
+            let step = tokio::select! {
+                frame = self.reader.next(), if self.in_flight < MAX_IN_FLIGHT => self.on_frame(frame).await,
+                Some(answer) = next_answer(&mut self.sends) => {
+                    self.answers.push_back(answer);
+                    Ok(())
                 }
-                Some(item) = rx.recv() => {
-                    if let Err(end) = self.on_outbound(item, &mut rx).await {
-                        return end;
-                    }
-                }
-                Some(answer) = self.pending.next() => {
-                    if self.write(&answer).await.is_err() {
-                        return End::Gone;
-                    }
-                }
-                _ = ping.tick() => {
-                    if self.last_heard.elapsed() > limits.ping_interval * 3 {
-                        tracing::debug!(user_id = self.user.0, "no sign of life; closing");
-                        return End::Gone;
-                    }
-                    if self.socket.send(Message::Ping(Default::default())).await.is_err() {
-                        return End::Gone;
-                    }
-                }
+                Some(answer) = self.answers.next() => self.on_answer(&answer).await,
+                page = self.replay.next_page() => self.on_page(page).await,
+                Some(item) = self.outbound.recv(), if !self.replay.is_running() => self.on_delivery(item).await,
+                _ = ping.tick() => self.on_tick().await,
                 () = kick.cancelled() => {
-                    metrics::counter!("confab_slow_consumer_closes_total").increment(1);
-                    return End::Close(close::TRY_AGAIN, "too many undelivered messages; reconnect to resume");
+                    metrics::counter!(metric::SLOW_CONSUMER_CLOSES).increment(1);
+                    Err(End::Close(close::TRY_AGAIN, "too many undelivered messages; reconnect to resume"))
                 }
                 () = shutdown.cancelled() => {
-                    self.finish_pending().await;
-                    return End::Close(close::GOING_AWAY, "node shutting down; reconnect");
+                    self.finish().await;
+                    Err(End::Close(close::GOING_AWAY, "node shutting down; reconnect"))
                 }
+            };
+            if let Err(end) = step {
+                return end;
             }
         }
     }
 
-    /// Gives `send`s already published a moment to be confirmed, so that
-    /// their `sent` reaches the client before the socket closes.
-    async fn finish_pending(&mut self) {
-        let deadline = tokio::time::sleep(Duration::from_secs(2));
+    async fn on_frame(&mut self, frame: Option<Result<Message, axum::Error>>) -> Result<(), End> {
+        self.last_heard = Instant::now();
+        match frame {
+            None | Some(Ok(Message::Close(_))) => Err(End::Gone),
+            Some(Err(e)) => Err(too_big_or_gone(e)),
+            Some(Ok(Message::Text(text))) => {
+                match command::decode(text.as_str(), self.ctx.limits.max_body_chars) {
+                    Ok(command) => self.on_command(command).await,
+                    Err(refusal) => self.refuse(refusal).await,
+                }
+            }
+            Some(Ok(Message::Binary(_))) => self.refuse(Refusal::binary()).await,
+            // Pongs (and pings, which the library answers) only prove life.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
+        }
+    }
+
+    async fn on_command(&mut self, command: Command) -> Result<(), End> {
+        match command {
+            Command::Ping => Ok(self.writer.frame(&ServerFrame::Pong).await?),
+            Command::Ack(msg_ids) => {
+                if !msg_ids.is_empty() {
+                    self.ctx.acks.offer(self.ctx.user, msg_ids);
+                }
+                Ok(())
+            }
+            Command::Send(request) => self.submit(request).await,
+        }
+    }
+
+    /// Hands a send to the pipeline, within the connection's rate.
+    async fn submit(&mut self, request: SendRequest) -> Result<(), End> {
+        if self.limiter.check().is_err() {
+            // Push-back, not abuse: it does not count toward the 1008 limit.
+            return self
+                .answer_now(
+                    request.id,
+                    ErrorCode::RateLimited,
+                    "too many messages; slow down and send again with the same id",
+                )
+                .await;
+        }
+        let (path, user, key) = (&self.ctx.sends, self.ctx.user, self.key);
+        let sends = self
+            .sends
+            .get_or_insert_with(|| Sends::start(path.clone(), user, key));
+        match sends.requests.try_send(request) {
+            Ok(()) => {
+                self.in_flight += 1;
+                Ok(())
+            }
+            // Only if the pipeline task died: the client sends again.
+            Err(e) => {
+                tracing::warn!("send pipeline stopped");
+                let id = e.into_inner().id;
+                let message = "the service is briefly unavailable; send again with the same id";
+                self.answer_now(id, ErrorCode::Unavailable, message).await
+            }
+        }
+    }
+
+    async fn answer_now(
+        &mut self,
+        id: String,
+        code: ErrorCode,
+        message: &'static str,
+    ) -> Result<(), End> {
+        metric::send_refused(code);
+        let frame = ServerFrame::error(Some(id), code, message);
+        Ok(self.writer.frame(&frame).await?)
+    }
+
+    async fn on_answer(&mut self, answer: &ServerFrame) -> Result<(), End> {
+        self.in_flight -= 1;
+        Ok(self.writer.frame(answer).await?)
+    }
+
+    async fn on_page(&mut self, page: Result<Page, sea_orm::DbErr>) -> Result<(), End> {
+        let page = page.map_err(|e| {
+            tracing::warn!(error = %e, "cannot read the inbox; closing");
+            End::Close(close::TRY_AGAIN, "storage unavailable; reconnect shortly")
+        })?;
+        let written = self.writer.page(&page).await?;
+        self.replay.advance(&page, written);
+        Ok(())
+    }
+
+    async fn on_delivery(&mut self, item: Outbound) -> Result<(), End> {
+        if self.writer.deliveries(item, &mut self.outbound).await? == Then::CatchUp {
+            self.replay.start();
+        }
+        Ok(())
+    }
+
+    async fn on_tick(&mut self) -> Result<(), End> {
+        if self.last_heard.elapsed() > self.ctx.limits.ping_interval * 3 {
+            tracing::debug!(user_id = self.ctx.user.0, "no sign of life; closing");
+            return Err(End::Gone);
+        }
+        Ok(self.writer.ping().await?)
+    }
+
+    /// Answers a malformed frame; many of them close the connection.
+    async fn refuse(&mut self, refusal: Refusal) -> Result<(), End> {
+        self.invalid_frames += 1;
+        metric::send_refused(refusal.code);
+        self.writer.frame(&refusal.into_frame()).await?;
+        if self.invalid_frames > self.ctx.limits.max_invalid_frames {
+            return Err(End::Close(close::POLICY, "too many invalid frames"));
+        }
+        Ok(())
+    }
+
+    /// Gives `send`s in hand a moment to be confirmed, so that their `sent`
+    /// reaches the client before the socket closes.
+    async fn finish(&mut self) {
+        let deadline = tokio::time::sleep(FINISH_GRACE);
         tokio::pin!(deadline);
-        while !self.pending.is_empty() {
+        while self.in_flight > 0 {
             tokio::select! {
                 () = &mut deadline => break,
-                Some(answer) = self.pending.next() => {
-                    if self.write(&answer).await.is_err() {
+                Some(answer) = next_answer(&mut self.sends) => self.answers.push_back(answer),
+                Some(answer) = self.answers.next() => {
+                    if self.on_answer(&answer).await.is_err() {
                         break;
                     }
                 }
             }
         }
     }
-
-    /// Writes the user's inbox after `last_seq`, page by page.
-    async fn catch_up(&mut self) -> Result<(), End> {
-        let page_size = self.state.ws.replay_page;
-        let started = Instant::now();
-        let mut replayed = 0u64;
-        loop {
-            let page = inbox::page(&self.state.db, self.user, self.last_seq, page_size)
-                .await
-                .map_err(|e| {
-                    tracing::warn!(error = %e, "cannot read the inbox; closing");
-                    End::Close(close::TRY_AGAIN, "storage unavailable; reconnect shortly")
-                })?;
-            let full = page.len() as u64 == page_size;
-            for (seq, message) in page {
-                self.last_seq = seq;
-                if !self.recent.insert(message.msg_id) {
-                    continue;
-                }
-                replayed += 1;
-                let text: Utf8Bytes = ServerFrame::Message(message).to_json().into();
-                self.socket
-                    .feed(Message::Text(text))
-                    .await
-                    .map_err(|_| End::Gone)?;
-            }
-            self.socket.flush().await.map_err(|_| End::Gone)?;
-            if !full {
-                if replayed > 0 {
-                    metrics::counter!("confab_messages_replayed_total").increment(replayed);
-                    metrics::histogram!("confab_replay_seconds")
-                        .record(started.elapsed().as_secs_f64());
-                }
-                return Ok(());
-            }
-        }
-    }
-
-    /// Writes a delivery (and whatever else is already queued) to the socket.
-    async fn on_outbound(
-        &mut self,
-        first: Outbound,
-        rx: &mut tokio::sync::mpsc::Receiver<Outbound>,
-    ) -> Result<(), End> {
-        let mut item = Some(first);
-        let mut written = 0;
-        while let Some(next) = item.take() {
-            match next {
-                Outbound::CatchUp => self.catch_up().await?,
-                Outbound::Message { text, msg_id, ts } => {
-                    // Skipped if written already, by the replay or an
-                    // earlier delivery of the same message.
-                    if self.recent.insert(msg_id) {
-                        self.socket
-                            .feed(Message::Text(text))
-                            .await
-                            .map_err(|_| End::Gone)?;
-                        written += 1;
-                        metrics::counter!("confab_messages_delivered_total").increment(1);
-                        let latency_ms = confab_common::ids::now_ms().saturating_sub(ts).max(0);
-                        metrics::histogram!("confab_delivery_latency_seconds")
-                            .record(latency_ms as f64 / 1000.0);
-                    }
-                }
-            }
-            if written < WRITE_BATCH {
-                item = rx.try_recv().ok();
-            }
-        }
-        self.socket.flush().await.map_err(|_| End::Gone)
-    }
-
-    async fn on_text(
-        &mut self,
-        text: &str,
-        key: confab_common::presence::ConnKey,
-    ) -> Result<(), End> {
-        let frame = match serde_json::from_str::<ClientFrame>(text) {
-            Ok(frame) => frame,
-            Err(e) => {
-                let id = client_id_of(text);
-                return self
-                    .refuse(id, "invalid_frame", format!("not a valid frame: {e}"))
-                    .await;
-            }
-        };
-        match frame {
-            ClientFrame::Ping => self.write(&ServerFrame::Pong).await.map_err(|_| End::Gone),
-            ClientFrame::Ack { msg_ids } => {
-                if msg_ids.len() > MAX_ACK_IDS {
-                    return self
-                        .refuse(
-                            None,
-                            "invalid_frame",
-                            format!("at most {MAX_ACK_IDS} ids per ack"),
-                        )
-                        .await;
-                }
-                if !msg_ids.is_empty() {
-                    metrics::counter!("confab_acks_total").increment(msg_ids.len() as u64);
-                    self.state.acks.send(self.user, msg_ids).await;
-                }
-                Ok(())
-            }
-            ClientFrame::Send { id, to, body } => self.on_send(id, to, body, key).await,
-        }
-    }
-
-    async fn on_send(
-        &mut self,
-        id: String,
-        to: Target,
-        body: String,
-        key: confab_common::presence::ConnKey,
-    ) -> Result<(), End> {
-        let id_len = id.chars().count();
-        if id_len == 0 || id_len > 64 {
-            return self
-                .refuse(None, "invalid_frame", "`id` must be 1 to 64 characters")
-                .await;
-        }
-        let max_body = self.state.ws.max_body_chars;
-        if body.chars().count() > max_body {
-            return self
-                .refuse(
-                    Some(id),
-                    "too_large",
-                    format!("a message body is at most {max_body} characters"),
-                )
-                .await;
-        }
-        if self.limiter.check().is_err() {
-            // Push-back, not abuse: it does not count toward the 1008 limit.
-            return self
-                .reject(
-                    Some(id),
-                    "rate_limited",
-                    "too many messages; slow down and send again with the same id",
-                )
-                .await;
-        }
-        if body.is_empty() {
-            return self
-                .refuse(Some(id), "invalid_frame", "the body is empty")
-                .await;
-        }
-        // The client id first: a repeat of a confirmed send gets its `sent`
-        // even if the sender may no longer write there (the first one may
-        // well have been delivered).
-        let fresh = self.state.ids.next_id();
-        let now = confab_common::ids::now_ms();
-        let seen = match self.state.dedup.claim(self.user, &id, fresh, now).await {
-            Ok(seen) => seen,
-            Err(e) => {
-                tracing::warn!(error = %e, "dedup unavailable");
-                return self
-                    .reject(
-                        Some(id),
-                        "unavailable",
-                        "the service is briefly unavailable; send again with the same id",
-                    )
-                    .await;
-            }
-        };
-        let (msg_id, ts) = match seen {
-            Seen::Sent { msg_id, ts } => {
-                // Confirmed before: the same answer, no second message.
-                self.pending
-                    .push_back(Box::pin(std::future::ready(ServerFrame::Sent {
-                        id,
-                        msg_id,
-                        ts,
-                    })));
-                return Ok(());
-            }
-            Seen::Pending { msg_id, ts } => (msg_id, ts),
-            Seen::New => (fresh, now),
-        };
-        if let Err((code, message)) = authorize(&self.state, self.user, to).await {
-            if seen == Seen::New {
-                // Nothing was published under this id: free it for a later send.
-                if let Err(e) = self.state.dedup.release(self.user, &id).await {
-                    tracing::warn!(error = %e, "cannot release a refused client id");
-                }
-            }
-            return self.reject(Some(id), code, message).await;
-        }
-        let envelope = Envelope {
-            message: MessagePayload {
-                msg_id,
-                from: self.user,
-                to,
-                body,
-                ts,
-            },
-            origin: key,
-        };
-        match self.state.publisher.publish(&envelope).await {
-            Ok(confirm) => {
-                let dedup = self.state.dedup.clone();
-                let user = self.user;
-                let published = Instant::now();
-                self.pending.push_back(Box::pin(async move {
-                    let outcome = confirm.await;
-                    metrics::histogram!("confab_publish_confirm_seconds").record(published.elapsed().as_secs_f64());
-                    match outcome {
-                        Ok(()) => {
-                            metrics::counter!("confab_messages_accepted_total").increment(1);
-                            // Recorded on its own task: this future is only
-                            // polled by the session loop, which may itself be
-                            // waiting on Redis behind this very request.
-                            let client_id = id.clone();
-                            tokio::spawn(async move {
-                                if let Err(e) = dedup.confirm(user, &client_id, msg_id, ts).await {
-                                    // The message is durable; a repeat of this id
-                                    // publishes the same msg_id again, harmlessly.
-                                    tracing::warn!(error = %e, "cannot record the confirm");
-                                }
-                            });
-                            ServerFrame::Sent { id, msg_id, ts }
-                        }
-                        Err(e) => {
-                            metrics::counter!("confab_sends_refused_total", "reason" => "unavailable").increment(1);
-                            tracing::warn!(error = %e, msg_id = %msg_id, "publish not confirmed");
-                            unavailable(id)
-                        }
-                    }
-                }));
-                Ok(())
-            }
-            Err(e) => {
-                metrics::counter!("confab_sends_refused_total", "reason" => "unavailable")
-                    .increment(1);
-                tracing::warn!(error = %e, "cannot publish");
-                let answer = unavailable(id);
-                self.write(&answer).await.map_err(|_| End::Gone)
-            }
-        }
-    }
-
-    /// Answers a refused send without counting it as abuse.
-    async fn reject(
-        &mut self,
-        id: Option<String>,
-        code: &'static str,
-        message: &'static str,
-    ) -> Result<(), End> {
-        metrics::counter!("confab_sends_refused_total", "reason" => code).increment(1);
-        self.write(&ServerFrame::error(id, code, message))
-            .await
-            .map_err(|_| End::Gone)
-    }
-
-    /// Answers a malformed frame; many of them close the connection.
-    async fn refuse(
-        &mut self,
-        id: Option<String>,
-        code: &'static str,
-        message: impl Into<std::borrow::Cow<'static, str>>,
-    ) -> Result<(), End> {
-        self.invalid_frames += 1;
-        metrics::counter!("confab_sends_refused_total", "reason" => code).increment(1);
-        self.write(&ServerFrame::error(id, code, message))
-            .await
-            .map_err(|_| End::Gone)?;
-        if self.invalid_frames > self.state.ws.max_invalid_frames {
-            return Err(End::Close(close::POLICY, "too many invalid frames"));
-        }
-        Ok(())
-    }
-
-    async fn write(&mut self, frame: &ServerFrame) -> Result<(), axum::Error> {
-        self.socket
-            .send(Message::Text(frame.to_json().into()))
-            .await
-    }
-}
-
-fn unavailable(id: String) -> ServerFrame {
-    ServerFrame::error(
-        Some(id),
-        "unavailable",
-        "the message was not confirmed by the broker; send again with the same id",
-    )
-}
-
-/// The `id` of a frame that did not parse, if it has a readable one.
-fn client_id_of(text: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    let id = value.get("id")?.as_str()?;
-    (!id.is_empty() && id.chars().count() <= 64).then(|| id.to_owned())
 }
 
 /// A frame over the limit closes with 1009; any other read error means the
-/// connection is gone.
+/// connection is gone. (axum hands the transport's error over boxed; its
+/// type is the only way to tell the two apart.)
 fn too_big_or_gone(e: axum::Error) -> End {
     let too_big = e
         .into_inner()

@@ -526,7 +526,11 @@ impl Dispatcher {
             .build()
             .expect("dispatcher runtime");
         let token = CancellationToken::new();
-        let handle = runtime.spawn(confab_dispatcher::run(config, token.clone()));
+        let stop = token.clone();
+        let handle = runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::bind(config.health_addr).await?;
+            confab_dispatcher::run(config, listener, stop).await
+        });
         Self {
             runtime,
             token,

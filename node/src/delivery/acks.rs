@@ -6,14 +6,20 @@
 
 use std::time::Duration;
 
-use confab_common::{MessageId, UserId, inbox};
+use confab_common::retry::Backoff;
+use confab_common::{MessageId, UserId, metric};
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
+
+use crate::store::inbox;
 
 /// How long acks gather before they are written.
 const WINDOW: Duration = Duration::from_millis(10);
 /// The most (user, message) pairs written in one statement.
 const MAX_BATCH: usize = 4096;
+/// Ack frames queued for the writer; sessions never wait for room (see
+/// [`AckSender::offer`]), so this is sized for bursts, not for outages.
+const QUEUE: usize = 16_384;
 /// Acks kept while Postgres is down; beyond this the oldest are dropped
 /// (their messages will simply be delivered again).
 const MAX_PENDING: usize = 100_000;
@@ -23,10 +29,19 @@ const MAX_PENDING: usize = 100_000;
 pub struct AckSender(mpsc::Sender<(UserId, Vec<MessageId>)>);
 
 impl AckSender {
-    /// Queues `user`'s ack of `msg_ids`; waits if the writer is behind.
-    pub async fn send(&self, user: UserId, msg_ids: Vec<MessageId>) {
-        if self.0.send((user, msg_ids)).await.is_err() {
-            tracing::warn!(user_id = user.0, "ack writer stopped; ack dropped");
+    /// Queues `user`'s ack of `msg_ids` without waiting: a session never
+    /// stalls on Postgres. If the writer is that far behind (Postgres down
+    /// for long), the ack is dropped and counted; its messages simply come
+    /// again on the next connect, and clients drop repeats by `msg_id`.
+    pub fn offer(&self, user: UserId, msg_ids: Vec<MessageId>) {
+        metrics::counter!(metric::ACKS).increment(msg_ids.len() as u64);
+        if let Err(e) = self.0.try_send((user, msg_ids)) {
+            let (_, dropped) = e.into_inner();
+            metrics::counter!(metric::ACKS_DROPPED).increment(dropped.len() as u64);
+            tracing::warn!(
+                user_id = user.0,
+                "ack writer behind or stopped; ack dropped"
+            );
         }
     }
 }
@@ -34,12 +49,13 @@ impl AckSender {
 /// A channel for acks and the writer task's future. The writer ends when
 /// every [`AckSender`] is dropped, after writing what it holds.
 pub fn writer(db: DatabaseConnection) -> (AckSender, impl Future<Output = ()>) {
-    let (tx, rx) = mpsc::channel(1024);
+    let (tx, rx) = mpsc::channel(QUEUE);
     (AckSender(tx), write_loop(db, rx))
 }
 
 async fn write_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<(UserId, Vec<MessageId>)>) {
     let mut pending: Vec<(UserId, MessageId)> = Vec::new();
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     let mut open = true;
     while open || !pending.is_empty() {
         if pending.is_empty() {
@@ -64,6 +80,7 @@ async fn write_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<(UserId, Vec<
         match inbox::remove(&db, &pending[..take]).await {
             Ok(_) => {
                 pending.drain(..take);
+                backoff.reset();
             }
             Err(e) => {
                 tracing::warn!(error = %e, pending = pending.len(), "cannot write acks; retrying");
@@ -77,7 +94,7 @@ async fn write_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<(UserId, Vec<
                     tracing::warn!(dropped = pending.len(), "stopping with unwritten acks");
                     break;
                 }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tokio::time::sleep(backoff.next_delay()).await;
             }
         }
     }

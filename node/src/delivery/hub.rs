@@ -11,21 +11,38 @@ use std::sync::{Arc, RwLock};
 use axum::extract::ws::Utf8Bytes;
 use confab_common::envelope::Delivery;
 use confab_common::presence::ConnKey;
-use confab_common::wire::ServerFrame;
+use confab_common::wire::{MessagePayload, ServerFrame};
 use confab_common::{MessageId, NodeId, UserId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// A `message` frame, encoded once: the one encoder of messages for
+/// sockets, shared by live deliveries (one encoding for every local
+/// recipient) and replays.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub text: Utf8Bytes,
+    pub msg_id: MessageId,
+    /// When the node accepted the message (Unix ms), for the latency metric.
+    pub ts: i64,
+}
+
+impl Encoded {
+    /// The `message` frame for `message`.
+    pub fn new(message: &MessagePayload) -> Self {
+        Self {
+            text: ServerFrame::Message(message.clone()).to_json().into(),
+            msg_id: message.msg_id,
+            ts: message.ts,
+        }
+    }
+}
+
 /// What the hub hands a connection.
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    /// A `message` frame, serialized once for every local recipient.
-    Message {
-        text: Utf8Bytes,
-        msg_id: MessageId,
-        /// When the node accepted the message (Unix ms), for the latency metric.
-        ts: i64,
-    },
+    /// A message for the connection's user.
+    Message(Encoded),
     /// Read the inbox again from the last position delivered: deliveries may
     /// have been missed (the node's queue or presence was lost meanwhile).
     CatchUp,
@@ -109,9 +126,8 @@ impl Hub {
     /// Hands `delivery` to every local connection of its recipients, except
     /// the connection it came from. Returns how many frames were queued.
     pub fn deliver(&self, delivery: &Delivery) -> usize {
-        let text: Utf8Bytes = ServerFrame::Message(delivery.message.clone())
-            .to_json()
-            .into();
+        // Encoded once for every local recipient.
+        let item = Outbound::Message(Encoded::new(&delivery.message));
         let conns = self.read();
         let mut queued = 0;
         for recipient in &delivery.recipients {
@@ -119,12 +135,7 @@ impl Hub {
                 continue;
             };
             for conn in list.iter().filter(|c| c.key != delivery.origin) {
-                let item = Outbound::Message {
-                    text: text.clone(),
-                    msg_id: delivery.message.msg_id,
-                    ts: delivery.message.ts,
-                };
-                if self.offer(conn, item) {
+                if self.offer(conn, item.clone()) {
                     queued += 1;
                 }
             }

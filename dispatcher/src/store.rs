@@ -1,15 +1,15 @@
-//! The inbox in Postgres: every routed message is stored (once, in
-//! `messages`) with one `inbox` row per recipient until that recipient acks
-//! it. The dispatcher writes in batches; nodes drain in order and delete on
-//! ack, also in batches. Every statement here handles many messages at once.
+//! The dispatcher's store step: every routed message is stored once (in
+//! `messages`) with one `inbox` row per recipient, which stays until that
+//! recipient acks it. A whole batch is one transaction of two statements.
+//! Nodes read and delete the rows (`node/src/store/inbox.rs`).
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement,
     TransactionTrait,
 };
 
-use crate::ids::{GroupId, MessageId, UserId};
-use crate::wire::{MessagePayload, Target};
+use confab_common::wire::{MessagePayload, Target};
+use confab_common::{GroupId, UserId};
 
 /// A message and the users it must be stored for.
 #[derive(Debug, Clone)]
@@ -106,82 +106,4 @@ pub async fn store(db: &DatabaseConnection, batch: &[ToStore<'_>]) -> Result<Vec
     .await?;
     txn.commit().await?;
     Ok(stored)
-}
-
-/// One row of a drain: a message and its position.
-#[derive(Debug, Clone, FromQueryResult)]
-struct Row {
-    seq: i64,
-    msg_id: i64,
-    sender_id: i64,
-    to_user_id: Option<i64>,
-    to_group_id: Option<i64>,
-    body: String,
-    sent_at: i64,
-}
-
-/// Up to `limit` messages of `user`'s inbox after position `after`, in order.
-pub async fn page(
-    db: &impl ConnectionTrait,
-    user: UserId,
-    after: i64,
-    limit: u64,
-) -> Result<Vec<(i64, MessagePayload)>, DbErr> {
-    let rows = Row::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        r#"SELECT i.seq, m.msg_id, m.sender_id, m.to_user_id, m.to_group_id, m.body, m.sent_at
-           FROM inbox i JOIN messages m ON m.msg_id = i.msg_id
-           WHERE i.recipient_id = $1 AND i.seq > $2
-           ORDER BY i.seq
-           LIMIT $3"#,
-        [
-            user.0.into(),
-            after.into(),
-            i64::try_from(limit).unwrap_or(i64::MAX).into(),
-        ],
-    ))
-    .all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| {
-            let to = match (row.to_user_id, row.to_group_id) {
-                (Some(u), _) => Target::User(UserId(u)),
-                (None, Some(g)) => Target::Group(GroupId(g)),
-                (None, None) => return None,
-            };
-            Some((
-                row.seq,
-                MessagePayload {
-                    msg_id: MessageId(row.msg_id),
-                    from: UserId(row.sender_id),
-                    to,
-                    body: row.body,
-                    ts: row.sent_at,
-                },
-            ))
-        })
-        .collect())
-}
-
-/// Removes acked (recipient, message) pairs, all in one statement; pairs that
-/// are not there are ignored. Returns how many rows went.
-pub async fn remove(
-    db: &impl ConnectionTrait,
-    acked: &[(UserId, MessageId)],
-) -> Result<u64, DbErr> {
-    if acked.is_empty() {
-        return Ok(0);
-    }
-    let (users, msgs): (Vec<i64>, Vec<i64>) = acked.iter().map(|(u, m)| (u.0, m.0)).unzip();
-    let result = db
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            r#"DELETE FROM inbox i
-               USING unnest($1::bigint[], $2::bigint[]) AS a(r, m)
-               WHERE i.recipient_id = a.r AND i.msg_id = a.m"#,
-            [users.into(), msgs.into()],
-        ))
-        .await?;
-    Ok(result.rows_affected())
 }

@@ -55,50 +55,107 @@ impl Dedup {
         format!("{}dedup:{}:{}", self.prefix, user.0, client_id)
     }
 
-    /// Claims `client_id` for (`msg_id`, `ts`) unless it already stands for
-    /// a message, in one round trip (`SET NX GET`).
+    /// Claims `client_id` of `user` for a new message (`fresh`, accepted at
+    /// `now`) unless it already stands for one, in one round trip
+    /// (`SET NX GET`). The [`Claim`] says which message the send is about and
+    /// is resolved by what happens next: [`Claim::release`] if the send was
+    /// refused, [`Claim::confirmed`] once the broker has it.
     pub async fn claim(
         &self,
         user: UserId,
         client_id: &str,
-        msg_id: MessageId,
-        ts: i64,
-    ) -> redis::RedisResult<Seen> {
+        fresh: MessageId,
+        now: i64,
+    ) -> redis::RedisResult<Claim> {
+        let key = self.key(user, client_id);
         let previous: Option<String> = redis::cmd("SET")
-            .arg(self.key(user, client_id))
-            .arg(format!("{}:{ts}:p", msg_id.0))
+            .arg(&key)
+            .arg(format!("{}:{now}:p", fresh.0))
             .arg("NX")
             .arg("GET")
             .arg("EX")
             .arg(DEDUP_TTL.as_secs())
             .query_async(&mut self.redis.clone())
             .await?;
-        Ok(previous.as_deref().and_then(parse).unwrap_or(Seen::New))
+        let seen = previous.as_deref().and_then(parse).unwrap_or(Seen::New);
+        let (msg_id, ts) = match seen {
+            Seen::New => (fresh, now),
+            Seen::Pending { msg_id, ts } | Seen::Sent { msg_id, ts } => (msg_id, ts),
+        };
+        Ok(Claim {
+            redis: self.redis.clone(),
+            key,
+            seen,
+            msg_id,
+            ts,
+        })
+    }
+}
+
+/// A client id claimed for one message. Dropped without being resolved (the
+/// publish failed, or its confirm never came) it stays *pending*: a repeat
+/// of the id publishes the same `msg_id` again, which storage absorbs.
+#[must_use = "a claim is released on refusal or confirmed on publish"]
+pub struct Claim {
+    redis: ConnectionManager,
+    key: String,
+    seen: Seen,
+    msg_id: MessageId,
+    ts: i64,
+}
+
+impl std::fmt::Debug for Claim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claim")
+            .field("key", &self.key)
+            .field("seen", &self.seen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Claim {
+    /// What the id stood for before this claim.
+    pub fn seen(&self) -> Seen {
+        self.seen
     }
 
-    /// Forgets `client_id` (its send was refused before anything was published).
-    pub async fn release(&self, user: UserId, client_id: &str) -> redis::RedisResult<()> {
-        redis::cmd("DEL")
-            .arg(self.key(user, client_id))
-            .exec_async(&mut self.redis.clone())
-            .await
+    /// The message this send is about: new, or the one the id stands for.
+    pub fn message(&self) -> (MessageId, i64) {
+        (self.msg_id, self.ts)
     }
 
-    /// Records that `client_id`'s message was confirmed by the broker.
-    pub async fn confirm(
-        &self,
-        user: UserId,
-        client_id: &str,
-        msg_id: MessageId,
-        ts: i64,
-    ) -> redis::RedisResult<()> {
-        redis::cmd("SET")
-            .arg(self.key(user, client_id))
-            .arg(format!("{}:{ts}:s", msg_id.0))
-            .arg("XX")
-            .arg("KEEPTTL")
+    /// The send was refused before anything was published: a claim made
+    /// just now is given up, so the id may be used for a later send.
+    pub async fn release(self) {
+        if self.seen != Seen::New {
+            return;
+        }
+        let released = redis::cmd("DEL")
+            .arg(&self.key)
             .exec_async(&mut self.redis.clone())
-            .await
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "cannot release a refused client id");
+        }
+    }
+
+    /// The broker confirmed the message: a repeat of the id is answered
+    /// `sent` from now on. Recorded on a task of its own, so that the `sent`
+    /// does not wait for Redis; if the record fails, a repeat publishes the
+    /// same `msg_id` again, harmlessly.
+    pub fn confirmed(self) {
+        tokio::spawn(async move {
+            let recorded: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(&self.key)
+                .arg(format!("{}:{}:s", self.msg_id.0, self.ts))
+                .arg("XX")
+                .arg("KEEPTTL")
+                .exec_async(&mut self.redis.clone())
+                .await;
+            if let Err(e) = recorded {
+                tracing::warn!(error = %e, "cannot record the confirm");
+            }
+        });
     }
 }
 

@@ -11,7 +11,7 @@ use confab_common::NodeId;
 use confab_common::presence::{HEARTBEAT_INTERVAL, Presence};
 use tokio_util::sync::CancellationToken;
 
-use crate::ws::hub::Hub;
+use crate::delivery::hub::Hub;
 
 /// Beats until `shutdown`, then removes the node from presence. The caller
 /// has made the first beat before serving.

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use confab_common::broker::{Broker, BrokerError};
 use confab_common::envelope::Envelope;
+use confab_common::retry::Backoff;
 use confab_common::topology::{self, Topology};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
@@ -26,9 +27,6 @@ use tokio_util::sync::CancellationToken;
 /// broken: lapin marks a channel of a dead connection as not connected, and
 /// the look finds it even when no publish did.
 const CHECK_INTERVAL: Duration = Duration::from_secs(1);
-/// First and longest pause between two failed attempts to open the channel.
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 
 /// Why a message is not (known to be) in the broker.
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +139,7 @@ impl Publisher {
         opened: CancellationToken,
         shutdown: CancellationToken,
     ) {
-        let mut delay = FIRST_RETRY_DELAY;
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
         while !shutdown.is_cancelled() {
             if self.healthy().is_some() {
                 tokio::select! {
@@ -153,16 +151,14 @@ impl Publisher {
             }
             match self.open().await {
                 Ok(()) => {
-                    delay = FIRST_RETRY_DELAY;
+                    backoff.reset();
                     opened.cancel();
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, ?delay, "cannot open the publish channel; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {},
-                        () = shutdown.cancelled() => break,
+                    tracing::warn!(error = %e, "cannot open the publish channel; retrying");
+                    if !backoff.wait(&shutdown).await {
+                        break;
                     }
-                    delay = (delay * 2).min(MAX_RETRY_DELAY);
                 }
             }
         }

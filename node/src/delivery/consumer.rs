@@ -1,0 +1,192 @@
+//! Consumes this node's private queue into the [`Hub`]. Declares the queue
+//! itself (no list of nodes exists anywhere), re-subscribes after a broker
+//! failure, and then asks every local connection to catch up from its
+//! inbox, since deliveries may have been lost with the queue meanwhile.
+//! Every wait for the broker is bounded (`confab_common::broker`), so a
+//! handshake or an operation the broker never answers ends in a reconnect,
+//! not in a consumer that silently stopped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use confab_common::NodeId;
+use confab_common::broker::Broker;
+use confab_common::envelope::Delivery;
+use confab_common::retry::Backoff;
+use confab_common::topology::{self, Topology};
+use futures_util::{FutureExt, StreamExt};
+use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{Channel, Consumer};
+use tokio_util::sync::CancellationToken;
+
+use crate::delivery::hub::Hub;
+
+/// Unacked deliveries the broker hands this node at once.
+const PREFETCH: u16 = 512;
+/// How often an idle consumer checks that its channel is still open: lapin
+/// marks the channels of a dead connection, and this finds it even when no
+/// delivery or ack would have.
+const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The node's queue consumer and where it delivers.
+#[derive(Debug)]
+pub struct NodeQueue {
+    pub broker: Broker,
+    pub topology: Topology,
+    pub node: NodeId,
+    pub hub: Arc<Hub>,
+}
+
+impl NodeQueue {
+    /// Consumes until `shutdown`, subscribing again with backoff after a
+    /// failure. `ready` is cancelled the first time the consumer is
+    /// subscribed.
+    pub async fn consume_loop(self, ready: CancellationToken, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut first = true;
+        while !shutdown.is_cancelled() {
+            let subscribed = || {
+                ready.cancel();
+                backoff.reset();
+                if !std::mem::take(&mut first) {
+                    // Whatever was routed here while we were away is in
+                    // the inboxes.
+                    self.hub.catch_up_all();
+                }
+            };
+            match self.consume_once(subscribed, &shutdown).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "node queue consumer stopped; reconnecting"
+                    );
+                    if !backoff.wait(&shutdown).await {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One subscription, on one pooled connection, until `shutdown` or a
+    /// broker failure (then the connection is kept out of the pool).
+    async fn consume_once(
+        &self,
+        subscribed: impl FnOnce(),
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let connection = self.broker.connection().await?;
+        let result = async {
+            let channel = self.broker.open_channel(&connection).await?;
+            let consumer = self.subscribe(&channel).await?;
+            subscribed();
+            self.deliver_until_stopped(&channel, consumer, shutdown)
+                .await?;
+            self.unsubscribe(&channel).await;
+            Ok(())
+        }
+        .await;
+        if result.is_err() {
+            // The connection may be broken; let the pool open a new one.
+            let _ = deadpool_lapin::Object::take(connection);
+        }
+        result
+    }
+
+    fn tag(&self) -> ShortString {
+        ShortString::from(format!("node-{}", self.node.0))
+    }
+
+    /// Declares the node's queue (it exists only while the node does) and
+    /// subscribes to it with manual acks.
+    async fn subscribe(&self, channel: &Channel) -> anyhow::Result<Consumer> {
+        let queue = self.topology.node_queue(self.node);
+        let broker = &self.broker;
+        broker
+            .bounded(
+                "queue.declare node queue",
+                self.topology.declare_node_queue(channel, self.node),
+            )
+            .await?;
+        broker
+            .bounded("basic.qos", topology::set_prefetch(channel, PREFETCH))
+            .await?;
+        let consumer = broker
+            .bounded(
+                "basic.consume node queue",
+                channel.basic_consume(
+                    ShortString::from(queue.as_str()),
+                    self.tag(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                ),
+            )
+            .await?;
+        tracing::info!(%queue, "consuming deliveries");
+        Ok(consumer)
+    }
+
+    /// Hands every delivery to the hub, acking what arrived together at once.
+    async fn deliver_until_stopped(
+        &self,
+        channel: &Channel,
+        mut consumer: Consumer,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut check = tokio::time::interval(CHECK_INTERVAL);
+        loop {
+            let first = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                _ = check.tick() => {
+                    anyhow::ensure!(channel.status().connected(), "the channel closed");
+                    continue;
+                }
+                next = consumer.next() => match next {
+                    Some(delivery) => delivery.context("node queue consumer failed")?,
+                    None => anyhow::bail!("the broker cancelled the consumer"),
+                },
+            };
+            // Take what else is already here, then ack it all at once.
+            let mut last = first.acker.clone();
+            self.hand_over(&first);
+            for _ in 1..PREFETCH {
+                match consumer.next().now_or_never() {
+                    Some(Some(delivery)) => {
+                        let delivery = delivery.context("node queue consumer failed")?;
+                        self.hand_over(&delivery);
+                        last = delivery.acker.clone();
+                    }
+                    _ => break,
+                }
+            }
+            self.broker
+                .bounded(
+                    "basic.ack deliveries",
+                    last.ack(BasicAckOptions { multiple: true }),
+                )
+                .await?;
+        }
+    }
+
+    fn hand_over(&self, delivery: &lapin::message::Delivery) {
+        match serde_json::from_slice::<Delivery>(&delivery.data) {
+            Ok(d) => {
+                self.hub.deliver(&d);
+            }
+            Err(e) => tracing::error!(error = %e, "undecodable delivery dropped"),
+        }
+    }
+
+    /// Stops consuming; what was prefetched and not acked goes back to the
+    /// queue with the channel.
+    async fn unsubscribe(&self, channel: &Channel) {
+        let broker = &self.broker;
+        let cancel = channel.basic_cancel(self.tag(), BasicCancelOptions::default());
+        broker.bounded("basic.cancel", cancel).await.ok();
+        let close = channel.close(200, "node stopping".into());
+        broker.bounded("channel.close", close).await.ok();
+    }
+}

@@ -1,0 +1,289 @@
+//! The node's start and shutdown steps, in the order [`crate::run`] takes
+//! them. Start: connect to Postgres, Redis and RabbitMQ (lazily: a process
+//! starts, unhealthy, while one is down), build the shared state, start the
+//! background workers, wait (boundedly) for the broker, serve. Stop: leave
+//! Consul, stop accepting, close every socket with 1001, stop the workers,
+//! write the last acks, close the pool.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use confab_common::auth::JwtKeys;
+use confab_common::broker::Broker;
+use confab_common::consul::{Agent, Service};
+use confab_common::presence::Presence;
+use confab_common::social::SocialCache;
+use confab_common::topology::Topology;
+use confab_common::{MessageIdGenerator, metric};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::delivery::consumer::NodeQueue;
+use crate::delivery::hub::Hub;
+use crate::delivery::{acks, liveness};
+use crate::send::SendPath;
+use crate::send::authorize::Authorizer;
+use crate::send::dedup::Dedup;
+use crate::send::publisher::Publisher;
+use crate::state::AppState;
+use crate::{password, routes};
+
+/// How long the node waits for the broker before it serves anyway (sends
+/// then answer `unavailable` until the broker is back).
+const BROKER_WAIT: Duration = Duration::from_secs(5);
+
+/// A started node: its state and its background workers.
+pub(crate) struct Node {
+    state: AppState,
+    /// The publisher keeper, the queue consumer, the presence heartbeat.
+    workers: TaskTracker,
+    /// Stops `workers`; cancelled after the sockets are closed.
+    background: CancellationToken,
+    /// Cancelled once the publish channel is open, and once the consumer is
+    /// subscribed.
+    publishing: CancellationToken,
+    consuming: CancellationToken,
+    /// Writes client acks; ends when the last sender (the state's) goes.
+    ack_writer: JoinHandle<()>,
+}
+
+/// The HTTP server and the Consul registration, between serve and stop.
+pub(crate) struct Serving {
+    server: JoinHandle<std::io::Result<()>>,
+    stop_accepting: CancellationToken,
+    consul: Option<Agent>,
+    consul_stop: CancellationToken,
+}
+
+/// What the node connects to.
+struct Connections {
+    db: sea_orm::DatabaseConnection,
+    redis: redis::aio::ConnectionManager,
+    broker: Broker,
+    topology: Topology,
+}
+
+impl Node {
+    /// Connects, builds the state and starts the background workers.
+    pub(crate) async fn start(config: &Config) -> anyhow::Result<Self> {
+        let connections = Connections {
+            db: config.database.connect().await?,
+            redis: config.redis.connect().await?,
+            broker: config
+                .amqp
+                .broker(&format!("confab-node-{}", config.node_id().0))?,
+            topology: Topology::new(config.amqp.amqp_prefix.clone()),
+        };
+        confab_common::telemetry::prometheus();
+        metric::register_node();
+        let publisher = Arc::new(Publisher::new(
+            connections.broker.clone(),
+            connections.topology.clone(),
+            Duration::from_millis(config.ws.publish_timeout_ms),
+        ));
+        let (acks, ack_writer) = acks::writer(connections.db.clone());
+        let state = app_state(config, &connections, publisher.clone(), acks)?;
+        let node = Self {
+            state,
+            workers: TaskTracker::new(),
+            background: CancellationToken::new(),
+            publishing: CancellationToken::new(),
+            consuming: CancellationToken::new(),
+            ack_writer: tokio::spawn(ack_writer),
+        };
+        node.spawn_workers(config, connections, publisher).await;
+        Ok(node)
+    }
+
+    /// Starts the publisher's keeper, the queue consumer and the presence
+    /// heartbeat. Presence first: connections registered under this
+    /// incarnation count only once the node record exists.
+    async fn spawn_workers(
+        &self,
+        config: &Config,
+        connections: Connections,
+        publisher: Arc<Publisher>,
+    ) {
+        let node = config.node_id();
+        let (hub, presence) = (&self.state.hub, &self.state.presence);
+        if let Err(e) = presence.heartbeat(node, hub.incarnation()).await {
+            tracing::warn!(error = %e, "Redis unavailable at start; presence follows when it is back");
+        }
+        self.workers
+            .spawn(publisher.keep_open(self.publishing.clone(), self.background.clone()));
+        let queue = NodeQueue {
+            broker: connections.broker,
+            topology: connections.topology,
+            node,
+            hub: hub.clone(),
+        };
+        self.workers
+            .spawn(queue.consume_loop(self.consuming.clone(), self.background.clone()));
+        self.workers.spawn(liveness::heartbeat_loop(
+            presence.clone(),
+            node,
+            hub.clone(),
+            self.background.clone(),
+        ));
+    }
+
+    /// Waits until sends can be published and deliveries can arrive, or
+    /// [`BROKER_WAIT`] if the broker is down: sends answer `unavailable`
+    /// until it is back, and connections catch up then.
+    pub(crate) async fn wait_for_broker(&self) {
+        let ready = async {
+            self.publishing.cancelled().await;
+            self.consuming.cancelled().await;
+        };
+        if tokio::time::timeout(BROKER_WAIT, ready).await.is_err() {
+            tracing::warn!(
+                "RabbitMQ unavailable at start; sends answer `unavailable` until it is back"
+            );
+        }
+    }
+
+    /// Serves HTTP and WebSocket on `listener` and registers with Consul.
+    pub(crate) fn serve(&self, listener: TcpListener, config: &Config) -> anyhow::Result<Serving> {
+        let (app, _openapi) = routes::router(self.state.clone(), config);
+        let addr = listener.local_addr().context("listener has no address")?;
+        tracing::info!(%addr, node_id = config.node_id().0, "node listening");
+        // No Nagle: a frame written right after another must not wait for
+        // the client's delayed ACK (it added ~40 ms to every message).
+        let listener =
+            axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
+        let stop_accepting = CancellationToken::new();
+        let server = axum::serve(listener, app)
+            .with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
+        let server = tokio::spawn(async move { server.await });
+        let address = config.consul.consul_service_address.clone();
+        let service = Service::new(
+            format!("confab-node-{}", config.node_id().0),
+            "confab-node",
+            &["confab", "ws", "http"],
+            address.unwrap_or_else(|| addr.ip().to_string()),
+            addr.port(),
+            "/health",
+        );
+        let consul = Agent::from_config(&config.consul, service)?;
+        let consul_stop = CancellationToken::new();
+        if let Some(agent) = consul.clone() {
+            self.workers
+                .spawn(agent.keep_registered(consul_stop.clone()));
+        }
+        Ok(Serving {
+            server,
+            stop_accepting,
+            consul,
+            consul_stop,
+        })
+    }
+
+    /// The shutdown steps, all within `grace`.
+    pub(crate) async fn stop(self, serving: Serving, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        serving.leave_consul().await;
+        serving.stop_accepting.cancel();
+        tracing::info!("stopping: closing sockets");
+        self.state.shutdown.cancel();
+        self.state.sessions.close();
+        if tokio::time::timeout_at(deadline, self.state.sessions.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("sessions did not close within the grace period");
+        }
+        if tokio::time::timeout_at(deadline, serving.server)
+            .await
+            .is_err()
+        {
+            tracing::warn!("HTTP connections did not drain within the grace period");
+        }
+        self.background.cancel();
+        self.workers.close();
+        if tokio::time::timeout_at(deadline, self.workers.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop within the grace period");
+        }
+        let db = self.state.db.clone();
+        // The last ack sender goes with the state: the writer flushes and ends.
+        drop(self.state);
+        let _ = tokio::time::timeout_at(deadline + Duration::from_secs(2), self.ack_writer).await;
+        db.close().await.ok();
+        tracing::info!("node stopped");
+    }
+}
+
+impl Serving {
+    /// Leaves Consul first, so that Nginx stops sending clients here before
+    /// the node stops accepting them.
+    async fn leave_consul(&self) {
+        self.consul_stop.cancel();
+        let Some(agent) = &self.consul else {
+            return;
+        };
+        match tokio::time::timeout(Duration::from_secs(3), agent.deregister()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot deregister from Consul"),
+            Err(_) => tracing::warn!("Consul did not answer the deregistration in time"),
+        }
+    }
+}
+
+/// The state every handler and connection shares.
+fn app_state(
+    config: &Config,
+    connections: &Connections,
+    publisher: Arc<Publisher>,
+    acks: acks::AckSender,
+) -> anyhow::Result<AppState> {
+    let node = config.node_id();
+    let Connections {
+        db, redis, broker, ..
+    } = connections;
+    let prefix = config.redis.redis_key_prefix.clone();
+    let social = SocialCache::new(redis.clone(), db.clone(), prefix.clone());
+    let incarnation = uuid::Uuid::new_v4().as_u64_pair().0;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Ok(AppState {
+        db: db.clone(),
+        presence: Presence::new(redis.clone(), prefix.clone()),
+        jwt: Arc::new(JwtKeys::new(
+            &config.jwt.validated_secret()?,
+            config.jwt.ttl()?,
+        )),
+        passwords: password::Passwords::new(cores)?,
+        max_group_members: config.max_group_members,
+        social: social.clone(),
+        hub: Arc::new(Hub::new(node, incarnation, config.ws.outbound_queue)),
+        sends: Arc::new(SendPath {
+            dedup: Dedup::new(redis.clone(), prefix),
+            authorizer: Authorizer {
+                social,
+                db: db.clone(),
+            },
+            publisher,
+            ids: Arc::new(MessageIdGenerator::new(node)),
+        }),
+        acks,
+        ws: (&config.ws).into(),
+        // Sessions close (1001) by their own token, after the node left
+        // Consul and stopped accepting, before its workers stop.
+        shutdown: CancellationToken::new(),
+        sessions: TaskTracker::new(),
+        probe: confab_common::health::Probe {
+            db: db.clone(),
+            redis: redis.clone(),
+            amqp: broker.pool().clone(),
+        },
+    })
+}

@@ -1,0 +1,84 @@
+//! Whether a user may send to a target: direct messages go to friends only,
+//! group messages come from members only. Answered from the social cache
+//! (`confab_common::social`), never a database query per message; only a
+//! refusal looks the recipient up, to say which refusal it is.
+
+use confab_common::UserId;
+use confab_common::social::SocialCache;
+use confab_common::wire::{ErrorCode, Target};
+use sea_orm::DatabaseConnection;
+
+use crate::store;
+
+/// Why a send may not go out: the `error` frame's code and message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denied {
+    pub code: ErrorCode,
+    pub message: &'static str,
+}
+
+impl Denied {
+    /// A dependency did not answer: the client sends again with the same id.
+    pub const UNAVAILABLE: Denied = Denied {
+        code: ErrorCode::Unavailable,
+        message: "the service is briefly unavailable; send again with the same id",
+    };
+    const NO_SUCH_USER: Denied = Denied {
+        code: ErrorCode::NoSuchUser,
+        message: "there is no user with this id",
+    };
+    const NOT_FRIENDS: Denied = Denied {
+        code: ErrorCode::NotFriends,
+        message: "direct messages go to friends only",
+    };
+    const NOT_MEMBER: Denied = Denied {
+        code: ErrorCode::NotMember,
+        message: "you are not a member of this group",
+    };
+    const NO_SUCH_GROUP: Denied = Denied {
+        code: ErrorCode::NoSuchGroup,
+        message: "there is no group with this id",
+    };
+}
+
+/// Answers "may `user` send to `to`?".
+#[derive(Debug, Clone)]
+pub struct Authorizer {
+    pub social: SocialCache,
+    pub db: DatabaseConnection,
+}
+
+impl Authorizer {
+    /// Friends only, members only.
+    pub async fn authorize(&self, user: UserId, to: Target) -> Result<(), Denied> {
+        match to {
+            Target::User(other) => self.direct(user, other).await,
+            Target::Group(group) => match self.social.is_member(group, user).await {
+                Ok(Some(true)) => Ok(()),
+                Ok(Some(false)) => Err(Denied::NOT_MEMBER),
+                Ok(None) => Err(Denied::NO_SUCH_GROUP),
+                Err(e) => Err(unavailable(&e)),
+            },
+        }
+    }
+
+    async fn direct(&self, user: UserId, other: UserId) -> Result<(), Denied> {
+        if other != user {
+            match self.social.are_friends(user, other).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => return Err(unavailable(&e)),
+            }
+        }
+        match store::users::exists(&self.db, other).await {
+            Ok(false) => Err(Denied::NO_SUCH_USER),
+            Ok(true) => Err(Denied::NOT_FRIENDS),
+            Err(e) => Err(unavailable(&e)),
+        }
+    }
+}
+
+fn unavailable(e: &dyn std::fmt::Display) -> Denied {
+    tracing::warn!(error = %e, "cannot check the social graph");
+    Denied::UNAVAILABLE
+}

@@ -1,0 +1,12 @@
+//! The send side of the message path: a connection's `send` frames, in
+//! order, through the [`pipeline`]: claim the client id ([`dedup`]), check
+//! the sender may write there ([`authorize`]), publish to `input` with a
+//! confirm ([`publisher`]), answer `sent` or `error`. Nothing here knows
+//! about sockets; the session hands requests in and writes answers out.
+
+pub mod authorize;
+pub mod dedup;
+pub mod pipeline;
+pub mod publisher;
+
+pub use pipeline::{Answer, SendPath, SendRequest};

@@ -1,0 +1,148 @@
+//! One connection's sends, one at a time and in order (so that a sender's
+//! messages reach `input` in the order it sent them): claim the client id,
+//! authorize, publish. Each request yields an [`Answer`], a future that
+//! resolves to the `sent` or `error` frame once the broker's confirm (or
+//! its failure) is known; the session writes answers in request order.
+//!
+//! Every step here is bounded: Redis and Postgres by their client timeouts,
+//! the publish by the broker bound and the confirm by `PUBLISH_TIMEOUT_MS`.
+//! A step that stalls holds up this connection's later sends, never its
+//! reads, pings or deliveries, which the session loop serves meanwhile.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use confab_common::envelope::Envelope;
+use confab_common::presence::ConnKey;
+use confab_common::wire::{ErrorCode, MessagePayload, ServerFrame, Target};
+use confab_common::{MessageIdGenerator, UserId, metric};
+use tokio::sync::mpsc;
+
+use crate::send::authorize::{Authorizer, Denied};
+use crate::send::dedup::{Claim, Dedup, Seen};
+use crate::send::publisher::Publisher;
+
+/// The answer to one `send`: resolves to its `sent` or `error` frame.
+pub type Answer = Pin<Box<dyn Future<Output = ServerFrame> + Send>>;
+
+/// A `send` that passed the frame checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRequest {
+    /// The client's id for the message.
+    pub id: String,
+    pub to: Target,
+    pub body: String,
+}
+
+/// What the send pipeline needs; shared by every connection of the node.
+#[derive(Debug, Clone)]
+pub struct SendPath {
+    pub dedup: Dedup,
+    pub authorizer: Authorizer,
+    pub publisher: Arc<Publisher>,
+    pub ids: Arc<MessageIdGenerator>,
+}
+
+impl SendPath {
+    /// Runs the sends of `user`'s connection `origin` until `requests`
+    /// closes, handing each answer to `answers` in request order.
+    pub async fn run_until_closed(
+        &self,
+        user: UserId,
+        origin: ConnKey,
+        mut requests: mpsc::Receiver<SendRequest>,
+        answers: mpsc::Sender<Answer>,
+    ) {
+        while let Some(request) = requests.recv().await {
+            let answer = self.send(user, origin, request).await;
+            if answers.send(answer).await.is_err() {
+                break;
+            }
+        }
+    }
+
+    /// One send, up to its publish.
+    pub async fn send(&self, user: UserId, origin: ConnKey, request: SendRequest) -> Answer {
+        let SendRequest { id, to, body } = request;
+        // The client id first: a repeat of a confirmed send gets its `sent`
+        // even if the sender may no longer write there (the first one may
+        // well have been delivered).
+        let claim = match self
+            .dedup
+            .claim(user, &id, self.ids.next_id(), confab_common::ids::now_ms())
+            .await
+        {
+            Ok(claim) => claim,
+            Err(e) => {
+                tracing::warn!(error = %e, "dedup unavailable");
+                return refused(id, Denied::UNAVAILABLE);
+            }
+        };
+        let (msg_id, ts) = claim.message();
+        if let Seen::Sent { .. } = claim.seen() {
+            // Confirmed before: the same answer, no second message.
+            return ready(ServerFrame::Sent { id, msg_id, ts });
+        }
+        if let Err(denied) = self.authorizer.authorize(user, to).await {
+            claim.release().await;
+            return refused(id, denied);
+        }
+        let message = MessagePayload {
+            msg_id,
+            from: user,
+            to,
+            body,
+            ts,
+        };
+        self.publish(Envelope { message, origin }, id, claim).await
+    }
+
+    /// Publishes and returns the answer that waits for the confirm.
+    async fn publish(&self, envelope: Envelope, id: String, claim: Claim) -> Answer {
+        let msg_id = envelope.message.msg_id;
+        let ts = envelope.message.ts;
+        match self.publisher.publish(&envelope).await {
+            Ok(confirm) => {
+                let published = Instant::now();
+                Box::pin(async move {
+                    let outcome = confirm.await;
+                    metrics::histogram!(metric::PUBLISH_CONFIRM_SECONDS)
+                        .record(published.elapsed().as_secs_f64());
+                    match outcome {
+                        Ok(()) => {
+                            metrics::counter!(metric::MESSAGES_ACCEPTED).increment(1);
+                            claim.confirmed();
+                            ServerFrame::Sent { id, msg_id, ts }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, msg_id = %msg_id, "publish not confirmed");
+                            refused(id, NOT_CONFIRMED).await
+                        }
+                    }
+                })
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot publish");
+                refused(id, NOT_CONFIRMED)
+            }
+        }
+    }
+}
+
+/// The broker did not take the message: the client sends again, same id
+/// (the claim stays pending, so the same `msg_id` is published again).
+const NOT_CONFIRMED: Denied = Denied {
+    code: ErrorCode::Unavailable,
+    message: "the message was not confirmed by the broker; send again with the same id",
+};
+
+fn ready(frame: ServerFrame) -> Answer {
+    Box::pin(std::future::ready(frame))
+}
+
+/// The `error` answer to a send, counted under its code.
+fn refused(id: String, denied: Denied) -> Answer {
+    metric::send_refused(denied.code);
+    ready(ServerFrame::error(Some(id), denied.code, denied.message))
+}

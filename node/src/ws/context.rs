@@ -1,0 +1,50 @@
+//! What one connection needs from the node, instead of the whole app state.
+
+use std::sync::Arc;
+
+use confab_common::UserId;
+use confab_common::presence::Presence;
+use sea_orm::DatabaseConnection;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::WsLimits;
+use crate::delivery::acks::AckSender;
+use crate::delivery::hub::Hub;
+use crate::send::SendPath;
+use crate::state::AppState;
+
+/// A connection's handles, for the token's user.
+#[derive(Debug, Clone)]
+pub struct SessionContext {
+    /// The token's user: the sender of everything this connection sends.
+    pub user: UserId,
+    /// Where the connection registers for deliveries.
+    pub hub: Arc<Hub>,
+    /// Where it is registered as online (cluster-wide).
+    pub presence: Presence,
+    /// Where its sends go.
+    pub sends: Arc<SendPath>,
+    /// Where its acks go.
+    pub acks: AckSender,
+    /// Its inbox, for replays.
+    pub db: DatabaseConnection,
+    pub limits: WsLimits,
+    /// Cancelled when the node stops: the connection closes with 1001.
+    pub shutdown: CancellationToken,
+}
+
+impl SessionContext {
+    /// The context of a connection of `user`.
+    pub fn new(state: &AppState, user: UserId) -> Self {
+        Self {
+            user,
+            hub: state.hub.clone(),
+            presence: state.presence.clone(),
+            sends: state.sends.clone(),
+            acks: state.acks.clone(),
+            db: state.db.clone(),
+            limits: state.ws.clone(),
+            shutdown: state.shutdown.clone(),
+        }
+    }
+}

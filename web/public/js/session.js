@@ -1,0 +1,105 @@
+// The session: the token and profile kept for the tab (sessionStorage), the
+// start of a session (the Chat and its socket, the first loads, the polls)
+// and its end (log out, or back to log in when the token expired).
+
+import { ApiError } from './api.js';
+import { Chat } from './chat.js';
+import { api, onUnauthorized } from './client.js';
+import { $ } from './dom.js';
+import { ensureUser, userById } from './names.js';
+import { beginSession, chatChanged, endSession, setConnection, setSession, state } from './store.js';
+import { refreshAll, refreshGroupsSoon, schedulePoll, stopPolling } from './sync.js';
+
+const SESSION_KEY = 'confab.v1.session';
+
+let lastTokenCheck = 0;
+
+export function saveSession() {
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: state.token, me: state.me }));
+}
+
+/** Starts the page: resumes the tab's session, or shows the log-in form. */
+export async function boot() {
+  onUnauthorized((err) => {
+    if (state.token && (err.code === 'token_expired' || err.code === 'invalid_token' || err.code === 'missing_token')) {
+      logout({ forget: false, notice: 'Your session has expired. Please log in again.' });
+    }
+  });
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
+  } catch {
+    saved = null;
+  }
+  if (saved?.token) {
+    setSession(saved.token, saved.me);
+    try {
+      const me = await api.me();
+      setSession(state.token, me);
+      saveSession();
+      startSession();
+      return;
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 401)) {
+        // The server is unreachable: start anyway with what we have; it reconnects.
+        if (state.me) {
+          startSession();
+          return;
+        }
+      }
+      sessionStorage.removeItem(SESSION_KEY);
+    }
+  }
+  endSession(); // no session (the token and profile go): the log-in form
+}
+
+/** A log-in or registration succeeded. */
+export function onAuthenticated({ token, user }) {
+  setSession(token, user);
+  saveSession();
+  startSession();
+}
+
+function startSession() {
+  const chat = new Chat({
+    me: state.me,
+    token: () => state.token,
+    onChange: onChatChange,
+    onConnection: setConnection,
+    onHandshakeFailure: checkToken,
+    isVisible: (key) =>
+      state.view === 'chats' && state.activeConv === key && document.visibilityState === 'visible' && !$('#app-view').hidden,
+  });
+  // Conversations kept from before come back (groups may have been left since).
+  beginSession(chat);
+  refreshAll();
+  schedulePoll();
+}
+
+export function logout({ forget = true, notice } = {}) {
+  if (!state.token) return;
+  stopPolling();
+  sessionStorage.removeItem(SESSION_KEY);
+  endSession({ forget, notice });
+}
+
+/** The socket could not open: if the token expired, go back to log in. */
+async function checkToken() {
+  if (Date.now() - lastTokenCheck < 5000) return;
+  lastTokenCheck = Date.now();
+  try {
+    await api.me(); // a 401 logs out through onUnauthorized
+  } catch {
+    /* offline: keep trying */
+  }
+}
+
+function onChatChange(change) {
+  const { incoming } = change;
+  if (incoming) {
+    const to = incoming.to;
+    if (to.group !== undefined && !state.groupById.has(to.group)) refreshGroupsSoon();
+    if (!userById(incoming.from)) ensureUser(incoming.from);
+  }
+  chatChanged(change);
+}
