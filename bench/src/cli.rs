@@ -10,6 +10,8 @@ use crate::scenario::direct::DirectOptions;
 use crate::scenario::group::GroupOptions;
 use crate::scenario::offline::OfflineOptions;
 
+pub use crate::target::Target;
+
 /// Confab's load generator.
 #[derive(Debug, clap::Parser)]
 #[command(name = "confab-bench", version, about)]
@@ -49,28 +51,4 @@ pub enum Command {
     /// An SVG (latency distributions, throughput) and a table of medians
     /// from JSON results.
     Report(ReportOptions),
-}
-
-/// Where the Confab under test answers.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Target {
-    /// Base URL of a node or of the gateway (`http://host:port`). Repeat it
-    /// to spread users over several nodes: users alternate between them, so
-    /// with two nodes every direct pair crosses nodes.
-    #[arg(long = "url", default_value = "http://127.0.0.1:8080")]
-    pub urls: Vec<url::Url>,
-
-    /// A free-form label kept in the JSON and shown in the report.
-    #[arg(long)]
-    pub label: Option<String>,
-}
-
-impl Target {
-    /// One node or gateway at `url`.
-    pub fn single(url: url::Url) -> Self {
-        Self {
-            urls: vec![url],
-            label: None,
-        }
-    }
 }

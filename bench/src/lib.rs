@@ -16,6 +16,7 @@ pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod stats;
+pub mod target;
 
 use std::time::Instant;
 

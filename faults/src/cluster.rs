@@ -8,6 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::{Child, Command};
 
+/// How many nodes the harness runs.
+pub const NODES: usize = 2;
+
 /// The faults, each injected once, in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -198,7 +201,7 @@ impl Cluster {
         dispatcher.spawn()?;
         let mut nodes = Vec::new();
         let mut node_addrs = Vec::new();
-        for id in 1..=crate::ledger::NODES {
+        for id in 1..=NODES {
             let addr = format!("127.0.0.1:{}", free_port()?);
             let mut env = common.clone();
             env.push(("LISTEN_ADDR".to_owned(), addr.clone()));

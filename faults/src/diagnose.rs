@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use tokio::io::AsyncWriteExt;
 
-use crate::ledger::{NODES, Report};
+use crate::cluster::NODES;
+use crate::ledger::Report;
 
 /// The counters worth comparing across a fault, per kind of process.
 const NODE_SERIES: &[(&str, &str)] = &[

@@ -5,10 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::user::Population;
-
-/// How many nodes the harness runs.
-pub const NODES: usize = 2;
+use crate::cluster::NODES;
 
 /// A client message: (sender, target label like `u7` or `g3`, sequence).
 pub type Key = (i64, String, u64);
@@ -102,22 +99,13 @@ impl fmt::Display for Report {
 }
 
 impl Ledger {
-    /// A ledger that knows who must receive what.
-    pub fn new(population: &Population) -> Self {
-        let mut inner = Inner::default();
-        for user in &population.users {
-            inner
-                .audience
-                .insert((user.id, format!("u{}", user.friend)), vec![user.friend]);
-            let members: Vec<i64> = population.groups[&user.group]
-                .iter()
-                .copied()
-                .filter(|&m| m != user.id)
-                .collect();
-            inner
-                .audience
-                .insert((user.id, format!("g{}", user.group)), members);
-        }
+    /// A ledger that knows who must receive what: for each (sender,
+    /// conversation), its recipients.
+    pub fn new(audience: impl IntoIterator<Item = ((i64, String), Vec<i64>)>) -> Self {
+        let inner = Inner {
+            audience: audience.into_iter().collect(),
+            ..Inner::default()
+        };
         Self(Arc::new(Mutex::new(inner)))
     }
 

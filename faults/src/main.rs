@@ -74,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
 /// Runs every fault; returns whether any violated a guarantee.
 async fn run(cluster: &mut Cluster, args: &Args, faults: &[Fault]) -> anyhow::Result<bool> {
     let population = user::Population::create(cluster, args.users).await?;
-    let ledger = ledger::Ledger::new(&population);
+    let ledger = ledger::Ledger::new(population.audience());
     let traffic = population.start(cluster, ledger.clone());
     // Warm up: everyone connected and chatting before the first fault.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -39,6 +39,24 @@ pub struct Population {
     pub groups: HashMap<i64, Vec<i64>>,
 }
 
+impl Population {
+    /// Who must receive what each user sends: (sender, conversation) to
+    /// recipients, for the ledger.
+    pub fn audience(&self) -> Vec<((i64, String), Vec<i64>)> {
+        let mut audience = Vec::with_capacity(self.users.len() * 2);
+        for user in &self.users {
+            audience.push(((user.id, format!("u{}", user.friend)), vec![user.friend]));
+            let members: Vec<i64> = self.groups[&user.group]
+                .iter()
+                .copied()
+                .filter(|&m| m != user.id)
+                .collect();
+            audience.push(((user.id, format!("g{}", user.group)), members));
+        }
+        audience
+    }
+}
+
 async fn call(
     http: &reqwest::Client,
     url: String,

@@ -16,11 +16,11 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::Target;
 use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, ServerFrame, Ws, small_buffers};
 use crate::output::{Correctness, RunRecord};
 use crate::stats::{Latency, Timeline};
+use crate::target::Target;
 use crate::{Clock, Ctx, progress};
 
 /// How long one connect (TCP and upgrade) may take.

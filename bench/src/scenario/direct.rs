@@ -9,11 +9,11 @@ use serde_json::json;
 use super::broker::{self, BrokerConn, BrokerOptions};
 use super::traffic::{self, Plan, SendPlan, Shape};
 use crate::Ctx;
-use crate::cli::Target;
 use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, To};
 use crate::output::RunRecord;
 use crate::progress;
+use crate::target::Target;
 
 /// Options of `direct`.
 #[derive(Debug, Clone, clap::Args)]

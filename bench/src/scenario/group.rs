@@ -9,11 +9,11 @@ use serde_json::json;
 use super::direct::count_missing;
 use super::traffic::{self, Plan, SendPlan, Shape};
 use crate::Ctx;
-use crate::cli::Target;
 use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, To};
 use crate::output::RunRecord;
 use crate::progress;
+use crate::target::Target;
 
 /// Options of `group`.
 #[derive(Debug, Clone, clap::Args)]

@@ -17,11 +17,11 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::Body;
-use crate::cli::Target;
 use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, ServerFrame, To, Ws, ack_frame, msg_id, send_frame};
 use crate::output::{Correctness, RunRecord};
 use crate::stats::Latency;
+use crate::target::Target;
 use crate::{Clock, Ctx, progress};
 
 /// Options of `offline`.
