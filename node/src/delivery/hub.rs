@@ -188,3 +188,78 @@ impl Hub {
         self.conns.write().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use confab_common::envelope::Recipient;
+    use confab_common::wire::Target;
+
+    use super::*;
+
+    fn delivery(msg_id: i64, to: &[UserId], origin: ConnKey) -> Delivery {
+        Delivery {
+            message: MessagePayload {
+                msg_id: MessageId(msg_id),
+                from: UserId(1),
+                to: Target::User(to[0]),
+                body: "hi".into(),
+                ts: 0,
+            },
+            recipients: to
+                .iter()
+                .map(|&user| Recipient { user, seq: Some(1) })
+                .collect(),
+            origin,
+        }
+    }
+
+    fn ids(registration: &mut Registration) -> Vec<i64> {
+        let mut ids = Vec::new();
+        while let Ok(item) = registration.rx.try_recv() {
+            match item {
+                Outbound::Message(m) => ids.push(m.msg_id.0),
+                Outbound::CatchUp => ids.push(-1),
+            }
+        }
+        ids
+    }
+
+    #[test]
+    fn a_delivery_reaches_every_local_connection_of_its_recipients_but_its_origin() {
+        let hub = Hub::new(NodeId(1), 7, 8);
+        let (alice, bob, carol) = (UserId(1), UserId(2), UserId(3));
+        let mut sender = hub.register(alice);
+        let mut other_device = hub.register(alice);
+        let mut phone = hub.register(bob);
+        let mut laptop = hub.register(bob);
+        let mut bystander = hub.register(carol);
+        assert_eq!(hub.len(), 5);
+
+        let queued = hub.deliver(&delivery(10, &[bob, alice], sender.key));
+        assert_eq!(queued, 3);
+        assert_eq!(ids(&mut phone), [10]);
+        assert_eq!(ids(&mut laptop), [10]);
+        assert_eq!(ids(&mut other_device), [10]);
+        assert!(ids(&mut sender).is_empty());
+        assert!(ids(&mut bystander).is_empty());
+
+        hub.unregister(bob, laptop.key);
+        hub.catch_up_all();
+        assert_eq!(ids(&mut phone), [-1]);
+        assert!(ids(&mut laptop).is_empty());
+        assert_eq!(hub.connections().len(), 4);
+    }
+
+    #[test]
+    fn a_connection_whose_queue_is_full_is_kicked_not_buffered() {
+        let hub = Hub::new(NodeId(1), 7, 2);
+        let bob = UserId(2);
+        let mut slow = hub.register(bob);
+        let origin = hub.register(UserId(1)).key;
+        for msg_id in 1..=3 {
+            hub.deliver(&delivery(msg_id, &[bob], origin));
+        }
+        assert!(slow.kick.is_cancelled());
+        assert_eq!(ids(&mut slow), [1, 2]);
+    }
+}

@@ -130,3 +130,62 @@ where
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use confab_common::wire::{MessagePayload, Target};
+    use confab_common::{MessageId, UserId};
+    use futures_util::sink::SinkExt;
+
+    use super::*;
+
+    fn message(msg_id: i64) -> MessagePayload {
+        MessagePayload {
+            msg_id: MessageId(msg_id),
+            from: UserId(1),
+            to: Target::User(UserId(2)),
+            body: format!("m{msg_id}"),
+            ts: 0,
+        }
+    }
+
+    fn written(sink: &[Message]) -> Vec<String> {
+        sink.iter()
+            .map(|m| match m {
+                Message::Text(text) => {
+                    let frame: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                    frame["body"].as_str().unwrap_or_default().to_owned()
+                }
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn replayed_and_live_copies_of_a_message_are_written_once() {
+        let mut out = Vec::new();
+        let sink = (&mut out).sink_map_err(|e: Infallible| match e {});
+        let mut writer = Writer::new(sink);
+        let page: Page = vec![(1, message(1)), (2, message(2))];
+        assert_eq!(writer.page(&page).await, Ok(2));
+        // The replay read message 2 before its live copy arrived.
+        let (tx, mut queue) = mpsc::channel(8);
+        for item in [
+            Outbound::Message(Encoded::new(&message(3))),
+            Outbound::CatchUp,
+            Outbound::Message(Encoded::new(&message(4))),
+        ] {
+            tx.try_send(item).unwrap();
+        }
+        let first = Outbound::Message(Encoded::new(&message(2)));
+        let then = writer.deliveries(first, &mut queue).await;
+        // The catch-up stops the batch: message 4 must wait for it.
+        assert_eq!(then, Ok(Then::CatchUp));
+        assert!(matches!(queue.try_recv(), Ok(Outbound::Message(m)) if m.msg_id == MessageId(4)));
+        assert_eq!(writer.page(&page).await, Ok(0));
+        drop(writer);
+        assert_eq!(written(&out), ["m1", "m2", "m3"]);
+    }
+}
