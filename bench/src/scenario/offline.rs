@@ -161,15 +161,14 @@ pub async fn run(ctx: &Ctx, o: &OfflineOptions) -> anyhow::Result<RunRecord> {
         let mut again = far
             .connect(&recipient.token, None, Default::default())
             .await?;
-        let mut repeated = 0u64;
-        let quiet = Duration::from_secs(1);
-        while let Ok(Some(Ok(frame))) = tokio::time::timeout(quiet, again.next()).await {
-            if let Message::Text(text) = frame
-                && let Ok(ServerFrame::Message { .. }) = ServerFrame::parse(text.as_str())
-            {
-                repeated += 1;
-            }
-        }
+        // The contract answers a client's frames only after the replay on
+        // connect is written: the `pong` marks the replay's end.
+        again
+            .send(Message::text(json!({"type": "ping"}).to_string()))
+            .await?;
+        let repeated = tokio::time::timeout(timeout, count_until_pong(&mut again))
+            .await
+            .context("no pong within --timeout")??;
         let _ = again.close(None).await;
         record.figure("redelivered after ack", repeated as f64, "messages");
     } else {
@@ -247,6 +246,22 @@ async fn send_all(
         }
     }
     Ok(confirmed)
+}
+
+/// How many `message` frames come before the next `pong`.
+async fn count_until_pong(ws: &mut Ws) -> anyhow::Result<u64> {
+    let mut messages = 0;
+    while let Some(frame) = ws.next().await {
+        let Message::Text(text) = frame? else {
+            continue;
+        };
+        match ServerFrame::parse(text.as_str())? {
+            ServerFrame::Message { .. } => messages += 1,
+            ServerFrame::Pong => return Ok(messages),
+            _ => {}
+        }
+    }
+    bail!("the connection closed before the pong")
 }
 
 /// The next `message` frame on `ws`.

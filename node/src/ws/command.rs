@@ -55,7 +55,9 @@ impl Refusal {
     }
 }
 
-/// Decodes one text frame; bodies may be at most `max_body_chars`.
+/// Decodes one text frame: steps 1 to 3 of the contract's checks of a
+/// `send` (well-formed, `id`, body length); bodies may be at most
+/// `max_body_chars`.
 pub fn decode(text: &str, max_body_chars: usize) -> Result<Command, Refusal> {
     let frame = serde_json::from_str::<ClientFrame>(text)
         .map_err(|e| Refusal::invalid(client_id_of(text), format!("not a valid frame: {e}")))?;
@@ -79,12 +81,18 @@ pub fn decode(text: &str, max_body_chars: usize) -> Result<Command, Refusal> {
                         .into(),
                 });
             }
-            if body.is_empty() {
-                return Err(Refusal::invalid(Some(id), "the body is empty"));
-            }
             Ok(Command::Send(SendRequest { id, to, body }))
         }
     }
+}
+
+/// Step 5 of the contract's checks of a `send`, which comes after the rate
+/// limit (step 4, the session's): the body is not empty.
+pub fn non_empty(request: SendRequest) -> Result<SendRequest, Refusal> {
+    if request.body.is_empty() {
+        return Err(Refusal::invalid(Some(request.id), "the body is empty"));
+    }
+    Ok(request)
 }
 
 /// The `id` of a frame that did not parse, if it has a readable one.
@@ -162,7 +170,12 @@ mod tests {
         let r =
             refused(json!({"type": "send", "id": "c", "to": {"group": 1}, "body": "é".repeat(11)}));
         assert_eq!((r.code, r.id.as_deref()), (ErrorCode::TooLarge, Some("c")));
-        let r = refused(json!({"type": "send", "id": "c", "to": {"group": 1}, "body": ""}));
+        // An empty body is refused after the rate limit, not here.
+        let empty = json!({"type": "send", "id": "c", "to": {"group": 1}, "body": ""});
+        let Ok(Command::Send(request)) = decode(&empty.to_string(), 10) else {
+            panic!("an empty body is decoded");
+        };
+        let r = non_empty(request).unwrap_err();
         assert_eq!(
             (r.code, r.id.as_deref()),
             (ErrorCode::InvalidFrame, Some("c"))

@@ -3,7 +3,8 @@
 //! the send pipeline (on a task of its own) or answered; answers, replay
 //! pages and hub deliveries go out through the [`Writer`]. The slow work
 //! (Redis, Postgres, the broker) runs off the loop, so a stalled dependency
-//! never stops a connection from reading, answering pings or closing.
+//! never stops a connection from pinging, closing, or (once its replay on
+//! connect is written, as the contract says) reading and answering.
 //!
 //! Order: the connection is registered (hub, then presence) *before* the
 //! inbox is read, and deliveries wait in the hub queue while a replay runs.
@@ -147,6 +148,10 @@ struct Session<R, W> {
     answers: FuturesOrdered<Answer>,
     /// `send`s submitted and not yet answered.
     in_flight: usize,
+    /// Whether client frames are read: not before the replay on connect has
+    /// been written (the contract: a client's frames are answered after its
+    /// replay, so a `pong` marks the replay's end).
+    reading: bool,
     /// When the client last showed signs of life.
     last_heard: Instant,
     /// Refused frames so far; too many closes the connection.
@@ -174,6 +179,7 @@ where
             sends: None,
             answers: FuturesOrdered::new(),
             in_flight: 0,
+            reading: false,
             last_heard: Instant::now(),
             invalid_frames: 0,
         }
@@ -194,7 +200,7 @@ where
         let (kick, shutdown) = (self.kick.clone(), self.ctx.shutdown.clone());
         loop {
             let step = tokio::select! {
-                frame = self.reader.next(), if self.in_flight < MAX_IN_FLIGHT => self.on_frame(frame).await,
+                frame = self.reader.next(), if self.reading && self.in_flight < MAX_IN_FLIGHT => self.on_frame(frame).await,
                 Some(answer) = next_answer(&mut self.sends) => {
                     self.answers.push_back(answer);
                     Ok(())
@@ -248,7 +254,8 @@ where
         }
     }
 
-    /// Hands a send to the pipeline, within the connection's rate.
+    /// Hands a send to the pipeline, within the connection's rate (the
+    /// contract's step 4) and with a body (step 5).
     async fn submit(&mut self, request: SendRequest) -> Result<(), End> {
         if self.limiter.check().is_err() {
             // Push-back, not abuse: it does not count toward the 1008 limit.
@@ -260,6 +267,10 @@ where
                 )
                 .await;
         }
+        let request = match command::non_empty(request) {
+            Ok(request) => request,
+            Err(refusal) => return self.refuse(refusal).await,
+        };
         let (path, user, key) = (&self.ctx.sends, self.ctx.user, self.key);
         let sends = self
             .sends
@@ -302,6 +313,11 @@ where
         })?;
         let written = self.writer.page(&page).await?;
         self.replay.advance(&page, written);
+        if !self.reading && !self.replay.is_running() {
+            // The replay on connect is written: now the client's frames.
+            self.reading = true;
+            self.last_heard = Instant::now();
+        }
         Ok(())
     }
 
@@ -313,7 +329,8 @@ where
     }
 
     async fn on_tick(&mut self) -> Result<(), End> {
-        if self.last_heard.elapsed() > self.ctx.limits.ping_interval * 3 {
+        // A client is not judged silent while it is not being read.
+        if self.reading && self.last_heard.elapsed() > self.ctx.limits.ping_interval * 3 {
             tracing::debug!(user_id = self.ctx.user.0, "no sign of life; closing");
             return Err(End::Gone);
         }
