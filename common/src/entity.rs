@@ -4,6 +4,5 @@ pub mod friend_requests;
 pub mod friendships;
 pub mod group_members;
 pub mod groups;
-pub mod inbox;
 pub mod messages;
 pub mod users;

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
-use crate::envelope::{Delivery, Envelope, Recipient};
+use crate::envelope::{Delivery, Envelope, Input, ToNode};
 use crate::ids::{GroupId, MessageId, NodeId, UserId};
 use crate::presence::ConnKey;
 use crate::wire::{ClientFrame, MessagePayload, Target};
@@ -65,13 +65,15 @@ fn payload() -> impl Strategy<Value = MessagePayload> {
         target(),
         ".{0,200}",
         any::<i64>(),
+        prop::option::of(any::<i64>()),
     )
-        .prop_map(|(id, from, to, body, ts)| MessagePayload {
+        .prop_map(|(id, from, to, body, ts, seq)| MessagePayload {
             msg_id: MessageId(id),
             from: UserId(from),
             to,
             body,
             ts,
+            seq,
         })
 }
 
@@ -101,21 +103,22 @@ proptest! {
 
     #[test]
     fn broker_payloads_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        let _ = serde_json::from_slice::<Envelope>(&bytes);
-        let _ = serde_json::from_slice::<Delivery>(&bytes);
+        let _ = serde_json::from_slice::<Input>(&bytes);
+        let _ = serde_json::from_slice::<ToNode>(&bytes);
     }
 
     #[test]
-    fn envelopes_and_deliveries_round_trip(message in payload(), origin in conn_key(), seqs in prop::collection::vec(prop::option::of(any::<i64>()), 0..5)) {
-        let envelope = Envelope { message: message.clone(), origin };
-        let decoded: Envelope = serde_json::from_slice(&serde_json::to_vec(&envelope).unwrap()).unwrap();
+    fn envelopes_and_deliveries_round_trip(message in payload(), origin in conn_key(), users in prop::collection::vec(any::<i64>(), 0..5), conv in any::<i64>()) {
+        let envelope = Input::Message(Envelope { message: message.clone(), origin });
+        let decoded: Input = serde_json::from_slice(&serde_json::to_vec(&envelope).unwrap()).unwrap();
         prop_assert_eq!(decoded, envelope);
-        let delivery = Delivery {
+        let delivery = ToNode::Delivery(Delivery {
             message,
-            recipients: seqs.into_iter().enumerate().map(|(i, seq)| Recipient { user: UserId(i as i64), seq }).collect(),
+            conv,
+            recipients: users.into_iter().map(UserId).collect(),
             origin,
-        };
-        let decoded: Delivery = serde_json::from_slice(&serde_json::to_vec(&delivery).unwrap()).unwrap();
+        });
+        let decoded: ToNode = serde_json::from_slice(&serde_json::to_vec(&delivery).unwrap()).unwrap();
         prop_assert_eq!(decoded, delivery);
     }
 }

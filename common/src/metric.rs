@@ -44,8 +44,8 @@ pub const DISPATCH_RETRIES: &str = "confab_dispatch_retries_total";
 pub const DISPATCH_POISON: &str = "confab_dispatch_poison_total";
 /// Histogram: one batch from receipt to ack, seconds.
 pub const DISPATCH_BATCH_SECONDS: &str = "confab_dispatch_batch_seconds";
-/// Counter: inbox rows written.
-pub const INBOX_STORED: &str = "confab_inbox_stored_total";
+/// Counter: messages appended to a conversation log.
+pub const MESSAGES_LOGGED: &str = "confab_messages_logged_total";
 /// Counter: deliveries published to node queues.
 pub const DELIVERIES_PUBLISHED: &str = "confab_deliveries_published_total";
 /// Counter: deliveries returned because their node queue was gone.
@@ -82,7 +82,7 @@ pub fn register_dispatcher() {
         (DISPATCH_ENVELOPES, "envelopes routed and acked"),
         (DISPATCH_REDELIVERIES, "envelopes redelivered by the broker"),
         (DISPATCH_RETRIES, "batches retried"),
-        (INBOX_STORED, "inbox rows written"),
+        (MESSAGES_LOGGED, "messages appended to a conversation log"),
         (DELIVERIES_PUBLISHED, "deliveries published to node queues"),
     ]);
 }

@@ -16,11 +16,11 @@ use crate::ids::NodeId;
 
 /// How long a node queue outlives its last consumer: a node that died stops
 /// consuming, and its queue (with whatever deliveries sat in it, all of them
-/// also in the inbox) goes away after this.
+/// also in its conversation log) goes away after this.
 pub const NODE_QUEUE_EXPIRES_MS: i64 = 30_000;
 
 /// The most deliveries a node queue holds; beyond that the oldest are dropped
-/// (they are in the inbox, and the recipient's next connect replays them).
+/// (they are in the log, and each device's next connect replays them).
 /// It bounds the broker's memory when a node stalls.
 pub const NODE_QUEUE_MAX_LENGTH: i64 = 100_000;
 
@@ -118,7 +118,7 @@ impl Topology {
                 ShortString::from(self.node_queue(node)),
                 QueueDeclareOptions {
                     // Not durable, and its messages are not persistent: every
-                    // delivery is also in the inbox, so this queue is a fast
+                    // delivery is also in the log, so this queue is a fast
                     // path, not a store.
                     durable: false,
                     // Not exclusive: a node that reconnects to the broker

@@ -29,8 +29,14 @@ pub enum ClientFrame {
         to: Target,
         body: String,
     },
-    /// The client has these messages; they leave its inbox.
+    /// This device has these messages: its delivery position in their
+    /// conversations moves past them.
     Ack { msg_ids: Vec<MessageId> },
+    /// The user has read `conv` up to `seq` (a read position never moves
+    /// back).
+    Read { conv: Target, seq: i64 },
+    /// The user is typing in `conv` (forwarded, never stored).
+    Typing { conv: Target },
     /// Application-level keepalive; answered with `pong`.
     Ping,
 }
@@ -44,6 +50,10 @@ pub struct MessagePayload {
     pub body: String,
     /// Unix milliseconds at which the node accepted the message.
     pub ts: i64,
+    /// The message's position in its conversation (1, 2, 3, … with no
+    /// gaps), set by the dispatcher when it appends the message to the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
 }
 
 /// Why a frame was refused: the `code` of an `error` frame. Serialized as
@@ -68,13 +78,15 @@ pub enum ErrorCode {
     NotMember,
     /// No group has this id.
     NoSuchGroup,
+    /// A `read` names a conversation the user is not in.
+    NoSuchConversation,
     /// A server fault that is not the client's.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for exhaustive checks and metric labels.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         Self::InvalidFrame,
         Self::TooLarge,
         Self::RateLimited,
@@ -83,6 +95,7 @@ impl ErrorCode {
         Self::NoSuchUser,
         Self::NotMember,
         Self::NoSuchGroup,
+        Self::NoSuchConversation,
         Self::Internal,
     ];
 
@@ -97,6 +110,7 @@ impl ErrorCode {
             Self::NoSuchUser => "no_such_user",
             Self::NotMember => "not_member",
             Self::NoSuchGroup => "no_such_group",
+            Self::NoSuchConversation => "no_such_conversation",
             Self::Internal => "internal",
         }
     }
@@ -129,6 +143,15 @@ pub enum ServerFrame {
     },
     /// The answer to `ping`.
     Pong,
+    /// `user` has read `conv` up to `seq` (`conv` as the receiving user
+    /// sees it: for a direct conversation, the other side).
+    Read {
+        conv: Target,
+        user: UserId,
+        seq: i64,
+    },
+    /// `user` is typing in `conv`.
+    Typing { conv: Target, user: UserId },
 }
 
 impl ServerFrame {
@@ -184,7 +207,19 @@ mod tests {
                 msg_ids: vec![MessageId(12), MessageId(13)]
             }
         );
+        let read: ClientFrame =
+            serde_json::from_value(json!({"type": "read", "conv": {"group": 3}, "seq": 9}))
+                .unwrap();
+        assert_eq!(
+            read,
+            ClientFrame::Read {
+                conv: Target::Group(GroupId(3)),
+                seq: 9
+            }
+        );
         for bad in [
+            json!({"type": "read", "conv": {"group": 3}}),
+            json!({"type": "typing"}),
             json!({"type": "send", "id": "c1", "to": {"user": 7, "group": 3}, "body": "x"}),
             json!({"type": "send", "id": "c1", "to": {"user": "7"}, "body": "x"}),
             json!({"type": "send", "id": "c1", "to": {"channel": 7}, "body": "x"}),
@@ -207,10 +242,11 @@ mod tests {
             to: Target::Group(GroupId(5)),
             body: "hello".into(),
             ts: 1000,
+            seq: Some(7),
         });
         assert_eq!(
             serde_json::to_value(&frame).unwrap(),
-            json!({"type": "message", "msg_id": "42", "from": 3, "to": {"group": 5}, "body": "hello", "ts": 1000})
+            json!({"type": "message", "msg_id": "42", "from": 3, "to": {"group": 5}, "body": "hello", "ts": 1000, "seq": 7})
         );
         assert_eq!(
             serde_json::to_value(ServerFrame::Pong).unwrap(),

@@ -1,16 +1,16 @@
 //! One batch of `input` as a unit of work: decode (poison to `input.dead`),
 //! put in `msg_id` order, route (store, then plan), publish the deliveries
 //! and wait for every confirm, then ack the batch with one `multiple` ack.
-//! Nothing is acked before it is in the inbox and every delivery is
+//! Nothing is acked before it is in its log and every delivery is
 //! confirmed, so a dispatcher that dies mid-batch loses nothing: the broker
 //! hands the batch to the next active dispatcher, and routing it again
-//! changes nothing (inbox writes are idempotent; repeated deliveries carry
+//! changes nothing (a logged message keeps its seq; repeated deliveries carry
 //! the same `seq` and are dropped by the node).
 
 use std::time::{Duration, Instant};
 
 use confab_common::broker::{Broker, BrokerError};
-use confab_common::envelope::Envelope;
+use confab_common::envelope::{Envelope, Input, Signal};
 use confab_common::retry::Backoff;
 use confab_common::{metric, topology};
 use futures_util::future::try_join_all;
@@ -49,6 +49,13 @@ enum AttemptError {
     Nacked,
 }
 
+/// A batch, decoded.
+#[derive(Debug)]
+struct Decoded {
+    messages: Vec<Envelope>,
+    signals: Vec<Signal>,
+}
+
 /// What processing a batch needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Dispatch<'a> {
@@ -69,26 +76,30 @@ impl Dispatch<'_> {
         let started = Instant::now();
         let redelivered = batch.iter().filter(|d| d.redelivered).count() as u64;
         metrics::counter!(metric::DISPATCH_REDELIVERIES).increment(redelivered);
-        let mut envelopes = self.decode(&batch).await?;
+        let mut decoded = self.decode(&batch).await?;
         // Messages of one sender carry increasing ids; routing a batch in id
         // order undoes any reordering the broker did on redelivery.
-        envelopes.sort_by_key(|e| e.message.msg_id);
-        self.route_until_done(&envelopes).await?;
+        decoded.messages.sort_by_key(|e| e.message.msg_id);
+        self.route_until_done(&decoded).await?;
         // One ack for the whole batch (poison ones were rejected already).
         let ack = last_acker.ack(BasicAckOptions { multiple: true });
         self.broker.bounded("basic.ack batch", ack).await?;
-        metrics::counter!(metric::DISPATCH_ENVELOPES).increment(envelopes.len() as u64);
+        metrics::counter!(metric::DISPATCH_ENVELOPES).increment(decoded.messages.len() as u64);
         metrics::histogram!(metric::DISPATCH_BATCH_SECONDS).record(started.elapsed().as_secs_f64());
         Ok(())
     }
 
-    /// The envelopes of `batch`; an undecodable one is poison (it never
-    /// will decode) and goes to `input.dead`.
-    async fn decode(&self, batch: &[AmqpDelivery]) -> Result<Vec<Envelope>, BrokerError> {
-        let mut envelopes = Vec::with_capacity(batch.len());
+    /// The messages and signals of `batch`; an undecodable item is poison
+    /// (it never will decode) and goes to `input.dead`.
+    async fn decode(&self, batch: &[AmqpDelivery]) -> Result<Decoded, BrokerError> {
+        let mut decoded = Decoded {
+            messages: Vec::with_capacity(batch.len()),
+            signals: Vec::new(),
+        };
         for delivery in batch {
-            match serde_json::from_slice::<Envelope>(&delivery.data) {
-                Ok(envelope) => envelopes.push(envelope),
+            match serde_json::from_slice::<Input>(&delivery.data) {
+                Ok(Input::Message(envelope)) => decoded.messages.push(envelope),
+                Ok(Input::Signal(signal)) => decoded.signals.push(signal),
                 Err(e) => {
                     tracing::error!(error = %e, "undecodable envelope dead-lettered");
                     metrics::counter!(metric::DISPATCH_POISON).increment(1);
@@ -97,17 +108,17 @@ impl Dispatch<'_> {
                 }
             }
         }
-        Ok(envelopes)
+        Ok(decoded)
     }
 
-    async fn route_until_done(&self, envelopes: &[Envelope]) -> Result<(), BatchError> {
+    async fn route_until_done(&self, decoded: &Decoded) -> Result<(), BatchError> {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
-            match self.attempt(envelopes).await {
+            match self.attempt(decoded).await {
                 Ok(()) => return Ok(()),
                 Err(AttemptError::Broker(e)) => return Err(e.into()),
                 Err(e) => {
-                    tracing::warn!(error = %e, batch = envelopes.len(), "routing failed; retrying the batch");
+                    tracing::warn!(error = %e, batch = decoded.messages.len(), "routing failed; retrying the batch");
                     metrics::counter!(metric::DISPATCH_RETRIES).increment(1);
                     // Stopping mid-outage: leave the batch unacked.
                     if !backoff.wait(self.shutdown).await {
@@ -118,8 +129,11 @@ impl Dispatch<'_> {
         }
     }
 
-    async fn attempt(&self, envelopes: &[Envelope]) -> Result<(), AttemptError> {
-        let outgoing = self.router.route(envelopes).await?;
+    async fn attempt(&self, decoded: &Decoded) -> Result<(), AttemptError> {
+        let outgoing = self
+            .router
+            .route(&decoded.messages, &decoded.signals)
+            .await?;
         self.publish(outgoing).await
     }
 
@@ -128,12 +142,12 @@ impl Dispatch<'_> {
     async fn publish(&self, outgoing: Vec<Outgoing>) -> Result<(), AttemptError> {
         let mut confirms = Vec::with_capacity(outgoing.len());
         for out in outgoing {
-            let payload = serde_json::to_vec(&out.delivery)?;
+            let payload = serde_json::to_vec(&out.item)?;
             let publish = self.publish_channel.basic_publish(
                 ShortString::from(""),
                 ShortString::from(out.queue),
                 // Mandatory: a queue that is gone (its node died) returns the
-                // delivery instead of dropping it silently; it is in the inbox
+                // delivery instead of dropping it silently; it is in the log
                 // either way, but the return tells us.
                 BasicPublishOptions {
                     mandatory: true,

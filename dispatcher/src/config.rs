@@ -10,7 +10,7 @@ use confab_common::config::{AmqpConfig, ConsulConfig, DatabaseConfig, RedisConfi
 #[command(
     name = "confab-dispatcher",
     version,
-    about = "Routes messages from `input` to nodes and the inbox",
+    about = "Appends messages from `input` to conversation logs and routes them to nodes",
     // A flag given twice takes its last value, like a later env assignment.
     args_override_self = true
 )]
@@ -35,7 +35,7 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_PREFETCH", default_value_t = 1024)]
     pub prefetch: u16,
 
-    /// Most envelopes routed in one batch (one inbox insert, one presence
+    /// Most envelopes routed in one batch (one log append, one presence
     /// round trip). Batches form only from what is already waiting: a lone
     /// message is routed at once.
     #[arg(long, env = "DISPATCH_BATCH", default_value_t = 256)]

@@ -1,10 +1,10 @@
 //! The Confab dispatcher: consumes the `input` queue, resolves each message's
-//! recipients, stores it in their inboxes, looks their presence up in Redis
+//! recipients, appends it to its conversation's log, looks their presence up in Redis
 //! and hands it to the nodes that hold them. See `docs/architecture.md`.
 //!
 //! The flow, one module a step: [`consumer`] (AMQP: `input` in, windows
 //! out) → [`batch`] (one batch as a unit of work: decode, route, publish,
-//! ack) → [`route`] (recipients, then [`store`], then presence) → [`plan`]
+//! ack) → [`route`] (audiences, then [`store`], then presence) → [`plan`]
 //! (pure: which node queue gets what).
 
 pub mod batch;

@@ -1,92 +1,111 @@
-//! The delivery plan of a stored batch: which node queue gets which message
-//! for which recipients. Pure — it reads nothing and writes nothing — so the
-//! routing rules are unit-tested here:
-//! - a recipient gets the message on every node that holds one of its
-//!   connections, with its inbox position (`seq`);
-//! - a recipient with no stored row (no such account) gets nothing;
-//! - the sender's *other* connections get a live copy without a `seq`;
-//! - one delivery per (message, node), nodes in a stable order.
+//! The delivery plan of a logged batch: which node queue gets which message
+//! or notice for which users. Pure — it reads nothing and writes nothing —
+//! so the routing rules are unit-tested here:
+//! - a message goes once to every node that holds a connection of one of
+//!   its audience (the recipients and the sender, whose other devices get
+//!   it too and whose sending connection learns its `seq`), with its `seq`;
+//! - a message that was not logged (no conversation) goes nowhere;
+//! - a notice goes once to every node that holds one of its users, and
+//!   names the connection it must skip;
+//! - nodes come in a stable order, messages before notices.
 
 use std::collections::{BTreeMap, HashMap};
 
-use confab_common::envelope::{Delivery, Envelope, Recipient};
+use confab_common::envelope::{Delivery, Envelope, Notice, ToNode};
 use confab_common::presence::ConnKey;
 use confab_common::topology::Topology;
 use confab_common::{MessageId, NodeId, UserId};
 
-/// A delivery and the node queue it goes to.
+use crate::store::Logged;
+
+/// An item and the node queue it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
     pub queue: String,
-    pub delivery: Delivery,
+    pub item: ToNode,
+}
+
+/// A frame for some users, but not for one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addressed {
+    pub frame: String,
+    pub users: Vec<UserId>,
+    pub except: Option<ConnKey>,
 }
 
 /// What the plan is made from.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
-    /// The batch, in routing order.
+    /// The batch's messages, in routing order.
     pub batch: &'a [Envelope],
-    /// The users each envelope is stored for (same order as `batch`).
-    pub recipients: &'a [Vec<UserId>],
-    /// Where each (recipient, message) sits in the recipient's inbox.
-    pub stored: &'a HashMap<(UserId, MessageId), i64>,
+    /// Who sees each message (same order as `batch`), sender included.
+    pub audiences: &'a [Vec<UserId>],
+    /// Where each logged message sits.
+    pub logged: &'a HashMap<MessageId, Logged>,
+    /// The batch's notices.
+    pub notices: &'a [Addressed],
     /// The live connections of every user involved.
     pub located: &'a HashMap<UserId, Vec<ConnKey>>,
 }
 
-/// The deliveries for `facts`, message by message in batch order.
+/// The deliveries for `facts`: messages in batch order, then notices.
 pub fn plan(facts: Facts<'_>, topology: &Topology) -> Vec<Outgoing> {
     let mut outgoing = Vec::new();
-    for (envelope, recipients) in facts.batch.iter().zip(facts.recipients) {
+    for (envelope, audience) in facts.batch.iter().zip(facts.audiences) {
         let m = &envelope.message;
-        let mut per_node: BTreeMap<NodeId, Vec<Recipient>> = BTreeMap::new();
-        for &user in recipients {
-            // Not stored (no such account): nothing to deliver either.
-            let Some(&seq) = facts.stored.get(&(user, m.msg_id)) else {
-                continue;
-            };
-            for node in nodes_of(facts.located, user) {
-                per_node.entry(node).or_default().push(Recipient {
-                    user,
-                    seq: Some(seq),
-                });
-            }
-        }
-        // The sender's other devices: a live copy, skipped by the origin
-        // connection itself.
-        let has_other_devices = facts
-            .located
-            .get(&m.from)
-            .is_some_and(|conns| conns.iter().any(|c| *c != envelope.origin));
-        if has_other_devices {
-            for node in nodes_of(facts.located, m.from) {
-                per_node.entry(node).or_default().push(Recipient {
-                    user: m.from,
-                    seq: None,
-                });
-            }
-        }
-        outgoing.extend(per_node.into_iter().map(|(node, recipients)| Outgoing {
-            queue: topology.node_queue(node),
-            delivery: Delivery {
-                message: m.clone(),
-                recipients,
-                origin: envelope.origin,
+        // Not logged (no conversation): nothing to deliver either.
+        let Some(at) = facts.logged.get(&m.msg_id) else {
+            continue;
+        };
+        let mut message = m.clone();
+        message.seq = Some(at.seq);
+        outgoing.extend(
+            per_node(facts.located, audience)
+                .into_iter()
+                .map(|(node, recipients)| Outgoing {
+                    queue: topology.node_queue(node),
+                    item: ToNode::Delivery(Delivery {
+                        message: message.clone(),
+                        conv: at.conv,
+                        recipients,
+                        origin: envelope.origin,
+                    }),
+                }),
+        );
+    }
+    for notice in facts.notices {
+        outgoing.extend(per_node(facts.located, &notice.users).into_iter().map(
+            |(node, recipients)| Outgoing {
+                queue: topology.node_queue(node),
+                item: ToNode::Notice(Notice {
+                    frame: notice.frame.clone(),
+                    recipients,
+                    except: notice.except,
+                }),
             },
-        }));
+        ));
     }
     outgoing
 }
 
-/// The nodes `user` is connected to, each once, in order.
-fn nodes_of(located: &HashMap<UserId, Vec<ConnKey>>, user: UserId) -> Vec<NodeId> {
-    let mut nodes: Vec<NodeId> = located
-        .get(&user)
-        .map(|conns| conns.iter().map(|c| c.node).collect())
-        .unwrap_or_default();
-    nodes.sort_unstable_by_key(|n| n.0);
-    nodes.dedup();
-    nodes
+/// The users of `audience` connected to each node, each node once.
+fn per_node(
+    located: &HashMap<UserId, Vec<ConnKey>>,
+    audience: &[UserId],
+) -> BTreeMap<NodeId, Vec<UserId>> {
+    let mut per_node: BTreeMap<NodeId, Vec<UserId>> = BTreeMap::new();
+    for &user in audience {
+        let Some(conns) = located.get(&user) else {
+            continue;
+        };
+        for conn in conns {
+            let users = per_node.entry(conn.node).or_default();
+            if !users.contains(&user) {
+                users.push(user);
+            }
+        }
+    }
+    per_node
 }
 
 #[cfg(test)]
@@ -111,36 +130,40 @@ mod tests {
                 to,
                 body: "hi".into(),
                 ts: 1,
+                seq: None,
             },
             origin,
         }
     }
 
-    /// (queue, msg_id, [(recipient, seq)]) of each delivery.
-    type Summary = (String, i64, Vec<(i64, Option<i64>)>);
-
-    fn summary(outgoing: &[Outgoing]) -> Vec<Summary> {
+    /// (queue, what, users) of each item: a message's id and seq, or a
+    /// notice's frame.
+    fn summary(outgoing: &[Outgoing]) -> Vec<(String, String, Vec<i64>)> {
         outgoing
             .iter()
-            .map(|o| {
-                let recipients = o.delivery.recipients.iter().map(|r| (r.user.0, r.seq));
-                (
+            .map(|o| match &o.item {
+                ToNode::Delivery(d) => (
                     o.queue.clone(),
-                    o.delivery.message.msg_id.0,
-                    recipients.collect(),
-                )
+                    format!("{}@{}", d.message.msg_id, d.message.seq.unwrap_or(0)),
+                    d.recipients.iter().map(|u| u.0).collect(),
+                ),
+                ToNode::Notice(n) => (
+                    o.queue.clone(),
+                    n.frame.clone(),
+                    n.recipients.iter().map(|u| u.0).collect(),
+                ),
             })
             .collect()
     }
 
     #[test]
-    fn each_node_of_a_recipient_gets_the_message_once_with_its_seq() {
+    fn each_node_of_the_audience_gets_the_message_once_with_its_seq() {
         let topology = Topology::new("t.");
         let (alice, bob, carol) = (UserId(1), UserId(2), UserId(3));
         let group = Target::Group(confab_common::GroupId(9));
         let batch = [envelope(100, 1, group, conn(1, 1))];
-        let recipients = [vec![bob, carol]];
-        let stored = HashMap::from([((bob, MessageId(100)), 7), ((carol, MessageId(100)), 3)]);
+        let audiences = [vec![alice, bob, carol]];
+        let logged = HashMap::from([(MessageId(100), Logged { conv: 4, seq: 7 })]);
         // Bob has two devices on node 2 and one on node 1; Carol is away;
         // Alice's only connection is the one she sent from.
         let located = HashMap::from([
@@ -149,60 +172,53 @@ mod tests {
         ]);
         let facts = Facts {
             batch: &batch,
-            recipients: &recipients,
-            stored: &stored,
+            audiences: &audiences,
+            logged: &logged,
+            notices: &[],
+            located: &located,
+        };
+        let outgoing = plan(facts, &topology);
+        assert_eq!(
+            summary(&outgoing),
+            vec![
+                ("t.node.1".into(), "100@7".into(), vec![1, 2]),
+                ("t.node.2".into(), "100@7".into(), vec![2]),
+            ]
+        );
+        assert!(outgoing.iter().all(|o| matches!(&o.item,
+            ToNode::Delivery(d) if d.conv == 4 && d.origin == conn(1, 1))));
+    }
+
+    #[test]
+    fn an_unlogged_message_goes_nowhere_and_notices_follow_messages() {
+        let topology = Topology::new("t.");
+        let (alice, bob) = (UserId(1), UserId(2));
+        let batch = [
+            envelope(100, 1, Target::User(bob), conn(1, 1)),
+            envelope(101, 1, Target::User(bob), conn(1, 1)),
+        ];
+        let audiences = [vec![bob, alice], vec![bob, alice]];
+        let logged = HashMap::from([(MessageId(101), Logged { conv: 4, seq: 1 })]);
+        let notices = [Addressed {
+            frame: "typing".into(),
+            users: vec![bob],
+            except: Some(conn(1, 1)),
+        }];
+        let located = HashMap::from([(alice, vec![conn(1, 1)]), (bob, vec![conn(3, 2)])]);
+        let facts = Facts {
+            batch: &batch,
+            audiences: &audiences,
+            logged: &logged,
+            notices: &notices,
             located: &located,
         };
         assert_eq!(
             summary(&plan(facts, &topology)),
             vec![
-                ("t.node.1".into(), 100, vec![(2, Some(7))]),
-                ("t.node.2".into(), 100, vec![(2, Some(7))]),
+                ("t.node.1".into(), "101@1".into(), vec![1]),
+                ("t.node.3".into(), "101@1".into(), vec![2]),
+                ("t.node.3".into(), "typing".into(), vec![2]),
             ]
         );
-    }
-
-    #[test]
-    fn the_senders_other_devices_get_an_unstored_copy() {
-        let topology = Topology::new("t.");
-        let (alice, bob) = (UserId(1), UserId(2));
-        let batch = [envelope(100, 1, Target::User(bob), conn(1, 1))];
-        let recipients = [vec![bob]];
-        let stored = HashMap::from([((bob, MessageId(100)), 4)]);
-        let located = HashMap::from([(alice, vec![conn(1, 1), conn(3, 2)])]);
-        let facts = Facts {
-            batch: &batch,
-            recipients: &recipients,
-            stored: &stored,
-            located: &located,
-        };
-        let outgoing = plan(facts, &topology);
-        // Bob is offline (his copy waits in the inbox); Alice's phone on
-        // node 3 and her sending connection's node 1 both get a copy (the
-        // node skips the origin connection itself).
-        assert_eq!(
-            summary(&outgoing),
-            vec![
-                ("t.node.1".into(), 100, vec![(1, None)]),
-                ("t.node.3".into(), 100, vec![(1, None)]),
-            ]
-        );
-        assert!(outgoing.iter().all(|o| o.delivery.origin == conn(1, 1)));
-    }
-
-    #[test]
-    fn an_unstored_recipient_gets_nothing() {
-        let topology = Topology::new("t.");
-        let ghost = UserId(404);
-        let batch = [envelope(100, 1, Target::User(ghost), conn(1, 1))];
-        let recipients = [vec![ghost]];
-        let located = HashMap::from([(ghost, vec![conn(2, 1)])]);
-        let facts = Facts {
-            batch: &batch,
-            recipients: &recipients,
-            stored: &HashMap::new(),
-            located: &located,
-        };
-        assert!(plan(facts, &topology).is_empty());
     }
 }

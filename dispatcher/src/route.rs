@@ -1,22 +1,27 @@
-//! One routing step: a batch of envelopes in, the node deliveries out.
-//! Recipients are resolved (group members from the social cache), the batch
-//! is stored ([`store`](crate::store), one transaction) *before* presence is
-//! read — a recipient who connects after the read finds the message in its
-//! replay, one who connected before it is in the presence we read — and the
-//! [`plan`](crate::plan) says which node gets what.
+//! One routing step: a batch of messages and signals in, the node
+//! deliveries out. Audiences are resolved (group members from the social
+//! cache), the messages are appended to their logs ([`store`], one
+//! transaction) *before* presence is read — a device that connects after
+//! the read finds the message in its replay, one that connected before it
+//! is in the presence we read — and the [`plan`] says which node gets what.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use confab_common::envelope::Envelope;
+use confab_common::envelope::{Envelope, Signal, SignalKind};
 use confab_common::presence::Presence;
 use confab_common::social::{SocialCache, SocialError};
 use confab_common::topology::Topology;
-use confab_common::wire::Target;
-use confab_common::{MessageId, UserId, metric};
+use confab_common::wire::{ServerFrame, Target};
+use confab_common::{GroupId, UserId, metric};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::plan::{self, Facts, Outgoing};
-use crate::store::{self, ToStore};
+use crate::plan::{self, Addressed, Facts, Outgoing};
+use crate::store;
+
+/// Groups larger than this get no read receipts of others (each member's
+/// own devices still do): a receipt per member per message would be a
+/// fan-out of the square of the group's size.
+pub const RECEIPT_GROUP_LIMIT: usize = 100;
 
 /// A failure of Postgres or Redis: the batch is tried again.
 #[derive(Debug, thiserror::Error)]
@@ -39,61 +44,99 @@ pub struct Router {
 }
 
 impl Router {
-    /// Stores `batch` and says what to publish to which node.
-    pub async fn route(&self, batch: &[Envelope]) -> Result<Vec<Outgoing>, RouteError> {
-        let recipients = self.recipients(batch).await?;
-        let to_store: Vec<ToStore<'_>> = batch
-            .iter()
-            .zip(&recipients)
-            .map(|(envelope, recipients)| ToStore {
-                message: &envelope.message,
-                recipients,
-            })
-            .collect();
-        let stored = store::store(&self.db, &to_store).await?;
-        metrics::counter!(metric::INBOX_STORED).increment(stored.len() as u64);
-        let stored: HashMap<(UserId, MessageId), i64> = stored
-            .iter()
-            .map(|s| ((UserId(s.recipient_id), MessageId(s.msg_id)), s.seq))
-            .collect();
+    /// Logs `batch` and says what to publish to which node.
+    pub async fn route(
+        &self,
+        batch: &[Envelope],
+        signals: &[Signal],
+    ) -> Result<Vec<Outgoing>, RouteError> {
+        let mut audiences = Vec::with_capacity(batch.len());
+        for envelope in batch {
+            let m = &envelope.message;
+            audiences.push(self.audience(m.from, m.to).await?);
+        }
+        let messages: Vec<_> = batch.iter().map(|e| &e.message).collect();
+        let logged = store::append(&self.db, &messages).await?;
+        metrics::counter!(metric::MESSAGES_LOGGED).increment(logged.len() as u64);
+        let mut notices = Vec::with_capacity(signals.len() * 2);
+        for signal in signals {
+            notices.extend(self.notices(signal).await?);
+        }
 
-        // Where everyone involved is connected: recipients, and senders for
-        // the copy their other devices get.
-        let mut everyone: HashSet<UserId> = recipients.iter().flatten().copied().collect();
-        everyone.extend(batch.iter().map(|e| e.message.from));
+        let mut everyone: HashSet<UserId> = audiences.iter().flatten().copied().collect();
+        everyone.extend(notices.iter().flat_map(|n| n.users.iter().copied()));
         let everyone: Vec<UserId> = everyone.into_iter().collect();
         let located = self.presence.locate(&everyone).await?;
         let facts = Facts {
             batch,
-            recipients: &recipients,
-            stored: &stored,
+            audiences: &audiences,
+            logged: &logged,
+            notices: &notices,
             located: &located,
         };
         Ok(plan::plan(facts, &self.topology))
     }
 
-    /// Who each message is stored for: the addressee, or the group's
-    /// members but the sender (sorted, for a stable insert order).
-    async fn recipients(&self, batch: &[Envelope]) -> Result<Vec<Vec<UserId>>, RouteError> {
-        let mut recipients = Vec::with_capacity(batch.len());
-        for envelope in batch {
-            let m = &envelope.message;
-            recipients.push(match m.to {
-                Target::User(user) => vec![user],
-                Target::Group(group) => match self.social.members(group).await? {
-                    Some(members) => {
-                        let mut members: Vec<UserId> =
-                            members.into_iter().filter(|&u| u != m.from).collect();
-                        members.sort_unstable();
-                        members
-                    }
-                    None => {
-                        tracing::warn!(msg_id = %m.msg_id, group_id = %group, "group gone before routing; dropped");
-                        Vec::new()
-                    }
-                },
-            });
-        }
-        Ok(recipients)
+    /// Everyone who sees what `from` sends to `to`, `from` included: the
+    /// pair, or the group's members (none if the group is gone).
+    async fn audience(&self, from: UserId, to: Target) -> Result<Vec<UserId>, RouteError> {
+        Ok(match to {
+            Target::User(user) => vec![from, user],
+            Target::Group(group) => self.members(group).await?,
+        })
+    }
+
+    async fn members(&self, group: GroupId) -> Result<Vec<UserId>, RouteError> {
+        let mut members: Vec<UserId> = self
+            .social
+            .members(group)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        members.sort_unstable();
+        Ok(members)
+    }
+
+    /// The frames a signal turns into, each in its readers' view of the
+    /// conversation: in a direct one, `conv.user` is the other side.
+    async fn notices(&self, signal: &Signal) -> Result<Vec<Addressed>, RouteError> {
+        let (from, except) = (signal.from, Some(signal.origin));
+        let conv = match &signal.kind {
+            SignalKind::Read { conv, .. } | SignalKind::Typing { conv } => *conv,
+        };
+        let frame = |conv: Target| match signal.kind {
+            SignalKind::Read { seq, .. } => ServerFrame::Read {
+                conv,
+                user: from,
+                seq,
+            },
+            SignalKind::Typing { .. } => ServerFrame::Typing { conv, user: from },
+        };
+        let typing = matches!(signal.kind, SignalKind::Typing { .. });
+        let to = |frame: ServerFrame, users: Vec<UserId>| Addressed {
+            frame: frame.to_json(),
+            users,
+            except,
+        };
+        Ok(match conv {
+            Target::User(peer) => {
+                let mut notices = vec![to(frame(Target::User(from)), vec![peer])];
+                if !typing {
+                    // The reader's other devices.
+                    notices.push(to(frame(Target::User(peer)), vec![from]));
+                }
+                notices
+            }
+            Target::Group(group) => {
+                let mut members = self.members(group).await?;
+                if typing {
+                    members.retain(|&u| u != from);
+                } else if members.len() > RECEIPT_GROUP_LIMIT {
+                    members = vec![from];
+                }
+                vec![to(frame(conv), members)]
+            }
+        })
     }
 }

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_accounts_and_social;
 mod m20261125_000002_inbox;
+mod m20261129_000003_conversations;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_accounts_and_social::Migration),
             Box::new(m20261125_000002_inbox::Migration),
+            Box::new(m20261129_000003_conversations::Migration),
         ]
     }
 }

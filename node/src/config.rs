@@ -85,7 +85,7 @@ pub struct WsConfig {
     #[arg(long, env = "WS_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
 
-    /// Messages read from the inbox per query when replaying.
+    /// Messages read from the logs per query when replaying.
     #[arg(long, env = "WS_REPLAY_PAGE", default_value_t = 1000)]
     pub replay_page: u64,
 
@@ -107,6 +107,11 @@ pub struct WsConfig {
     #[arg(long, env = "WS_MAX_CONNECTIONS_PER_USER", default_value_t = 16)]
     pub max_connections_per_user: usize,
 
+    /// Devices remembered per user (each with its own delivery position);
+    /// connecting with one more forgets the one seen longest ago.
+    #[arg(long, env = "DEVICES_PER_USER", default_value_t = 20)]
+    pub devices_per_user: u64,
+
     /// How long a `send` may wait for the broker's confirm before it is
     /// answered `unavailable`.
     #[arg(long, env = "PUBLISH_TIMEOUT_MS", default_value_t = 10_000)]
@@ -124,6 +129,7 @@ pub struct WsLimits {
     /// Per-connection send rate.
     pub send_quota: governor::Quota,
     pub max_connections_per_user: usize,
+    pub devices_per_user: u64,
 }
 
 impl From<&WsConfig> for WsLimits {
@@ -142,6 +148,7 @@ impl From<&WsConfig> for WsLimits {
                 std::num::NonZeroU32::new(ws.send_burst).unwrap_or(std::num::NonZeroU32::MIN),
             ),
             max_connections_per_user: ws.max_connections_per_user,
+            devices_per_user: ws.devices_per_user,
         }
     }
 }
@@ -163,8 +170,11 @@ impl Config {
         if self.ws.send_rate == 0
             || self.ws.send_burst == 0
             || self.ws.max_connections_per_user == 0
+            || self.ws.devices_per_user == 0
         {
-            bail!("WS_SEND_RATE, WS_SEND_BURST and WS_MAX_CONNECTIONS_PER_USER must be positive");
+            bail!(
+                "WS_SEND_RATE, WS_SEND_BURST, WS_MAX_CONNECTIONS_PER_USER and DEVICES_PER_USER must be positive"
+            );
         }
         if self.ws.outbound_queue == 0
             || self.ws.replay_page == 0

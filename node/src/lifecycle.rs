@@ -29,6 +29,7 @@ use crate::send::SendPath;
 use crate::send::authorize::Authorizer;
 use crate::send::dedup::Dedup;
 use crate::send::publisher::Publisher;
+use crate::send::signal::Signals;
 use crate::state::AppState;
 use crate::{password, routes};
 
@@ -254,6 +255,10 @@ fn app_state(
     let social = SocialCache::new(redis.clone(), db.clone(), prefix.clone());
     let incarnation = uuid::Uuid::new_v4().as_u64_pair().0;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let authorizer = Authorizer {
+        social: social.clone(),
+        db: db.clone(),
+    };
     Ok(AppState {
         db: db.clone(),
         presence: Presence::new(redis.clone(), prefix.clone()),
@@ -263,14 +268,18 @@ fn app_state(
         )),
         passwords: password::Passwords::new(cores)?,
         max_group_members: config.max_group_members,
-        social: social.clone(),
+        social,
         hub: Arc::new(Hub::new(node, incarnation, config.ws.outbound_queue)),
+        signals: Arc::new(Signals {
+            db: db.clone(),
+            authorizer: authorizer.clone(),
+            publisher: publisher.clone(),
+            redis: redis.clone(),
+            prefix: prefix.clone(),
+        }),
         sends: Arc::new(SendPath {
             dedup: Dedup::new(redis.clone(), prefix),
-            authorizer: Authorizer {
-                social,
-                db: db.clone(),
-            },
+            authorizer,
             publisher,
             ids: Arc::new(MessageIdGenerator::new(node)),
         }),

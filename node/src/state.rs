@@ -38,6 +38,8 @@ pub struct AppState {
     /// The send pipeline's dependencies: client ids, authorization, the
     /// publisher to `input`, the message id generator.
     pub sends: Arc<SendPath>,
+    /// Where `read` and `typing` frames go.
+    pub signals: Arc<crate::send::signal::Signals>,
     /// Batches client acks into inbox deletes.
     pub acks: AckSender,
     /// WebSocket limits.

@@ -1,4 +1,4 @@
-//! `messages`: every routed message, stored once.
+//! `messages`: every routed message, stored once, in its conversation's log.
 
 use sea_orm::entity::prelude::*;
 
@@ -12,6 +12,8 @@ pub struct Model {
     pub to_group_id: Option<i64>,
     pub body: String,
     pub sent_at: i64,
+    pub conv_id: i64,
+    pub seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

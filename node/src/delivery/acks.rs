@@ -1,9 +1,11 @@
-//! Client acks, written to the inbox in batches: one `DELETE` for every ack
-//! that arrived (from any connection) within a short window, instead of one
-//! per frame. An ack is idempotent, so a batch that fails is simply tried
-//! again; acks lost in a crash only mean the messages come again on the
-//! next connect (and clients drop repeats by `msg_id`).
+//! Client acks, written as device positions in batches: one statement for
+//! every ack that arrived (from any connection) within a short window,
+//! instead of one per frame. An ack is idempotent (a position only moves
+//! forward), so a batch that fails is simply tried again; acks lost in a
+//! crash only mean the messages come again on the device's next connect
+//! (and clients drop repeats by `msg_id`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use confab_common::retry::Backoff;
@@ -11,11 +13,11 @@ use confab_common::{MessageId, UserId, metric};
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 
-use crate::store::inbox;
+use crate::store::log::{self, Ack};
 
 /// How long acks gather before they are written.
 const WINDOW: Duration = Duration::from_millis(10);
-/// The most (user, message) pairs written in one statement.
+/// The most acks written in one statement.
 const MAX_BATCH: usize = 4096;
 /// Ack frames queued for the writer; sessions never wait for room (see
 /// [`AckSender::offer`]), so this is sized for bursts, not for outages.
@@ -26,17 +28,20 @@ const MAX_PENDING: usize = 100_000;
 
 /// Where sessions send acks.
 #[derive(Debug, Clone)]
-pub struct AckSender(mpsc::Sender<(UserId, Vec<MessageId>)>);
+pub struct AckSender(mpsc::Sender<Acked>);
+
+/// One ack frame (or the messages a connection sent, which it has).
+type Acked = (UserId, Arc<str>, Vec<MessageId>);
 
 impl AckSender {
-    /// Queues `user`'s ack of `msg_ids` without waiting: a session never
+    /// Queues `device`'s ack of `msg_ids` without waiting: a session never
     /// stalls on Postgres. If the writer is that far behind (Postgres down
     /// for long), the ack is dropped and counted; its messages simply come
     /// again on the next connect, and clients drop repeats by `msg_id`.
-    pub fn offer(&self, user: UserId, msg_ids: Vec<MessageId>) {
+    pub fn offer(&self, user: UserId, device: &Arc<str>, msg_ids: Vec<MessageId>) {
         metrics::counter!(metric::ACKS).increment(msg_ids.len() as u64);
-        if let Err(e) = self.0.try_send((user, msg_ids)) {
-            let (_, dropped) = e.into_inner();
+        if let Err(e) = self.0.try_send((user, device.clone(), msg_ids)) {
+            let (_, _, dropped) = e.into_inner();
             metrics::counter!(metric::ACKS_DROPPED).increment(dropped.len() as u64);
             tracing::warn!(
                 user_id = user.0,
@@ -53,14 +58,22 @@ pub fn writer(db: DatabaseConnection) -> (AckSender, impl Future<Output = ()>) {
     (AckSender(tx), write_loop(db, rx))
 }
 
-async fn write_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<(UserId, Vec<MessageId>)>) {
-    let mut pending: Vec<(UserId, MessageId)> = Vec::new();
+fn gather(pending: &mut Vec<Ack>, (user, device, ids): Acked) {
+    pending.extend(ids.into_iter().map(|msg_id| Ack {
+        user,
+        device: device.clone(),
+        msg_id,
+    }));
+}
+
+async fn write_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Acked>) {
+    let mut pending: Vec<Ack> = Vec::new();
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     let mut open = true;
     while open || !pending.is_empty() {
         if pending.is_empty() {
             match rx.recv().await {
-                Some((user, ids)) => pending.extend(ids.into_iter().map(|m| (user, m))),
+                Some(acked) => gather(&mut pending, acked),
                 None => break,
             }
         }
@@ -71,13 +84,13 @@ async fn write_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<(UserId, Vec<
             tokio::select! {
                 () = &mut deadline => break,
                 item = rx.recv() => match item {
-                    Some((user, ids)) => pending.extend(ids.into_iter().map(|m| (user, m))),
+                    Some(acked) => gather(&mut pending, acked),
                     None => open = false,
                 },
             }
         }
         let take = pending.len().min(MAX_BATCH);
-        match inbox::remove(&db, &pending[..take]).await {
+        match log::advance(&db, &pending[..take]).await {
             Ok(_) => {
                 pending.drain(..take);
                 backoff.reset();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use confab_common::NodeId;
 use confab_common::broker::Broker;
-use confab_common::envelope::Delivery;
+use confab_common::envelope::ToNode;
 use confab_common::retry::Backoff;
 use confab_common::topology::{self, Topology};
 use futures_util::{FutureExt, StreamExt};
@@ -172,9 +172,12 @@ impl NodeQueue {
     }
 
     fn hand_over(&self, delivery: &lapin::message::Delivery) {
-        match serde_json::from_slice::<Delivery>(&delivery.data) {
-            Ok(d) => {
+        match serde_json::from_slice::<ToNode>(&delivery.data) {
+            Ok(ToNode::Delivery(d)) => {
                 self.hub.deliver(&d);
+            }
+            Ok(ToNode::Notice(n)) => {
+                self.hub.notify(&n);
             }
             Err(e) => tracing::error!(error = %e, "undecodable delivery dropped"),
         }

@@ -1,15 +1,15 @@
 //! The node's local connections: who is connected here, and a bounded
 //! outbound queue per connection. Deliveries from the node's queue are fanned
 //! out here; a connection whose queue is full is closed (its messages stay
-//! in its inbox and come back on the next connect) rather than buffered
-//! without bound.
+//! in their logs and come back on the device's next connect) rather than
+//! buffered without bound.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
-use confab_common::envelope::Delivery;
+use confab_common::envelope::{Delivery, Notice};
 use confab_common::presence::ConnKey;
 use confab_common::wire::{MessagePayload, ServerFrame};
 use confab_common::{MessageId, NodeId, UserId};
@@ -23,16 +23,22 @@ use tokio_util::sync::CancellationToken;
 pub struct Encoded {
     pub text: Utf8Bytes,
     pub msg_id: MessageId,
+    /// The conversation's internal id and the message's place in it.
+    pub conv: i64,
+    pub seq: i64,
     /// When the node accepted the message (Unix ms), for the latency metric.
     pub ts: i64,
 }
 
 impl Encoded {
-    /// The `message` frame for `message`.
-    pub fn new(message: &MessagePayload) -> Self {
+    /// The `message` frame for `message` (which has its `seq`) of
+    /// conversation `conv`.
+    pub fn new(conv: i64, message: &MessagePayload) -> Self {
         Self {
             text: ServerFrame::Message(message.clone()).to_json().into(),
             msg_id: message.msg_id,
+            conv,
+            seq: message.seq.unwrap_or_default(),
             ts: message.ts,
         }
     }
@@ -43,8 +49,13 @@ impl Encoded {
 pub enum Outbound {
     /// A message for the connection's user.
     Message(Encoded),
-    /// Read the inbox again from the last position delivered: deliveries may
-    /// have been missed (the node's queue or presence was lost meanwhile).
+    /// A message this connection sent: not written, but the connection is
+    /// now that far in the conversation.
+    Own(Encoded),
+    /// A frame written as it is (receipts, typing, events).
+    Notice(Utf8Bytes),
+    /// Read the logs again from the positions written: deliveries may have
+    /// been missed (the node's queue or presence was lost meanwhile).
     CatchUp,
 }
 
@@ -123,24 +134,44 @@ impl Hub {
         }
     }
 
-    /// Hands `delivery` to every local connection of its recipients, except
-    /// the connection it came from. Returns how many frames were queued.
+    /// Hands `delivery` to every local connection of its recipients; the
+    /// connection it came from only learns its position. Returns how many
+    /// messages were queued.
     pub fn deliver(&self, delivery: &Delivery) -> usize {
         // Encoded once for every local recipient.
-        let item = Outbound::Message(Encoded::new(&delivery.message));
+        let encoded = Encoded::new(delivery.conv, &delivery.message);
         let conns = self.read();
         let mut queued = 0;
-        for recipient in &delivery.recipients {
-            let Some(list) = conns.get(&recipient.user) else {
+        for user in &delivery.recipients {
+            let Some(list) = conns.get(user) else {
                 continue;
             };
-            for conn in list.iter().filter(|c| c.key != delivery.origin) {
-                if self.offer(conn, item.clone()) {
+            for conn in list {
+                if conn.key == delivery.origin {
+                    // Never a reason to kick: if the queue is full, the
+                    // writer finds the gap at the next message and the
+                    // catch-up passes this one.
+                    let _ = conn.tx.try_send(Outbound::Own(encoded.clone()));
+                } else if self.offer(conn, Outbound::Message(encoded.clone())) {
                     queued += 1;
                 }
             }
         }
         queued
+    }
+
+    /// Hands `notice` to every local connection of its recipients but the
+    /// one it names.
+    pub fn notify(&self, notice: &Notice) {
+        let text = Utf8Bytes::from(notice.frame.as_str());
+        let conns = self.read();
+        for user in &notice.recipients {
+            for conn in conns.get(user).into_iter().flatten() {
+                if Some(conn.key) != notice.except {
+                    self.offer(conn, Outbound::Notice(text.clone()));
+                }
+            }
+        }
     }
 
     /// Asks every local connection to re-read its inbox.
@@ -191,7 +222,6 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
-    use confab_common::envelope::Recipient;
     use confab_common::wire::Target;
 
     use super::*;
@@ -204,11 +234,10 @@ mod tests {
                 to: Target::User(to[0]),
                 body: "hi".into(),
                 ts: 0,
+                seq: Some(msg_id),
             },
-            recipients: to
-                .iter()
-                .map(|&user| Recipient { user, seq: Some(1) })
-                .collect(),
+            conv: 1,
+            recipients: to.to_vec(),
             origin,
         }
     }
@@ -218,6 +247,8 @@ mod tests {
         while let Ok(item) = registration.rx.try_recv() {
             match item {
                 Outbound::Message(m) => ids.push(m.msg_id.0),
+                Outbound::Own(m) => ids.push(-m.msg_id.0),
+                Outbound::Notice(_) => ids.push(0),
                 Outbound::CatchUp => ids.push(-1),
             }
         }
@@ -225,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn a_delivery_reaches_every_local_connection_of_its_recipients_but_its_origin() {
+    fn a_delivery_reaches_every_local_connection_of_its_recipients_and_its_origin_learns_the_seq() {
         let hub = Hub::new(NodeId(1), 7, 8);
         let (alice, bob, carol) = (UserId(1), UserId(2), UserId(3));
         let mut sender = hub.register(alice);
@@ -240,7 +271,7 @@ mod tests {
         assert_eq!(ids(&mut phone), [10]);
         assert_eq!(ids(&mut laptop), [10]);
         assert_eq!(ids(&mut other_device), [10]);
-        assert!(ids(&mut sender).is_empty());
+        assert_eq!(ids(&mut sender), [-10]);
         assert!(ids(&mut bystander).is_empty());
 
         hub.unregister(bob, laptop.key);

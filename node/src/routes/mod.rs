@@ -3,6 +3,7 @@
 //! even unknown paths in the contract's error shape.
 
 pub mod auth;
+pub mod conversations;
 pub mod friends;
 pub mod groups;
 pub mod me;
@@ -27,7 +28,7 @@ use crate::state::AppState;
 /// The OpenAPI document's fixed parts; the paths come from the routers.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Confab REST API", description = "Accounts, profiles, friends and groups. See docs/protocol.md."),
+    info(title = "Confab REST API", description = "Accounts, profiles, friends, groups and history. See docs/protocol.md."),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Registration and log-in"),
@@ -35,6 +36,7 @@ use crate::state::AppState;
         (name = "users", description = "Public profiles"),
         (name = "friends", description = "Friend requests and friendships"),
         (name = "groups", description = "Group chats and their members"),
+        (name = "conversations", description = "Conversations, read positions and history"),
     )
 )]
 struct ApiDoc;
@@ -65,6 +67,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(friends::router())
         .merge(groups::router())
+        .merge(conversations::router())
 }
 
 /// The whole HTTP application of a node, and its OpenAPI document.

@@ -3,10 +3,12 @@
 //! the sender may write there ([`authorize`]), publish to `input` with a
 //! confirm ([`publisher`]), answer `sent` or `error`. Nothing here knows
 //! about sockets; the session hands requests in and writes answers out.
+//! `read` and `typing` frames go out as [`signal`]s on the same publisher.
 
 pub mod authorize;
 pub mod dedup;
 pub mod pipeline;
 pub mod publisher;
+pub mod signal;
 
 pub use pipeline::{Answer, SendPath, SendRequest};

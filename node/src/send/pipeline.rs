@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use confab_common::envelope::Envelope;
+use confab_common::envelope::{Envelope, Input};
 use confab_common::presence::ConnKey;
 use confab_common::wire::{ErrorCode, MessagePayload, ServerFrame, Target};
 use confab_common::{MessageIdGenerator, UserId, metric};
@@ -94,6 +94,7 @@ impl SendPath {
             to,
             body,
             ts,
+            seq: None,
         };
         self.publish(Envelope { message, origin }, id, claim).await
     }
@@ -102,7 +103,7 @@ impl SendPath {
     async fn publish(&self, envelope: Envelope, id: String, claim: Claim) -> Answer {
         let msg_id = envelope.message.msg_id;
         let ts = envelope.message.ts;
-        match self.publisher.publish(&envelope).await {
+        match self.publisher.publish(&Input::Message(envelope)).await {
             Ok(confirm) => {
                 let published = Instant::now();
                 Box::pin(async move {

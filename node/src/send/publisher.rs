@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use confab_common::broker::{Broker, BrokerError};
-use confab_common::envelope::Envelope;
+use confab_common::envelope::Input;
 use confab_common::retry::Backoff;
 use confab_common::topology::{self, Topology};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -79,15 +79,15 @@ impl Publisher {
         }
     }
 
-    /// Publishes `envelope` (persistent, mandatory) and returns a future that
+    /// Publishes `input` (persistent, mandatory) and returns a future that
     /// resolves once the broker confirmed it. Messages published by one
     /// caller in sequence reach `input` in that order. Never waits for a
     /// reconnect: without a channel it fails at once.
     pub async fn publish(
         &self,
-        envelope: &Envelope,
+        input: &Input,
     ) -> Result<impl Future<Output = Result<(), PublishError>> + use<>, PublishError> {
-        let payload = serde_json::to_vec(envelope)?;
+        let payload = serde_json::to_vec(input)?;
         let Some(channel) = self.healthy() else {
             self.broken.notify_one();
             return Err(PublishError::NotConnected);

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use confab_common::MessageId;
-use confab_common::wire::{ClientFrame, ErrorCode, ServerFrame};
+use confab_common::wire::{ClientFrame, ErrorCode, ServerFrame, Target};
 
 use crate::send::SendRequest;
 
@@ -19,8 +19,12 @@ const MAX_CLIENT_ID_CHARS: usize = 64;
 pub enum Command {
     /// Publish a message (after the rate limit).
     Send(SendRequest),
-    /// These messages may leave the inbox (possibly none).
+    /// This device has these messages (possibly none).
     Ack(Vec<MessageId>),
+    /// The user read `conv` up to `seq`.
+    Read { conv: Target, seq: i64 },
+    /// The user is typing in `conv`.
+    Typing(Target),
     /// Answer `pong`.
     Ping,
 }
@@ -68,6 +72,11 @@ pub fn decode(text: &str, max_body_chars: usize) -> Result<Command, Refusal> {
             format!("at most {MAX_ACK_IDS} ids per ack"),
         )),
         ClientFrame::Ack { msg_ids } => Ok(Command::Ack(msg_ids)),
+        ClientFrame::Read { seq, .. } if seq < 0 => {
+            Err(Refusal::invalid(None, "`seq` is at least 0"))
+        }
+        ClientFrame::Read { conv, seq } => Ok(Command::Read { conv, seq }),
+        ClientFrame::Typing { conv } => Ok(Command::Typing(conv)),
         ClientFrame::Send { id, to, body } => {
             let id_chars = id.chars().count();
             if id_chars == 0 || id_chars > MAX_CLIENT_ID_CHARS {
@@ -137,6 +146,19 @@ mod tests {
             decode(r#"{"type":"ack","msg_ids":[]}"#, 10),
             Ok(Command::Ack(vec![]))
         );
+        assert_eq!(
+            decode(r#"{"type":"read","conv":{"user":7},"seq":3}"#, 10),
+            Ok(Command::Read {
+                conv: Target::User(UserId(7)),
+                seq: 3
+            })
+        );
+        assert_eq!(
+            decode(r#"{"type":"typing","conv":{"group":2}}"#, 10),
+            Ok(Command::Typing(Target::Group(confab_common::GroupId(2))))
+        );
+        let negative = refused(json!({"type": "read", "conv": {"user": 7}, "seq": -1}));
+        assert_eq!(negative.code, ErrorCode::InvalidFrame);
     }
 
     #[test]

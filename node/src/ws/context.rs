@@ -11,6 +11,7 @@ use crate::config::WsLimits;
 use crate::delivery::acks::AckSender;
 use crate::delivery::hub::Hub;
 use crate::send::SendPath;
+use crate::send::signal::Signals;
 use crate::state::AppState;
 
 /// A connection's handles, for the token's user.
@@ -22,11 +23,15 @@ pub struct SessionContext {
     pub hub: Arc<Hub>,
     /// Where it is registered as online (cluster-wide).
     pub presence: Presence,
+    /// The device it connected as (`?device=`, `default` if none).
+    pub device: Arc<str>,
     /// Where its sends go.
     pub sends: Arc<SendPath>,
+    /// Where its `read` and `typing` go.
+    pub signals: Arc<Signals>,
     /// Where its acks go.
     pub acks: AckSender,
-    /// Its inbox, for replays.
+    /// The conversation logs, for replays.
     pub db: DatabaseConnection,
     pub limits: WsLimits,
     /// Cancelled when the node stops: the connection closes with 1001.
@@ -34,10 +39,12 @@ pub struct SessionContext {
 }
 
 impl SessionContext {
-    /// The context of a connection of `user`.
-    pub fn new(state: &AppState, user: UserId) -> Self {
+    /// The context of a connection of `user`'s `device`.
+    pub fn new(state: &AppState, user: UserId, device: Arc<str>) -> Self {
         Self {
             user,
+            device,
+            signals: state.signals.clone(),
             hub: state.hub.clone(),
             presence: state.presence.clone(),
             sends: state.sends.clone(),

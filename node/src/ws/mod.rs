@@ -11,6 +11,8 @@ pub mod replay;
 pub mod session;
 pub mod writer;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -30,16 +32,37 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
 }
 
-/// `?token=` for browsers, which cannot set headers on a WebSocket.
+/// `?token=` for browsers, which cannot set headers on a WebSocket, and
+/// `?device=`, the device's name (1-64 of `[A-Za-z0-9._-]`).
 #[derive(Debug, Deserialize)]
-struct TokenQuery {
+struct WsQuery {
     token: Option<String>,
+    device: Option<String>,
+}
+
+/// The device a client connects as when it names none.
+pub const DEFAULT_DEVICE: &str = "default";
+
+/// `device`, if it is a valid device name.
+fn device_name(device: Option<String>) -> Result<Arc<str>, ApiError> {
+    let device = device.unwrap_or_else(|| DEFAULT_DEVICE.to_owned());
+    let valid = (1..=64).contains(&device.len())
+        && device
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !valid {
+        return Err(ApiError::bad_request(
+            "invalid_device",
+            "`device` is 1 to 64 of A-Z, a-z, 0-9, `.`, `_` and `-`",
+        ));
+    }
+    Ok(device.into())
 }
 
 async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
-    query: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let header_token = headers
@@ -48,7 +71,10 @@ async fn upgrade(
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim().to_owned());
-    let query_token = query.ok().and_then(|Query(q)| q.token);
+    let (query_token, device) = match query {
+        Ok(Query(q)) => (q.token, q.device),
+        Err(_) => (None, None),
+    };
     let token = header_token.or(query_token).ok_or_else(|| {
         ApiError::unauthorized(
             "missing_token",
@@ -56,6 +82,7 @@ async fn upgrade(
         )
     })?;
     let user = verify(&state.jwt, &token)?;
+    let device = device_name(device)?;
     let ws = ws.map_err(|e| ApiError::bad_request("not_websocket", e.body_text()))?;
     // A cap per user across the cluster, from presence (a Redis that does
     // not answer does not block connecting; the session then closes 1013).
@@ -78,7 +105,7 @@ async fn upgrade(
     }
     let limits = state.ws.clone();
     let sessions = state.sessions.clone();
-    let ctx = SessionContext::new(&state, user);
+    let ctx = SessionContext::new(&state, user, device);
     Ok(ws
         // Small buffers: tungstenite's default 128 KiB read buffer stays
         // resident for every idle connection.

@@ -1,10 +1,9 @@
-//! The message ids a connection wrote lately, so that a message that reaches
-//! it twice (by the replay and live, or redelivered after a failover) is
-//! written once.
+//! The message ids a connection sent lately, so that a message it sent is
+//! never written back to it, even when a catch-up reads it from the log.
 
 use confab_common::MessageId;
 
-/// The last [`RecentIds::CAPACITY`] message ids written to a connection.
+/// The last [`RecentIds::CAPACITY`] message ids of a connection.
 /// Allocated on first use, so idle connections pay nothing for it.
 #[derive(Debug, Default)]
 pub struct RecentIds {
@@ -14,6 +13,11 @@ pub struct RecentIds {
 
 impl RecentIds {
     const CAPACITY: usize = 4096;
+
+    /// Whether `id` is here.
+    pub fn contains(&self, id: MessageId) -> bool {
+        self.set.contains(&id)
+    }
 
     /// Records `id`; false if it was already there.
     pub fn insert(&mut self, id: MessageId) -> bool {

@@ -1,30 +1,49 @@
-//! A connection's reads of its inbox: the replay when it connects and every
-//! catch-up the hub asks for later, page by page. Each page is fetched while
-//! the session loop goes on serving reads and pings; the loop writes the
-//! page, then asks for the next.
+//! A connection's reads of its conversation logs: the replay when it
+//! connects and every catch-up later, page by page. Each page is fetched
+//! while the session loop goes on serving reads and pings; the loop writes
+//! the page, then asks for the next from where the writer stands.
+//!
+//! The first read also opens the device (`store::log::open_device`): it
+//! says where the device stands in every conversation, which the writer
+//! takes as its starting positions.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Instant;
 
-use confab_common::wire::MessagePayload;
 use confab_common::{UserId, metric};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::store::inbox;
+use crate::store::log::{self, Logged, Positions};
 
-/// Stored messages and their inbox positions, in order.
-pub type Page = Vec<(i64, MessagePayload)>;
+/// A page of the logs.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Where the device stood when it connected (the first page only).
+    pub opened: Option<Positions>,
+    /// Messages after the positions the page was read from, ordered by
+    /// conversation, then `seq`.
+    pub messages: Vec<Logged>,
+}
+
 type Fetch = Pin<Box<dyn Future<Output = Result<Page, DbErr>> + Send>>;
 
-/// Where a connection stands in its inbox.
+/// Whose logs a connection reads.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub db: DatabaseConnection,
+    pub user: UserId,
+    pub device: Arc<str>,
+    pub page_size: u64,
+    /// Devices kept per user (the oldest is forgotten past this).
+    pub max_devices: u64,
+}
+
+/// Where a connection stands in its replay.
 pub struct Replay {
-    db: DatabaseConnection,
-    user: UserId,
-    page_size: u64,
-    /// How far the inbox has been read (by replays and catch-ups; live
-    /// deliveries do not move it): a catch-up reads after it, so a message
-    /// that was stored but never pushed is found even if later ones were.
-    after: i64,
+    reader: Reader,
+    /// Whether the device was opened (the first read does it).
+    opened: bool,
     /// The page being read, while a replay runs.
     fetch: Option<Fetch>,
     /// When the running replay started, and how many it wrote so far.
@@ -34,32 +53,29 @@ pub struct Replay {
 impl std::fmt::Debug for Replay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Replay")
-            .field("user", &self.user)
-            .field("after", &self.after)
+            .field("user", &self.reader.user)
+            .field("device", &self.reader.device)
             .field("running", &self.is_running())
             .finish_non_exhaustive()
     }
 }
 
 impl Replay {
-    /// `user`'s inbox, read `page_size` messages at a time.
-    pub fn new(db: DatabaseConnection, user: UserId, page_size: u64) -> Self {
+    pub fn new(reader: Reader) -> Self {
         Self {
-            db,
-            user,
-            page_size,
-            after: 0,
+            reader,
+            opened: false,
             fetch: None,
             run: None,
         }
     }
 
-    /// Reads the inbox (again) from where it was read last, unless a read
-    /// is running already.
-    pub fn start(&mut self) {
+    /// Reads the logs (again) after `positions`, unless a read is running
+    /// already.
+    pub fn start(&mut self, positions: Positions) {
         if self.run.is_none() {
             self.run = Some((Instant::now(), 0));
-            self.fetch_next();
+            self.fetch_next(positions);
         }
     }
 
@@ -83,17 +99,15 @@ impl Replay {
     }
 
     /// `page` was written (`written` of its messages were new to the
-    /// connection): reads on, or ends the replay after a short page.
-    pub fn advance(&mut self, page: &Page, written: u64) {
-        if let Some((seq, _)) = page.last() {
-            self.after = *seq;
-        }
+    /// connection, which now stands at `positions`): reads on, or ends the
+    /// replay after a short page.
+    pub fn advance(&mut self, page: &Page, written: u64, positions: Positions) {
         let Some((started, total)) = self.run.as_mut() else {
             return;
         };
         *total += written;
-        if page.len() as u64 == self.page_size {
-            self.fetch_next();
+        if page.messages.len() as u64 == self.reader.page_size {
+            self.fetch_next(positions);
             return;
         }
         let (started, total) = (*started, *total);
@@ -104,10 +118,24 @@ impl Replay {
         }
     }
 
-    fn fetch_next(&mut self) {
-        let (db, user, after, limit) = (self.db.clone(), self.user, self.after, self.page_size);
+    fn fetch_next(&mut self, known: Positions) {
+        let reader = self.reader.clone();
+        let open = !self.opened;
+        self.opened = true;
         self.fetch = Some(Box::pin(async move {
-            inbox::page(&db, user, after, limit).await
+            let Reader {
+                db, user, device, ..
+            } = &reader;
+            let mut page = Page::default();
+            let known = if open {
+                let opened = log::open_device(db, *user, device, reader.max_devices).await?;
+                page.opened = Some(opened.clone());
+                opened
+            } else {
+                known
+            };
+            page.messages = log::page(db, *user, device, &known, reader.page_size).await?;
+            Ok(page)
         }));
     }
 }

@@ -7,33 +7,37 @@
 //! connect is written, as the contract says) reading and answering.
 //!
 //! Order: the connection is registered (hub, then presence) *before* the
-//! inbox is read, and deliveries wait in the hub queue while a replay runs.
-//! Every stored message therefore reaches this connection either through
-//! the replay or as a delivery, after the stored messages before it; the
-//! writer writes each message id once, so whichever copy comes second is
-//! dropped.
+//! logs are read, and deliveries wait in the hub queue while a replay runs.
+//! Every logged message therefore reaches this connection either through
+//! the replay or as a delivery; the writer writes each conversation in
+//! `seq` order, each message once, and asks for a catch-up when a delivery
+//! shows that some were missed.
 //!
 //! The loop is generic over the socket's two halves (axum's `WebSocket`
 //! split in production), as in axum's `testing-websockets` example.
 
+use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
 use confab_common::presence::ConnKey;
-use confab_common::wire::{ErrorCode, ServerFrame};
+use confab_common::wire::{ErrorCode, ServerFrame, Target};
 use confab_common::{UserId, metric};
-use futures_util::stream::FuturesOrdered;
+use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 use futures_util::{Sink, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::delivery::hub::{Outbound, Registration};
+use crate::send::authorize::Denied;
+use crate::send::signal::TYPING_INTERVAL;
 use crate::send::{Answer, SendPath, SendRequest};
 use crate::ws::command::{self, Command, Refusal};
 use crate::ws::context::SessionContext;
-use crate::ws::replay::{Page, Replay};
+use crate::ws::replay::{Page, Reader, Replay};
 use crate::ws::writer::{Gone, Then, Writer};
 
 /// Close codes this endpoint uses.
@@ -51,6 +55,9 @@ mod close {
 /// Most `send`s in the pipeline or awaiting their confirm per connection;
 /// past this the session stops reading until some are answered.
 const MAX_IN_FLIGHT: usize = 256;
+/// Most `read`/`typing` frames being stored or published per connection;
+/// past this they are refused `rate_limited`.
+const MAX_SIGNALS: usize = 16;
 /// How long `send`s in hand may take to be confirmed when the node stops.
 const FINISH_GRACE: Duration = Duration::from_secs(2);
 
@@ -125,6 +132,9 @@ impl Sends {
     }
 }
 
+/// A `read` or `typing` in hand: resolves to its refusal, if any.
+type Signalled = Pin<Box<dyn Future<Output = Result<(), Denied>> + Send>>;
+
 /// The next answer out of the pipeline; never resolves before it started.
 async fn next_answer(sends: &mut Option<Sends>) -> Option<Answer> {
     match sends {
@@ -148,6 +158,11 @@ struct Session<R, W> {
     answers: FuturesOrdered<Answer>,
     /// `send`s submitted and not yet answered.
     in_flight: usize,
+    /// `read`/`typing` frames in hand; each resolves to a refusal, if any.
+    signals: FuturesUnordered<Signalled>,
+    /// When this connection last passed on `typing` per conversation (a
+    /// local throttle before the cluster-wide one).
+    typing: HashMap<Target, Instant>,
     /// Whether client frames are read: not before the replay on connect has
     /// been written (the contract: a client's frames are answered after its
     /// replay, so a `pong` marks the replay's end).
@@ -167,8 +182,15 @@ where
 {
     fn new(ctx: SessionContext, reader: R, sink: W, registration: Registration) -> Self {
         let Registration { key, rx, kick } = registration;
+        let logs = Reader {
+            db: ctx.db.clone(),
+            user: ctx.user,
+            device: ctx.device.clone(),
+            page_size: ctx.limits.replay_page,
+            max_devices: ctx.limits.devices_per_user,
+        };
         Self {
-            replay: Replay::new(ctx.db.clone(), ctx.user, ctx.limits.replay_page),
+            replay: Replay::new(logs),
             limiter: governor::RateLimiter::direct(ctx.limits.send_quota),
             ctx,
             key,
@@ -179,6 +201,8 @@ where
             sends: None,
             answers: FuturesOrdered::new(),
             in_flight: 0,
+            signals: FuturesUnordered::new(),
+            typing: HashMap::new(),
             reading: false,
             last_heard: Instant::now(),
             invalid_frames: 0,
@@ -193,7 +217,7 @@ where
             tracing::warn!(error = %e, "cannot register presence; closing");
             return End::Close(close::TRY_AGAIN, "presence unavailable; reconnect shortly");
         }
-        self.replay.start();
+        self.replay.start(Vec::new());
         let mut ping = tokio::time::interval(self.ctx.limits.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
@@ -206,6 +230,7 @@ where
                     Ok(())
                 }
                 Some(answer) = self.answers.next() => self.on_answer(&answer).await,
+                Some(outcome) = self.signals.next() => self.on_signalled(outcome).await,
                 page = self.replay.next_page() => self.on_page(page).await,
                 Some(item) = self.outbound.recv(), if !self.replay.is_running() => self.on_delivery(item).await,
                 _ = ping.tick() => self.on_tick().await,
@@ -246,11 +271,62 @@ where
             Command::Ping => Ok(self.writer.frame(&ServerFrame::Pong).await?),
             Command::Ack(msg_ids) => {
                 if !msg_ids.is_empty() {
-                    self.ctx.acks.offer(self.ctx.user, msg_ids);
+                    self.ctx
+                        .acks
+                        .offer(self.ctx.user, &self.ctx.device, msg_ids);
                 }
                 Ok(())
             }
             Command::Send(request) => self.submit(request).await,
+            Command::Read { conv, seq } => {
+                let (signals, user, key) = (self.ctx.signals.clone(), self.ctx.user, self.key);
+                self.signal(Box::pin(
+                    async move { signals.read(user, key, conv, seq).await },
+                ))
+                .await
+            }
+            Command::Typing(conv) => {
+                let now = Instant::now();
+                if self
+                    .typing
+                    .get(&conv)
+                    .is_some_and(|last| now.duration_since(*last) < TYPING_INTERVAL)
+                {
+                    return Ok(());
+                }
+                self.typing.insert(conv, now);
+                let (signals, user, key) = (self.ctx.signals.clone(), self.ctx.user, self.key);
+                self.signal(Box::pin(
+                    async move { signals.typing(user, key, conv).await },
+                ))
+                .await
+            }
+        }
+    }
+
+    /// Takes a `read` or `typing` in hand, unless too many are.
+    async fn signal(&mut self, signalled: Signalled) -> Result<(), End> {
+        if self.signals.len() >= MAX_SIGNALS {
+            metric::send_refused(ErrorCode::RateLimited);
+            let frame = ServerFrame::error(
+                None,
+                ErrorCode::RateLimited,
+                "too many read and typing frames at once; slow down",
+            );
+            return Ok(self.writer.frame(&frame).await?);
+        }
+        self.signals.push(signalled);
+        Ok(())
+    }
+
+    async fn on_signalled(&mut self, outcome: Result<(), Denied>) -> Result<(), End> {
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(denied) => {
+                metric::send_refused(denied.code);
+                let frame = ServerFrame::error(None, denied.code, denied.message);
+                Ok(self.writer.frame(&frame).await?)
+            }
         }
     }
 
@@ -303,16 +379,20 @@ where
 
     async fn on_answer(&mut self, answer: &ServerFrame) -> Result<(), End> {
         self.in_flight -= 1;
+        if let ServerFrame::Sent { msg_id, .. } = answer {
+            self.writer.sent(*msg_id);
+        }
         Ok(self.writer.frame(answer).await?)
     }
 
     async fn on_page(&mut self, page: Result<Page, sea_orm::DbErr>) -> Result<(), End> {
         let page = page.map_err(|e| {
-            tracing::warn!(error = %e, "cannot read the inbox; closing");
+            tracing::warn!(error = %e, "cannot read the logs; closing");
             End::Close(close::TRY_AGAIN, "storage unavailable; reconnect shortly")
         })?;
         let written = self.writer.page(&page).await?;
-        self.replay.advance(&page, written);
+        self.replay.advance(&page, written, self.writer.positions());
+        self.ack_own();
         if !self.reading && !self.replay.is_running() {
             // The replay on connect is written: now the client's frames.
             self.reading = true;
@@ -323,9 +403,20 @@ where
 
     async fn on_delivery(&mut self, item: Outbound) -> Result<(), End> {
         if self.writer.deliveries(item, &mut self.outbound).await? == Then::CatchUp {
-            self.replay.start();
+            self.replay.start(self.writer.positions());
         }
+        self.ack_own();
         Ok(())
+    }
+
+    /// The messages this connection sent and has now passed in their
+    /// conversations: its device has them, so they are acked for it (its
+    /// next connect does not replay them).
+    fn ack_own(&mut self) {
+        let own = self.writer.take_passed_own();
+        if !own.is_empty() {
+            self.ctx.acks.offer(self.ctx.user, &self.ctx.device, own);
+        }
     }
 
     async fn on_tick(&mut self) -> Result<(), End> {

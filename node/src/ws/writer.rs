@@ -1,17 +1,25 @@
 //! Everything a connection writes goes through its [`Writer`]: answers,
-//! pings, the close frame and messages. Messages have one path whether they
-//! come from a replay page or from the hub: encoded once
-//! ([`Encoded`]), and written once per connection — a message that
-//! arrives twice (by the replay and live, or redelivered after a failover)
-//! is dropped the second time.
+//! pings, the close frame, notices and messages. Messages have one path
+//! whether they come from a replay page or from the hub: encoded once
+//! ([`Encoded`]) and written in each conversation's `seq` order, each once.
+//! The writer knows how far it has written every conversation, so:
+//! - a message at or below that is a repeat (by the replay and live, or
+//!   redelivered after a failover) and is dropped;
+//! - a live message past the next `seq` means deliveries were missed: the
+//!   writer stops and asks for a catch-up from the log, which has them all;
+//! - a message this connection sent is never written back to it, but the
+//!   connection is now that far (and its device has the message).
+
+use std::collections::HashMap;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-use confab_common::metric;
 use confab_common::wire::ServerFrame;
+use confab_common::{MessageId, metric};
 use futures_util::{Sink, SinkExt};
 use tokio::sync::mpsc;
 
 use crate::delivery::hub::{Encoded, Outbound};
+use crate::store::log::Positions;
 use crate::ws::recent::RecentIds;
 use crate::ws::replay::Page;
 
@@ -27,16 +35,31 @@ pub struct Gone;
 pub enum Then {
     /// Go on with the next delivery.
     Continue,
-    /// Read the inbox again before any later delivery.
+    /// Read the logs again before any later delivery.
     CatchUp,
+}
+
+/// Where a message stands for this connection.
+enum Place {
+    /// Written already (or its own): drop it.
+    Repeat,
+    /// The next in its conversation.
+    Next,
+    /// Past the next: some were missed.
+    Gap,
 }
 
 /// The write half of a connection.
 #[derive(Debug)]
 pub struct Writer<W> {
     sink: W,
-    /// The ids of the messages written lately.
-    recent: RecentIds,
+    /// How far each conversation has been written (or passed, for the
+    /// connection's own messages).
+    positions: HashMap<i64, i64>,
+    /// The messages this connection sent lately.
+    own: RecentIds,
+    /// Own messages passed since [`Writer::take_passed_own`].
+    passed_own: Vec<MessageId>,
 }
 
 impl<W> Writer<W>
@@ -46,8 +69,26 @@ where
     pub fn new(sink: W) -> Self {
         Self {
             sink,
-            recent: RecentIds::default(),
+            positions: HashMap::new(),
+            own: RecentIds::default(),
+            passed_own: Vec::new(),
         }
+    }
+
+    /// Where the connection stands in each conversation it has seen.
+    pub fn positions(&self) -> Positions {
+        self.positions.iter().map(|(&c, &s)| (c, s)).collect()
+    }
+
+    /// Notes that this connection sent `msg_id` (it is never written back).
+    pub fn sent(&mut self, msg_id: MessageId) {
+        self.own.insert(msg_id);
+    }
+
+    /// The connection's own messages passed since the last call: its device
+    /// has them.
+    pub fn take_passed_own(&mut self) -> Vec<MessageId> {
+        std::mem::take(&mut self.passed_own)
     }
 
     /// Writes one frame now.
@@ -71,13 +112,25 @@ where
         let _ = self.sink.send(Message::Close(Some(frame))).await;
     }
 
-    /// Writes the messages of a replayed page that this connection has not
-    /// seen yet; returns how many.
+    /// Writes the messages of a page that this connection has not seen yet
+    /// (starting from where the device stood, for the first page); returns
+    /// how many.
     pub async fn page(&mut self, page: &Page) -> Result<u64, Gone> {
+        for &(conv, seq) in page.opened.iter().flatten() {
+            let at = self.positions.entry(conv).or_insert(seq);
+            *at = (*at).max(seq);
+        }
         let mut written = 0;
-        for (_, message) in page {
-            if self.message(&Encoded::new(message)).await? {
-                written += 1;
+        for logged in &page.messages {
+            let encoded = Encoded::new(logged.conv, &logged.message);
+            // The log has no gaps: a page follows on from the positions it
+            // was read from, so anything new is next.
+            if !matches!(self.place(&encoded), Place::Repeat) {
+                self.advance(&encoded);
+                if !self.own.contains(encoded.msg_id) {
+                    self.feed(&encoded).await?;
+                    written += 1;
+                }
             }
         }
         self.sink.flush().await.map_err(|_| Gone)?;
@@ -85,49 +138,85 @@ where
     }
 
     /// Writes `first` and whatever the hub queued behind it (up to a batch),
-    /// then flushes. Stops at a catch-up request, which must be served
-    /// before any later delivery.
+    /// then flushes. Stops at a catch-up request or a gap, which must be
+    /// served before any later delivery.
     pub async fn deliveries(
         &mut self,
         first: Outbound,
         queue: &mut mpsc::Receiver<Outbound>,
     ) -> Result<Then, Gone> {
         let mut next = Some(first);
-        let mut then = Then::Continue;
         let mut written = 0;
         while let Some(item) = next.take() {
-            let Outbound::Message(message) = item else {
-                then = Then::CatchUp;
-                break;
-            };
-            if self.message(&message).await? {
-                written += 1;
-                metrics::counter!(metric::MESSAGES_DELIVERED).increment(1);
-                let latency_ms = confab_common::ids::now_ms()
-                    .saturating_sub(message.ts)
-                    .max(0);
-                metrics::histogram!(metric::DELIVERY_LATENCY_SECONDS)
-                    .record(latency_ms as f64 / 1000.0);
+            match item {
+                Outbound::CatchUp => return self.flush(Then::CatchUp).await,
+                Outbound::Notice(text) => {
+                    self.sink
+                        .feed(Message::Text(text))
+                        .await
+                        .map_err(|_| Gone)?;
+                    written += 1;
+                }
+                Outbound::Own(message) => match self.place(&message) {
+                    Place::Repeat => {}
+                    Place::Gap => return self.flush(Then::CatchUp).await,
+                    Place::Next => {
+                        self.positions.insert(message.conv, message.seq);
+                        self.passed_own.push(message.msg_id);
+                    }
+                },
+                Outbound::Message(message) => match self.place(&message) {
+                    Place::Repeat => {}
+                    Place::Gap => return self.flush(Then::CatchUp).await,
+                    Place::Next => {
+                        self.advance(&message);
+                        self.feed(&message).await?;
+                        written += 1;
+                        metrics::counter!(metric::MESSAGES_DELIVERED).increment(1);
+                        let latency_ms = confab_common::ids::now_ms()
+                            .saturating_sub(message.ts)
+                            .max(0);
+                        metrics::histogram!(metric::DELIVERY_LATENCY_SECONDS)
+                            .record(latency_ms as f64 / 1000.0);
+                    }
+                },
             }
             if written < WRITE_BATCH {
                 next = queue.try_recv().ok();
             }
         }
-        self.sink.flush().await.map_err(|_| Gone)?;
-        Ok(then)
+        self.flush(Then::Continue).await
     }
 
-    /// Queues a message unless this connection wrote it already; true if
-    /// it was new.
-    async fn message(&mut self, message: &Encoded) -> Result<bool, Gone> {
-        if !self.recent.insert(message.msg_id) {
-            return Ok(false);
+    fn place(&self, message: &Encoded) -> Place {
+        // A conversation never seen started after the connection did.
+        let at = self.positions.get(&message.conv).copied().unwrap_or(0);
+        if message.seq <= at {
+            Place::Repeat
+        } else if message.seq == at + 1 {
+            Place::Next
+        } else {
+            Place::Gap
         }
+    }
+
+    fn advance(&mut self, message: &Encoded) {
+        self.positions.insert(message.conv, message.seq);
+        if self.own.contains(message.msg_id) {
+            self.passed_own.push(message.msg_id);
+        }
+    }
+
+    async fn feed(&mut self, message: &Encoded) -> Result<(), Gone> {
         self.sink
             .feed(Message::Text(message.text.clone()))
             .await
-            .map_err(|_| Gone)?;
-        Ok(true)
+            .map_err(|_| Gone)
+    }
+
+    async fn flush(&mut self, then: Then) -> Result<Then, Gone> {
+        self.sink.flush().await.map_err(|_| Gone)?;
+        Ok(then)
     }
 }
 
@@ -140,15 +229,31 @@ mod tests {
     use futures_util::sink::SinkExt;
 
     use super::*;
+    use crate::store::log::Logged;
 
-    fn message(msg_id: i64) -> MessagePayload {
-        MessagePayload {
-            msg_id: MessageId(msg_id),
-            from: UserId(1),
-            to: Target::User(UserId(2)),
-            body: format!("m{msg_id}"),
-            ts: 0,
+    /// Message `seq` of conversation `conv` (its id is `conv * 100 + seq`).
+    fn logged(conv: i64, seq: i64) -> Logged {
+        Logged {
+            conv,
+            message: MessagePayload {
+                msg_id: MessageId(conv * 100 + seq),
+                from: UserId(1),
+                to: Target::User(UserId(2)),
+                body: format!("c{conv}s{seq}"),
+                ts: 0,
+                seq: Some(seq),
+            },
         }
+    }
+
+    fn live(conv: i64, seq: i64) -> Outbound {
+        let l = logged(conv, seq);
+        Outbound::Message(Encoded::new(l.conv, &l.message))
+    }
+
+    fn own(conv: i64, seq: i64) -> Outbound {
+        let l = logged(conv, seq);
+        Outbound::Own(Encoded::new(l.conv, &l.message))
     }
 
     fn written(sink: &[Message]) -> Vec<String> {
@@ -156,36 +261,88 @@ mod tests {
             .map(|m| match m {
                 Message::Text(text) => {
                     let frame: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
-                    frame["body"].as_str().unwrap_or_default().to_owned()
+                    frame["body"].as_str().unwrap_or("notice").to_owned()
                 }
                 other => format!("{other:?}"),
             })
             .collect()
     }
 
+    async fn deliver(
+        writer: &mut Writer<impl Sink<Message, Error = axum::Error> + Unpin>,
+        items: Vec<Outbound>,
+    ) -> Vec<Then> {
+        let (tx, mut queue) = mpsc::channel(16);
+        let mut thens = Vec::new();
+        for item in items {
+            tx.try_send(item).unwrap();
+        }
+        while let Ok(first) = queue.try_recv() {
+            thens.push(writer.deliveries(first, &mut queue).await.unwrap());
+        }
+        thens
+    }
+
     #[tokio::test]
-    async fn replayed_and_live_copies_of_a_message_are_written_once() {
+    async fn each_conversation_is_written_in_seq_order_once_from_where_the_device_stood() {
         let mut out = Vec::new();
         let sink = (&mut out).sink_map_err(|e: Infallible| match e {});
         let mut writer = Writer::new(sink);
-        let page: Page = vec![(1, message(1)), (2, message(2))];
+        // The device had conversation 1 up to 1 and conversation 2 up to 5.
+        let page = Page {
+            opened: Some(vec![(1, 1), (2, 5)]),
+            messages: vec![logged(1, 2), logged(1, 3)],
+        };
         assert_eq!(writer.page(&page).await, Ok(2));
-        // The replay read message 2 before its live copy arrived.
-        let (tx, mut queue) = mpsc::channel(8);
-        for item in [
-            Outbound::Message(Encoded::new(&message(3))),
-            Outbound::CatchUp,
-            Outbound::Message(Encoded::new(&message(4))),
-        ] {
-            tx.try_send(item).unwrap();
-        }
-        let first = Outbound::Message(Encoded::new(&message(2)));
-        let then = writer.deliveries(first, &mut queue).await;
-        // The catch-up stops the batch: message 4 must wait for it.
-        assert_eq!(then, Ok(Then::CatchUp));
-        assert!(matches!(queue.try_recv(), Ok(Outbound::Message(m)) if m.msg_id == MessageId(4)));
-        assert_eq!(writer.page(&page).await, Ok(0));
+        // Live: a repeat of what the replay wrote, the next of each
+        // conversation, a conversation started since (seq 1), a notice.
+        let thens = deliver(
+            &mut writer,
+            vec![
+                live(1, 3),
+                live(1, 4),
+                live(2, 6),
+                live(3, 1),
+                Outbound::Notice("{}".into()),
+            ],
+        )
+        .await;
+        assert_eq!(thens, [Then::Continue]);
+        let mut positions = writer.positions();
+        positions.sort_unstable();
+        assert_eq!(positions, [(1, 4), (2, 6), (3, 1)]);
         drop(writer);
-        assert_eq!(written(&out), ["m1", "m2", "m3"]);
+        assert_eq!(
+            written(&out),
+            ["c1s2", "c1s3", "c1s4", "c2s6", "c3s1", "notice"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_gap_stops_the_batch_for_a_catch_up_and_own_messages_are_passed_not_written() {
+        let mut out = Vec::new();
+        let sink = (&mut out).sink_map_err(|e: Infallible| match e {});
+        let mut writer = Writer::new(sink);
+        let opened = Page {
+            opened: Some(vec![(1, 0)]),
+            messages: vec![],
+        };
+        assert_eq!(writer.page(&opened).await, Ok(0));
+        // Seq 1 was this connection's own; seq 3 shows that 2 was missed.
+        let thens = deliver(&mut writer, vec![own(1, 1), live(1, 3), live(1, 4)]).await;
+        assert_eq!(thens, [Then::CatchUp, Then::CatchUp]);
+        assert_eq!(writer.take_passed_own(), [MessageId(101)]);
+        assert_eq!(writer.positions(), [(1, 1)]);
+        // The catch-up reads the log after 1; the connection's own sends
+        // found there are passed too.
+        writer.sent(MessageId(105));
+        let caught_up = Page {
+            opened: None,
+            messages: (2..=5).map(|seq| logged(1, seq)).collect(),
+        };
+        assert_eq!(writer.page(&caught_up).await, Ok(3));
+        assert_eq!(writer.take_passed_own(), [MessageId(105)]);
+        drop(writer);
+        assert_eq!(written(&out), ["c1s2", "c1s3", "c1s4"]);
     }
 }

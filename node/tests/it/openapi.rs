@@ -27,6 +27,9 @@ const CONTRACT: &[(&str, &str)] = &[
     ("delete", "/api/groups/{id}/members/{user_id}"),
     ("patch", "/api/groups/{id}/members/{user_id}"),
     ("delete", "/api/groups/{id}"),
+    ("get", "/api/conversations"),
+    ("get", "/api/conversations/user/{id}/messages"),
+    ("get", "/api/conversations/group/{id}/messages"),
 ];
 
 #[tokio::test]

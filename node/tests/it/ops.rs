@@ -122,7 +122,7 @@ async fn metrics_count_connections_and_messages() {
         "confab_publish_confirm_seconds",
         "confab_delivery_latency_seconds",
         "confab_dispatch_envelopes_total",
-        "confab_inbox_stored_total",
+        "confab_messages_logged_total",
     ] {
         assert!(
             text.contains(series),

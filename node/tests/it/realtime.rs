@@ -18,10 +18,15 @@ async fn pair() -> (TestApp, TestUser, TestUser) {
     (app, alice, bob)
 }
 
-fn inbox_of(user: &TestUser) -> String {
+/// How many logged messages `user`'s device `default` has not acked.
+fn pending_for(user: &TestUser) -> String {
     format!(
-        "SELECT count(*) FROM inbox WHERE recipient_id = {}",
-        user.id
+        "SELECT count(*) FROM user_conversations({u}) uc
+         JOIN messages m ON m.conv_id = uc.conv_id
+         LEFT JOIN device_positions dp
+           ON dp.user_id = {u} AND dp.device = 'default' AND dp.conv_id = uc.conv_id
+         WHERE m.seq > GREATEST(uc.floor_seq, COALESCE(dp.seq, 0)) AND m.sender_id <> {u}",
+        u = user.id
     )
 }
 
@@ -44,7 +49,7 @@ async fn a_message_crosses_nodes_once_with_the_sender_from_the_token() {
     assert_eq!(
         message,
         json!({"type": "message", "msg_id": msg_id, "from": alice.id.0, "to": {"user": bob.id.0},
-               "body": "hi bob", "ts": sent["ts"]})
+               "body": "hi bob", "ts": sent["ts"], "seq": 1})
     );
     // Once: nothing more, and the sender's own socket got no copy.
     b.expect_no_message(Duration::from_millis(500)).await;
@@ -63,7 +68,7 @@ async fn offline_messages_are_replayed_in_order_and_kept_until_acked() {
         );
     }
     // Stored for bob (the dispatcher may still be writing the last ones).
-    app.eventually(5, &inbox_of(&bob)).await;
+    app.eventually(5, &pending_for(&bob)).await;
 
     // Replayed in order, on either node; without an ack they stay.
     let mut b = Client::connect(&app, 1, &bob).await;
@@ -78,7 +83,7 @@ async fn offline_messages_are_replayed_in_order_and_kept_until_acked() {
     // Acked: gone from storage, not replayed again.
     b.ack(&sent).await;
     b.round_trip().await;
-    app.eventually(0, &inbox_of(&bob)).await;
+    app.eventually(0, &pending_for(&bob)).await;
     b.close().await;
     let mut b = Client::connect(&app, 1, &bob).await;
     b.expect_no_message(Duration::from_millis(500)).await;
@@ -325,7 +330,7 @@ async fn a_standby_dispatcher_takes_over_without_loss_or_duplicates() {
     let expected: Vec<String> = first.into_iter().chain(second).collect();
     assert_eq!(bodies(&got), expected);
     b.expect_no_message(Duration::from_millis(500)).await;
-    app.eventually(400, &inbox_of(&bob)).await;
+    app.eventually(400, &pending_for(&bob)).await;
     standby.stop().await;
 }
 

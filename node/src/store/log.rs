@@ -1,0 +1,290 @@
+//! A node's side of the conversation logs: devices and their delivery
+//! positions, replay pages, acks and read positions. The dispatcher appends
+//! to the logs (`dispatcher/src/store.rs`); `docs/architecture.md` has the
+//! tables.
+
+use std::sync::Arc;
+
+use confab_common::wire::{MessagePayload, Target};
+use confab_common::{GroupId, MessageId, UserId};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement,
+    TransactionTrait,
+};
+
+/// A new device is written at most this many messages of each
+/// conversation (the newest unread); older ones are in the history.
+pub const NEW_DEVICE_BACKLOG: i64 = 500;
+
+/// A message with its conversation's internal id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub conv: i64,
+    /// With its `seq`.
+    pub message: MessagePayload,
+}
+
+/// How far a connection has been written in each conversation.
+pub type Positions = Vec<(i64, i64)>;
+
+/// One row of the log, as stored.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Row {
+    pub conv_id: i64,
+    pub seq: i64,
+    pub msg_id: i64,
+    pub sender_id: i64,
+    pub to_user_id: Option<i64>,
+    pub to_group_id: Option<i64>,
+    pub body: String,
+    pub sent_at: i64,
+}
+
+impl Row {
+    /// The message this row holds.
+    pub fn into_logged(self) -> Option<Logged> {
+        let to = match (self.to_user_id, self.to_group_id) {
+            (Some(u), _) => Target::User(UserId(u)),
+            (None, Some(g)) => Target::Group(GroupId(g)),
+            (None, None) => return None,
+        };
+        Some(Logged {
+            conv: self.conv_id,
+            message: MessagePayload {
+                msg_id: MessageId(self.msg_id),
+                from: UserId(self.sender_id),
+                to,
+                body: self.body,
+                ts: self.sent_at,
+                seq: Some(self.seq),
+            },
+        })
+    }
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Created {
+    created: bool,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Position {
+    conv_id: i64,
+    seq: i64,
+}
+
+/// Records that `user` connected with `device` and returns where the
+/// device stands in each of the user's conversations. A device never seen
+/// before starts at the user's read position (at most
+/// [`NEW_DEVICE_BACKLOG`] behind the newest message); past `max_devices`,
+/// the device seen longest ago is forgotten.
+pub async fn open_device(
+    db: &DatabaseConnection,
+    user: UserId,
+    device: &str,
+    max_devices: u64,
+) -> Result<Positions, DbErr> {
+    let txn = db.begin().await?;
+    let created = Created::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        r#"INSERT INTO devices (user_id, device) VALUES ($1, $2)
+           ON CONFLICT (user_id, device) DO UPDATE SET last_seen = now()
+           RETURNING (xmax = 0) AS created"#,
+        [user.0.into(), device.into()],
+    ))
+    .one(&txn)
+    .await?
+    .is_some_and(|c| c.created);
+    if created {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"INSERT INTO device_positions (user_id, device, conv_id, seq)
+               SELECT $1, $2, uc.conv_id,
+                      GREATEST(uc.floor_seq, COALESCE(r.seq, 0), uc.last_seq - $3)
+               FROM user_conversations($1) uc
+               LEFT JOIN read_positions r ON r.user_id = $1 AND r.conv_id = uc.conv_id"#,
+            [user.0.into(), device.into(), NEW_DEVICE_BACKLOG.into()],
+        ))
+        .await?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"DELETE FROM devices WHERE user_id = $1 AND device IN (
+                   SELECT device FROM devices WHERE user_id = $1
+                   ORDER BY last_seen DESC, device OFFSET $2)"#,
+            [
+                user.0.into(),
+                i64::try_from(max_devices).unwrap_or(i64::MAX).into(),
+            ],
+        ))
+        .await?;
+    }
+    let positions = Position::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        r#"SELECT uc.conv_id, GREATEST(uc.floor_seq, COALESCE(dp.seq, 0)) AS seq
+           FROM user_conversations($1) uc
+           LEFT JOIN device_positions dp
+             ON dp.user_id = $1 AND dp.device = $2 AND dp.conv_id = uc.conv_id"#,
+        [user.0.into(), device.into()],
+    ))
+    .all(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(positions.into_iter().map(|p| (p.conv_id, p.seq)).collect())
+}
+
+/// Up to `limit` messages of `user`'s conversations after `known` (where
+/// the connection stands; a conversation it does not know starts at the
+/// device's position), ordered by conversation, then `seq`.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    device: &str,
+    known: &Positions,
+    limit: u64,
+) -> Result<Vec<Logged>, DbErr> {
+    let (convs, seqs): (Vec<i64>, Vec<i64>) = known.iter().copied().unzip();
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        r#"WITH known AS (
+               SELECT * FROM unnest($3::bigint[], $4::bigint[]) AS k(conv_id, seq)
+           ),
+           start AS (
+               SELECT uc.conv_id, uc.last_seq,
+                      GREATEST(uc.floor_seq, COALESCE(k.seq, dp.seq, 0)) AS after
+               FROM user_conversations($1) uc
+               LEFT JOIN known k ON k.conv_id = uc.conv_id
+               LEFT JOIN device_positions dp
+                 ON dp.user_id = $1 AND dp.device = $2 AND dp.conv_id = uc.conv_id
+           )
+           SELECT m.conv_id, m.seq, m.msg_id, m.sender_id, m.to_user_id, m.to_group_id,
+                  m.body, m.sent_at
+           FROM start s
+           CROSS JOIN LATERAL (
+               SELECT * FROM messages m
+               WHERE m.conv_id = s.conv_id AND m.seq > s.after
+               ORDER BY m.seq LIMIT $5
+           ) m
+           WHERE s.last_seq > s.after
+           ORDER BY m.conv_id, m.seq
+           LIMIT $5"#,
+        [
+            user.0.into(),
+            device.into(),
+            convs.into(),
+            seqs.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    ))
+    .all(db)
+    .await?;
+    Ok(rows.into_iter().filter_map(Row::into_logged).collect())
+}
+
+/// One device's ack of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    pub user: UserId,
+    pub device: Arc<str>,
+    pub msg_id: MessageId,
+}
+
+/// Moves each acking device's position past the messages it acked, in one
+/// statement; a position never moves back. Ids of messages the user cannot
+/// see, and devices that were forgotten, change nothing.
+pub async fn advance(db: &impl ConnectionTrait, acks: &[Ack]) -> Result<u64, DbErr> {
+    if acks.is_empty() {
+        return Ok(0);
+    }
+    let users: Vec<i64> = acks.iter().map(|a| a.user.0).collect();
+    let devices: Vec<String> = acks.iter().map(|a| a.device.to_string()).collect();
+    let msgs: Vec<i64> = acks.iter().map(|a| a.msg_id.0).collect();
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"INSERT INTO device_positions (user_id, device, conv_id, seq)
+               SELECT a.u, a.d, m.conv_id, max(m.seq)
+               FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS a(u, d, msg)
+               JOIN messages m ON m.msg_id = a.msg
+               JOIN conversations c ON c.id = m.conv_id
+               JOIN devices dv ON dv.user_id = a.u AND dv.device = a.d
+               WHERE (c.group_id IS NULL AND a.u IN (c.user_lo, c.user_hi))
+                  OR EXISTS (SELECT 1 FROM group_members gm
+                             WHERE gm.group_id = c.group_id AND gm.user_id = a.u)
+               GROUP BY a.u, a.d, m.conv_id
+               ON CONFLICT (user_id, device, conv_id)
+               DO UPDATE SET seq = GREATEST(device_positions.seq, EXCLUDED.seq)"#,
+            [users.into(), devices.into(), msgs.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Why a read position was not set.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The user is not in that conversation (or it has no message yet).
+    #[error("no such conversation")]
+    NoConversation,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Sets `user`'s read position in `conv` (as the user sees it) to `seq`,
+/// capped at the newest message; it never moves back. Returns the position
+/// if it moved.
+pub async fn mark_read(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    conv: Target,
+    seq: i64,
+) -> Result<Option<i64>, ReadError> {
+    let Some(id) = conversation_of(db, user, conv).await? else {
+        return Err(ReadError::NoConversation);
+    };
+    let moved = Position::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        r#"INSERT INTO read_positions (user_id, conv_id, seq)
+           SELECT $1, c.id, LEAST(GREATEST($3, 0), c.last_seq) FROM conversations c WHERE c.id = $2
+           ON CONFLICT (user_id, conv_id) DO UPDATE SET seq = EXCLUDED.seq
+           WHERE read_positions.seq < EXCLUDED.seq
+           RETURNING conv_id, seq"#,
+        [user.0.into(), id.into(), seq.into()],
+    ))
+    .one(db)
+    .await?;
+    Ok(moved.map(|p| p.seq))
+}
+
+#[derive(Debug, FromQueryResult)]
+struct ConvId {
+    id: i64,
+}
+
+/// The internal id of `conv` as `user` sees it, if `user` is in it: a
+/// direct conversation with anyone they ever befriended, a group they are a
+/// member of.
+pub async fn conversation_of(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    conv: Target,
+) -> Result<Option<i64>, DbErr> {
+    let statement = match conv {
+        Target::User(other) => Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"SELECT id FROM conversations
+               WHERE group_id IS NULL AND user_lo = LEAST($1, $2) AND user_hi = GREATEST($1, $2)"#,
+            [user.0.into(), other.0.into()],
+        ),
+        Target::Group(group) => Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"SELECT c.id FROM conversations c
+               JOIN group_members gm ON gm.group_id = c.group_id AND gm.user_id = $1
+               WHERE c.group_id = $2"#,
+            [user.0.into(), group.0.into()],
+        ),
+    };
+    Ok(ConvId::find_by_statement(statement)
+        .one(db)
+        .await?
+        .map(|c| c.id))
+}
