@@ -29,7 +29,7 @@ const DISPATCHER_SERIES: &[(&str, &str)] = &[
     ("envelopes", "confab_dispatch_envelopes_total"),
     ("redelivered", "confab_dispatch_redeliveries_total"),
     ("retries", "confab_dispatch_retries_total"),
-    ("inbox-rows", "confab_inbox_stored_total"),
+    ("logged", "confab_messages_logged_total"),
     ("published", "confab_deliveries_published_total"),
     ("returned", "confab_deliveries_returned_total"),
 ];
@@ -107,10 +107,10 @@ pub fn per_node(report: &Report) -> String {
         .join("; ")
 }
 
-/// How far each missing message got, from the cluster's database: stored
-/// and still in the recipient's inbox (routed, then lost between the node
-/// queue and the socket, with no catch-up since), stored but gone from the
-/// inbox (acked by someone), or never stored (lost before the dispatcher).
+/// How far each missing message got, from the cluster's database: logged
+/// and past the recipient's device position (routed, then lost between the
+/// node queue and the socket, with no catch-up since), logged but behind it
+/// (acked by that device), or never logged (lost before the dispatcher).
 pub async fn stages(database_url: &str, report: &Report) -> anyhow::Result<String> {
     if report.missing.is_empty() {
         return Ok(String::new());
@@ -125,12 +125,13 @@ pub async fn stages(database_url: &str, report: &Report) -> anyhow::Result<Strin
         .collect();
     let sql = format!(
         "WITH lost(recipient_id, msg_id) AS (VALUES {})
-         SELECT count(*) FILTER (WHERE i.msg_id IS NOT NULL),
-                count(*) FILTER (WHERE i.msg_id IS NULL AND m.msg_id IS NOT NULL),
+         SELECT count(*) FILTER (WHERE m.msg_id IS NOT NULL AND m.seq > COALESCE(dp.seq, 0)),
+                count(*) FILTER (WHERE m.msg_id IS NOT NULL AND m.seq <= COALESCE(dp.seq, 0)),
                 count(*) FILTER (WHERE m.msg_id IS NULL)
          FROM lost l
-         LEFT JOIN inbox i ON i.recipient_id = l.recipient_id AND i.msg_id = l.msg_id
-         LEFT JOIN messages m ON m.msg_id = l.msg_id;",
+         LEFT JOIN messages m ON m.msg_id = l.msg_id
+         LEFT JOIN device_positions dp ON dp.user_id = l.recipient_id
+              AND dp.device = 'default' AND dp.conv_id = m.conv_id;",
         rows.join(",")
     );
     let mut psql = tokio::process::Command::new("psql")
@@ -145,10 +146,10 @@ pub async fn stages(database_url: &str, report: &Report) -> anyhow::Result<Strin
     let output = psql.wait_with_output().await?;
     let counts = String::from_utf8_lossy(&output.stdout);
     let counts: Vec<&str> = counts.split_whitespace().collect();
-    let [in_inbox, acked, never_stored] = counts[..] else {
+    let [pending, acked, never_logged] = counts[..] else {
         anyhow::bail!("unexpected psql output: {counts:?}");
     };
     Ok(format!(
-        "in the inbox, never written: {in_inbox}; stored, gone from the inbox: {acked}; never stored: {never_stored}"
+        "logged, not acked by the device: {pending}; logged, acked by the device: {acked}; never logged: {never_logged}"
     ))
 }

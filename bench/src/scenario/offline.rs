@@ -1,12 +1,14 @@
-//! `offline`: a sender stores K messages for a recipient who is not
-//! connected; the recipient then connects and the clock runs until it has
-//! all K (acking as it goes, as a client should).
+//! `offline`: a sender stores K messages for a recipient whose device is
+//! away (it connected once, so the server knows it, then left); the device
+//! then reconnects and the clock runs until it has all K (acking as it goes,
+//! as a client should). A device never seen before would be written only
+//! the newest 500 of a conversation (the rest is in the history).
 //!
 //! To start the clock only once every message is *stored* (not merely
 //! accepted by the broker), the sender finally writes one message to a third,
 //! online user, the witness: the dispatcher routes `input` in order and
 //! stores before it pushes, so when the witness has that message, the K
-//! before it are in the recipient's inbox. All through the public contract.
+//! before it are in the conversation's log. All through the public contract.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -76,6 +78,18 @@ pub async fn run(ctx: &Ctx, o: &OfflineOptions) -> anyhow::Result<RunRecord> {
     let (sender, recipient, witness) = (&users[0], &users[1], &users[2]);
     api.befriend(sender, recipient).await?;
     api.befriend(sender, witness).await?;
+
+    // The recipient's device connects once, so that it is known: the
+    // `pong` comes after its replay on connect, which opened the device.
+    let mut away = far
+        .connect(&recipient.token, None, Default::default())
+        .await?;
+    away.send(Message::text(json!({"type": "ping"}).to_string()))
+        .await?;
+    tokio::time::timeout(timeout, count_until_pong(&mut away))
+        .await
+        .context("no pong within --timeout")??;
+    let _ = away.close(None).await;
 
     let mut sender_ws = endpoints[0]
         .connect(&sender.token, None, Default::default())

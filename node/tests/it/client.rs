@@ -33,9 +33,18 @@ impl Client {
         Self::connect_to(&app.nodes[node].addr, user).await
     }
 
+    /// Connects `user`'s device `device` to node `node` of `app`.
+    pub async fn connect_device(app: &TestApp, node: usize, user: &TestUser, device: &str) -> Self {
+        let addr = &app.nodes[node].addr;
+        Self::connect_url(&format!("ws://{addr}/ws?device={device}"), user).await
+    }
+
     /// Connects `user` to `addr` (a node or the gateway).
     pub async fn connect_to(addr: &str, user: &TestUser) -> Self {
-        let url = format!("ws://{addr}/ws");
+        Self::connect_url(&format!("ws://{addr}/ws"), user).await
+    }
+
+    async fn connect_url(url: &str, user: &TestUser) -> Self {
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert(
             "Authorization",
@@ -250,6 +259,11 @@ impl Client {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+}
+
+/// The `seq` of each frame.
+pub fn seqs(frames: &[Value]) -> Vec<i64> {
+    frames.iter().map(|f| f["seq"].as_i64().unwrap()).collect()
 }
 
 /// `{"user": id}`.

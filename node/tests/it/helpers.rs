@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
 /// Postgres server URL without a database name (`TEST_DATABASE_URL` overrides).
-fn server_url() -> String {
+pub fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::client::{Client, bodies, ids, to_group, to_user};
+use crate::client::{Client, bodies, ids, seqs, to_group, to_user};
 use crate::helpers::{TestApp, TestUser};
 
 /// Two nodes, a dispatcher, and two friends.
@@ -101,6 +101,8 @@ async fn a_thousand_messages_arrive_in_order_online_offline_and_across_a_reconne
     let received = b.messages(1000).await;
     assert_eq!(bodies(&received), burst(0, 1000));
     assert_eq!(ids(&received), sent);
+    // The conversation's log numbers them 1, 2, 3, … with no gaps.
+    assert_eq!(seqs(&received), (1..=1000).collect::<Vec<i64>>());
     b.ack(&ids(&received)).await;
     b.round_trip().await;
     b.close().await;
@@ -111,6 +113,7 @@ async fn a_thousand_messages_arrive_in_order_online_offline_and_across_a_reconne
     a.send_burst("mid", to_user(&bob), &burst(1500, 2000)).await;
     let received = b.messages(1000).await;
     assert_eq!(bodies(&received), burst(1000, 2000));
+    assert_eq!(seqs(&received), (1001..=2000).collect::<Vec<i64>>());
     b.expect_no_message(Duration::from_millis(300)).await;
 }
 
@@ -329,6 +332,8 @@ async fn a_standby_dispatcher_takes_over_without_loss_or_duplicates() {
     }
     let expected: Vec<String> = first.into_iter().chain(second).collect();
     assert_eq!(bodies(&got), expected);
+    // Numbered once each, in order, across the failover.
+    assert_eq!(seqs(&got), (1..=400).collect::<Vec<i64>>());
     b.expect_no_message(Duration::from_millis(500)).await;
     app.eventually(400, &pending_for(&bob)).await;
     standby.stop().await;
