@@ -15,6 +15,10 @@ pub struct Envelope {
     pub message: MessagePayload,
     /// The connection it came from: it gets `sent`, never the message.
     pub origin: ConnKey,
+    /// The device that connection is: a replay never writes the message
+    /// back to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// What a user did that the other participants' devices (and the user's
@@ -26,15 +30,27 @@ pub enum SignalKind {
     Read { conv: Target, seq: i64 },
     /// Typing in `conv` (already throttled by the node).
     Typing { conv: Target },
+    /// The user's first device connected (`true`) or last one went.
+    Presence { online: bool },
 }
 
-/// A signal from `from`'s connection `origin`; `conv` is as `from` sees it.
+/// A signal about `from`, from its connection `origin` if a connection
+/// sent it; `conv` is as `from` sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signal {
     pub from: UserId,
-    pub origin: ConnKey,
+    pub origin: Option<ConnKey>,
     #[serde(flatten)]
     pub kind: SignalKind,
+}
+
+/// A frame the node built for some users (a social event): the dispatcher
+/// only finds where they are connected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notify {
+    pub users: Vec<UserId>,
+    /// The server frame, as JSON text.
+    pub notify: String,
 }
 
 /// One item of `input`. Untagged: an [`Envelope`] is what it always was.
@@ -43,6 +59,7 @@ pub struct Signal {
 pub enum Input {
     Message(Envelope),
     Signal(Signal),
+    Notify(Notify),
 }
 
 /// A logged message for some users connected to one node.

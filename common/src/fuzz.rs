@@ -109,7 +109,7 @@ proptest! {
 
     #[test]
     fn envelopes_and_deliveries_round_trip(message in payload(), origin in conn_key(), users in prop::collection::vec(any::<i64>(), 0..5), conv in any::<i64>()) {
-        let envelope = Input::Message(Envelope { message: message.clone(), origin });
+        let envelope = Input::Message(Envelope { message: message.clone(), origin, device: Some("phone".into()) });
         let decoded: Input = serde_json::from_slice(&serde_json::to_vec(&envelope).unwrap()).unwrap();
         prop_assert_eq!(decoded, envelope);
         let delivery = ToNode::Delivery(Delivery {

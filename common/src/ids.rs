@@ -70,6 +70,12 @@ impl fmt::Display for NodeId {
 pub struct MessageId(pub i64);
 
 impl MessageId {
+    /// The smallest id minted at Unix time `ms` (every id minted before is
+    /// smaller).
+    pub fn first_at(ms: i64) -> Self {
+        Self((ms - EPOCH_MS) << (NODE_BITS + SEQUENCE_BITS))
+    }
+
     /// The Unix time in milliseconds at which this id was minted.
     pub fn timestamp_ms(self) -> i64 {
         (self.0 >> (NODE_BITS + SEQUENCE_BITS)) + EPOCH_MS

@@ -44,6 +44,8 @@ pub const DISPATCH_RETRIES: &str = "confab_dispatch_retries_total";
 pub const DISPATCH_POISON: &str = "confab_dispatch_poison_total";
 /// Histogram: one batch from receipt to ack, seconds.
 pub const DISPATCH_BATCH_SECONDS: &str = "confab_dispatch_batch_seconds";
+/// Counter: messages removed by retention.
+pub const MESSAGES_EXPIRED: &str = "confab_messages_expired_total";
 /// Counter: messages appended to a conversation log.
 pub const MESSAGES_LOGGED: &str = "confab_messages_logged_total";
 /// Counter: deliveries published to node queues.
@@ -83,6 +85,7 @@ pub fn register_dispatcher() {
         (DISPATCH_REDELIVERIES, "envelopes redelivered by the broker"),
         (DISPATCH_RETRIES, "batches retried"),
         (MESSAGES_LOGGED, "messages appended to a conversation log"),
+        (MESSAGES_EXPIRED, "messages removed by retention"),
         (DELIVERIES_PUBLISHED, "deliveries published to node queues"),
     ]);
 }

@@ -9,6 +9,10 @@
 //!   → Unix ms of the connection's start. The node adds the field when a
 //!   connection opens and removes it when it closes; the key expires
 //!   [`PRESENCE_KEY_TTL`] after the user's last connect.
+//! - `node_users:{node_id}:{incarnation}`: a set of the users with a
+//!   connection on that node process, so that when it dies without closing
+//!   them, whoever reaps its record ([`Presence::reap`]) can tell which users
+//!   went offline with it. Deleted by the reaper (or the node's next start).
 //!
 //! A connection counts as present while its node's incarnation is alive, so a
 //! node that dies leaves no presence behind after [`NODE_TTL`], without a
@@ -112,6 +116,131 @@ impl Presence {
         format!("{}nodes", self.prefix)
     }
 
+    fn node_users_key(&self, node: NodeId, incarnation: u64) -> String {
+        format!("{}node_users:{}:{}", self.prefix, node.0, incarnation)
+    }
+
+    /// The incarnation `node`'s record names, alive or not: read by a node
+    /// before its first heartbeat replaces it, to reap the process it
+    /// replaces ([`Presence::reap_incarnation`]).
+    pub async fn incarnation_of(&self, node: NodeId) -> redis::RedisResult<Option<u64>> {
+        let record: Option<String> = redis::cmd("HGET")
+            .arg(self.nodes_key())
+            .arg(node.0)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(record
+            .as_deref()
+            .and_then(|r| r.split_once(':'))
+            .and_then(|(inc, _)| inc.parse().ok()))
+    }
+
+    /// Records `user`'s connection `key`; true if it is the user's only
+    /// live connection now (their first device came online). Atomic, so of
+    /// two devices connecting at once exactly one is first.
+    pub async fn connect(&self, user: UserId, key: ConnKey) -> redis::RedisResult<bool> {
+        let user_key = self.user_key(user);
+        let ttl = i64::try_from(PRESENCE_KEY_TTL.as_secs()).unwrap_or(i64::MAX);
+        let (fields, nodes): (Vec<String>, HashMap<u16, String>) = redis::pipe()
+            .atomic()
+            .hset(&user_key, key.to_string(), now_ms())
+            .ignore()
+            .expire(&user_key, ttl)
+            .ignore()
+            .sadd(self.node_users_key(key.node, key.incarnation), user.0)
+            .ignore()
+            .hkeys(&user_key)
+            .hgetall(self.nodes_key())
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(live(&fields, &alive(nodes)).all(|k| k == key))
+    }
+
+    /// Forgets `user`'s connection `key` (`last_here`: the user has no other
+    /// connection on this node); true if the user has no live connection
+    /// left (their last device went offline).
+    pub async fn disconnect(
+        &self,
+        user: UserId,
+        key: ConnKey,
+        last_here: bool,
+    ) -> redis::RedisResult<bool> {
+        let user_key = self.user_key(user);
+        let mut pipe = redis::pipe();
+        pipe.atomic().hdel(&user_key, key.to_string()).ignore();
+        if last_here {
+            pipe.srem(self.node_users_key(key.node, key.incarnation), user.0)
+                .ignore();
+        }
+        let (fields, nodes): (Vec<String>, HashMap<u16, String>) = pipe
+            .hkeys(&user_key)
+            .hgetall(self.nodes_key())
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(live(&fields, &alive(nodes)).next().is_none())
+    }
+
+    /// Claims the records of node processes that stopped beating and
+    /// returns the users who went offline with them (no live connection
+    /// left). Each dead record is claimed by one caller only, so any number
+    /// of reapers may run.
+    pub async fn reap(&self) -> redis::RedisResult<Vec<UserId>> {
+        let nodes: HashMap<u16, String> = redis::cmd("HGETALL")
+            .arg(self.nodes_key())
+            .query_async(&mut self.redis.clone())
+            .await?;
+        let now = now_ms();
+        let claim = redis::Script::new(
+            r"if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2]
+              then return redis.call('HDEL', KEYS[1], ARGV[1]) else return 0 end",
+        );
+        let mut offline = Vec::new();
+        for (node, record) in nodes {
+            let Some((incarnation, until)) = record.split_once(':') else {
+                continue;
+            };
+            let (Ok(incarnation), Ok(until)) = (incarnation.parse(), until.parse::<i64>()) else {
+                continue;
+            };
+            if until > now {
+                continue;
+            }
+            let claimed: i64 = claim
+                .key(self.nodes_key())
+                .arg(node)
+                .arg(&record)
+                .invoke_async(&mut self.redis.clone())
+                .await?;
+            if claimed == 1 {
+                offline.extend(self.reap_incarnation(NodeId(node), incarnation).await?);
+            }
+        }
+        Ok(offline)
+    }
+
+    /// The users of a node process that is gone who have no live
+    /// connection left; forgets the process's user set.
+    pub async fn reap_incarnation(
+        &self,
+        node: NodeId,
+        incarnation: u64,
+    ) -> redis::RedisResult<Vec<UserId>> {
+        let key = self.node_users_key(node, incarnation);
+        let (users,): (Vec<i64>,) = redis::pipe()
+            .atomic()
+            .smembers(&key)
+            .del(&key)
+            .ignore()
+            .query_async(&mut self.redis.clone())
+            .await?;
+        let users: Vec<UserId> = users.into_iter().map(UserId).collect();
+        let located = self.locate(&users).await?;
+        Ok(users
+            .into_iter()
+            .filter(|u| !located.contains_key(u))
+            .collect())
+    }
+
     /// Announces that `node` (this `incarnation`) is alive for [`NODE_TTL`].
     /// Returns false if Redis had no live record of this incarnation: on the
     /// first heartbeat, after Redis lost its data, or after the node missed
@@ -138,11 +267,14 @@ impl Presence {
             }))
     }
 
-    /// Marks `node` dead at once (graceful shutdown).
-    pub async fn remove_node(&self, node: NodeId) -> redis::RedisResult<()> {
-        redis::cmd("HDEL")
-            .arg(self.nodes_key())
-            .arg(node.0)
+    /// Marks `node` (this `incarnation`) dead at once (graceful shutdown,
+    /// after its connections closed).
+    pub async fn remove_node(&self, node: NodeId, incarnation: u64) -> redis::RedisResult<()> {
+        redis::pipe()
+            .hdel(self.nodes_key(), node.0)
+            .ignore()
+            .del(self.node_users_key(node, incarnation))
+            .ignore()
             .exec_async(&mut self.redis.clone())
             .await
     }
@@ -159,6 +291,8 @@ impl Presence {
             let user_key = self.user_key(*user);
             pipe.hset(&user_key, key.to_string(), now).ignore();
             pipe.expire(&user_key, ttl).ignore();
+            pipe.sadd(self.node_users_key(key.node, key.incarnation), user.0)
+                .ignore();
         }
         pipe.exec_async(&mut self.redis.clone()).await
     }
@@ -199,24 +333,12 @@ impl Presence {
             };
             (nodes, fields)
         };
-        let now = now_ms();
-        let alive: HashMap<u16, u64> = nodes
-            .into_iter()
-            .filter_map(|(node, value)| {
-                let (incarnation, until) = value.split_once(':')?;
-                let until: i64 = until.parse().ok()?;
-                (until > now).then_some((node, incarnation.parse().ok()?))
-            })
-            .collect();
+        let alive = alive(nodes);
         Ok(users
             .iter()
             .zip(fields)
             .filter_map(|(&user, fields)| {
-                let live: Vec<ConnKey> = fields
-                    .iter()
-                    .filter_map(|f| f.parse::<ConnKey>().ok())
-                    .filter(|k| alive.get(&k.node.0) == Some(&k.incarnation))
-                    .collect();
+                let live: Vec<ConnKey> = live(&fields, &alive).collect();
                 (!live.is_empty()).then_some((user, live))
             })
             .collect())
@@ -226,6 +348,30 @@ impl Presence {
     pub async fn online(&self, users: &[UserId]) -> redis::RedisResult<HashSet<UserId>> {
         Ok(self.locate(users).await?.into_keys().collect())
     }
+}
+
+/// The incarnation of each node whose record is unexpired.
+fn alive(nodes: HashMap<u16, String>) -> HashMap<u16, u64> {
+    let now = now_ms();
+    nodes
+        .into_iter()
+        .filter_map(|(node, value)| {
+            let (incarnation, until) = value.split_once(':')?;
+            let until: i64 = until.parse().ok()?;
+            (until > now).then_some((node, incarnation.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The connections among `fields` whose node process is alive.
+fn live<'a>(
+    fields: &'a [String],
+    alive: &'a HashMap<u16, u64>,
+) -> impl Iterator<Item = ConnKey> + 'a {
+    fields
+        .iter()
+        .filter_map(|f| f.parse::<ConnKey>().ok())
+        .filter(|k| alive.get(&k.node.0) == Some(&k.incarnation))
 }
 
 fn millis(d: Duration) -> i64 {

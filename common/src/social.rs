@@ -92,6 +92,26 @@ impl SocialCache {
         Ok(friends.contains(&b))
     }
 
+    /// The friends of `user`.
+    pub async fn friends(&self, user: UserId) -> Result<HashSet<UserId>, SocialError> {
+        let key = self.friends_key(user);
+        let cached: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&key)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        if !cached.is_empty() {
+            return Ok(cached
+                .iter()
+                .filter_map(|m| m.parse().ok())
+                .map(UserId)
+                .collect());
+        }
+        let friends = self.load_friends(user).await?;
+        self.fill(&key, friends.iter().map(|f| f.0.to_string()).collect())
+            .await?;
+        Ok(friends)
+    }
+
     /// The members of `group`, or `None` if there is no such group.
     pub async fn members(&self, group: GroupId) -> Result<Option<HashSet<UserId>>, SocialError> {
         let key = self.members_key(group);

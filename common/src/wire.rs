@@ -152,6 +152,8 @@ pub enum ServerFrame {
     },
     /// `user` is typing in `conv`.
     Typing { conv: Target, user: UserId },
+    /// A friend's first device connected, or their last one went.
+    Presence { user: UserId, online: bool },
 }
 
 impl ServerFrame {

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use confab_common::broker::{Broker, BrokerError};
-use confab_common::envelope::{Envelope, Input, Signal};
+use confab_common::envelope::{Envelope, Input, Notify, Signal};
 use confab_common::retry::Backoff;
 use confab_common::{metric, topology};
 use futures_util::future::try_join_all;
@@ -54,6 +54,7 @@ enum AttemptError {
 struct Decoded {
     messages: Vec<Envelope>,
     signals: Vec<Signal>,
+    notifies: Vec<Notify>,
 }
 
 /// What processing a batch needs.
@@ -95,11 +96,13 @@ impl Dispatch<'_> {
         let mut decoded = Decoded {
             messages: Vec::with_capacity(batch.len()),
             signals: Vec::new(),
+            notifies: Vec::new(),
         };
         for delivery in batch {
             match serde_json::from_slice::<Input>(&delivery.data) {
                 Ok(Input::Message(envelope)) => decoded.messages.push(envelope),
                 Ok(Input::Signal(signal)) => decoded.signals.push(signal),
+                Ok(Input::Notify(notify)) => decoded.notifies.push(notify),
                 Err(e) => {
                     tracing::error!(error = %e, "undecodable envelope dead-lettered");
                     metrics::counter!(metric::DISPATCH_POISON).increment(1);
@@ -132,7 +135,7 @@ impl Dispatch<'_> {
     async fn attempt(&self, decoded: &Decoded) -> Result<(), AttemptError> {
         let outgoing = self
             .router
-            .route(&decoded.messages, &decoded.signals)
+            .route(&decoded.messages, &decoded.signals, &decoded.notifies)
             .await?;
         self.publish(outgoing).await
     }

@@ -40,6 +40,11 @@ pub struct Config {
     /// message is routed at once.
     #[arg(long, env = "DISPATCH_BATCH", default_value_t = 256)]
     pub batch: usize,
+
+    /// Days a message is kept; older ones leave the logs (checked every 10
+    /// minutes). Unset: messages are kept.
+    #[arg(long, env = "MESSAGE_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
 }
 
 impl Config {
@@ -47,6 +52,9 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.prefetch == 0 || self.batch == 0 {
             bail!("DISPATCH_PREFETCH and DISPATCH_BATCH must be positive");
+        }
+        if self.retention_days == Some(0) {
+            bail!("MESSAGE_RETENTION_DAYS must be at least 1 (or unset: keep)");
         }
         if self.batch > usize::from(self.prefetch) {
             bail!("DISPATCH_BATCH cannot exceed DISPATCH_PREFETCH");

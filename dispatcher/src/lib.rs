@@ -8,6 +8,7 @@
 //! (pure: which node queue gets what).
 
 pub mod batch;
+pub mod chores;
 pub mod config;
 pub mod consumer;
 pub mod ops;
@@ -47,8 +48,11 @@ pub async fn run(
     metric::register_dispatcher();
     let (input, probe) = connect(&config).await?;
     let ops = Ops::serve(listener, probe, &config)?;
+    let chores = start_chores(&input, &config, &shutdown);
     input.consume_loop(&shutdown).await;
     ops.stop().await;
+    chores.close();
+    chores.wait().await;
     input
         .router
         .db
@@ -57,6 +61,31 @@ pub async fn run(
         .context("closing the Postgres pool")?;
     tracing::info!("dispatcher stopped");
     Ok(())
+}
+
+/// Starts the periodic chores (presence reaping, retention), which end
+/// with `shutdown`.
+fn start_chores(
+    input: &InputConsumer,
+    config: &Config,
+    shutdown: &CancellationToken,
+) -> tokio_util::task::TaskTracker {
+    let chores = tokio_util::task::TaskTracker::new();
+    let router = &input.router;
+    chores.spawn(chores::reap_loop(
+        router.presence.clone(),
+        input.broker.clone(),
+        router.topology.clone(),
+        shutdown.clone(),
+    ));
+    if let Some(days) = config.retention_days {
+        chores.spawn(chores::retention_loop(
+            router.db.clone(),
+            days,
+            shutdown.clone(),
+        ));
+    }
+    chores
 }
 
 /// Connects (lazily: the dispatcher starts, unhealthy, while a dependency

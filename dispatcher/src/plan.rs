@@ -133,6 +133,7 @@ mod tests {
                 seq: None,
             },
             origin,
+            device: None,
         }
     }
 

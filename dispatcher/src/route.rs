@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use confab_common::envelope::{Envelope, Signal, SignalKind};
+use confab_common::envelope::{Envelope, Notify, Signal, SignalKind};
 use confab_common::presence::Presence;
 use confab_common::social::{SocialCache, SocialError};
 use confab_common::topology::Topology;
@@ -49,19 +49,25 @@ impl Router {
         &self,
         batch: &[Envelope],
         signals: &[Signal],
+        notifies: &[Notify],
     ) -> Result<Vec<Outgoing>, RouteError> {
         let mut audiences = Vec::with_capacity(batch.len());
         for envelope in batch {
             let m = &envelope.message;
             audiences.push(self.audience(m.from, m.to).await?);
         }
-        let messages: Vec<_> = batch.iter().map(|e| &e.message).collect();
+        let messages: Vec<&Envelope> = batch.iter().collect();
         let logged = store::append(&self.db, &messages).await?;
         metrics::counter!(metric::MESSAGES_LOGGED).increment(logged.len() as u64);
         let mut notices = Vec::with_capacity(signals.len() * 2);
         for signal in signals {
             notices.extend(self.notices(signal).await?);
         }
+        notices.extend(notifies.iter().map(|n| Addressed {
+            frame: n.notify.clone(),
+            users: n.users.clone(),
+            except: None,
+        }));
 
         let mut everyone: HashSet<UserId> = audiences.iter().flatten().copied().collect();
         everyone.extend(notices.iter().flat_map(|n| n.users.iter().copied()));
@@ -101,24 +107,30 @@ impl Router {
     /// The frames a signal turns into, each in its readers' view of the
     /// conversation: in a direct one, `conv.user` is the other side.
     async fn notices(&self, signal: &Signal) -> Result<Vec<Addressed>, RouteError> {
-        let (from, except) = (signal.from, Some(signal.origin));
-        let conv = match &signal.kind {
-            SignalKind::Read { conv, .. } | SignalKind::Typing { conv } => *conv,
-        };
-        let frame = |conv: Target| match signal.kind {
-            SignalKind::Read { seq, .. } => ServerFrame::Read {
-                conv,
-                user: from,
-                seq,
-            },
-            SignalKind::Typing { .. } => ServerFrame::Typing { conv, user: from },
-        };
-        let typing = matches!(signal.kind, SignalKind::Typing { .. });
+        let (from, except) = (signal.from, signal.origin);
         let to = |frame: ServerFrame, users: Vec<UserId>| Addressed {
             frame: frame.to_json(),
             users,
             except,
         };
+        let (conv, read) = match signal.kind {
+            SignalKind::Presence { online } => {
+                let friends = self.social.friends(from).await?.into_iter().collect();
+                let frame = ServerFrame::Presence { user: from, online };
+                return Ok(vec![to(frame, friends)]);
+            }
+            SignalKind::Read { conv, seq } => (conv, Some(seq)),
+            SignalKind::Typing { conv } => (conv, None),
+        };
+        let frame = |conv: Target| match read {
+            Some(seq) => ServerFrame::Read {
+                conv,
+                user: from,
+                seq,
+            },
+            None => ServerFrame::Typing { conv, user: from },
+        };
+        let typing = read.is_none();
         Ok(match conv {
             Target::User(peer) => {
                 let mut notices = vec![to(frame(Target::User(from)), vec![peer])];

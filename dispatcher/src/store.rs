@@ -13,6 +13,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use confab_common::envelope::Envelope;
 use confab_common::wire::{MessagePayload, Target};
 use confab_common::{MessageId, UserId};
 
@@ -67,11 +68,11 @@ struct LoggedRow {
 /// is gone) is left out.
 pub async fn append(
     db: &DatabaseConnection,
-    batch: &[&MessagePayload],
+    batch: &[&Envelope],
 ) -> Result<HashMap<MessageId, Logged>, DbErr> {
     let txn = db.begin().await?;
     let convs = lock_conversations(&txn, batch).await?;
-    let ids: Vec<i64> = batch.iter().map(|m| m.msg_id.0).collect();
+    let ids: Vec<i64> = batch.iter().map(|e| e.message.msg_id.0).collect();
     // Read after the locks: a dispatcher that logged some of these before
     // (and lost its broker connection before acking) committed first.
     let mut logged: HashMap<MessageId, Logged> =
@@ -94,7 +95,8 @@ pub async fn append(
 
     let mut last: HashMap<i64, (i64, i64)> = HashMap::new();
     let mut rows = NewRows::default();
-    for message in batch {
+    for envelope in batch {
+        let message = &envelope.message;
         if logged.contains_key(&message.msg_id) {
             continue;
         }
@@ -106,7 +108,7 @@ pub async fn append(
         *seq += 1;
         *at = (*at).max(message.ts);
         let seq = *seq;
-        rows.push(message, conv, seq);
+        rows.push(envelope, conv, seq);
         logged.insert(message.msg_id, Logged { conv, seq });
     }
     if !rows.ids.is_empty() {
@@ -129,11 +131,11 @@ pub async fn append(
 /// `last_seq`.
 async fn lock_conversations(
     txn: &impl ConnectionTrait,
-    batch: &[&MessagePayload],
+    batch: &[&Envelope],
 ) -> Result<HashMap<ConvKey, (i64, i64)>, DbErr> {
     let (mut los, mut his, mut groups) = (Vec::new(), Vec::new(), Vec::new());
-    for message in batch {
-        match ConvKey::of(message) {
+    for envelope in batch {
+        match ConvKey::of(&envelope.message) {
             ConvKey::Direct(lo, hi) => {
                 los.push(lo);
                 his.push(hi);
@@ -182,10 +184,13 @@ struct NewRows {
     sent_at: Vec<i64>,
     convs: Vec<i64>,
     seqs: Vec<i64>,
+    /// `""` stands for NULL, as 0 does for ids.
+    devices: Vec<String>,
 }
 
 impl NewRows {
-    fn push(&mut self, m: &MessagePayload, conv: i64, seq: i64) {
+    fn push(&mut self, envelope: &Envelope, conv: i64, seq: i64) {
+        let m = &envelope.message;
         let (user, group) = match m.to {
             Target::User(u) => (u.0, 0),
             Target::Group(g) => (0, g.0),
@@ -198,6 +203,8 @@ impl NewRows {
         self.sent_at.push(m.ts);
         self.convs.push(conv);
         self.seqs.push(seq);
+        self.devices
+            .push(envelope.device.clone().unwrap_or_default());
     }
 
     /// One `INSERT` of every row. No `ON CONFLICT`: under the locks a clash
@@ -205,11 +212,13 @@ impl NewRows {
     fn insert(self) -> Statement {
         Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"INSERT INTO messages (msg_id, sender_id, to_user_id, to_group_id, body, sent_at, conv_id, seq)
-               SELECT id, sender, NULLIF(to_user, 0), NULLIF(to_group, 0), body, sent_at, conv, seq
+            r#"INSERT INTO messages (msg_id, sender_id, to_user_id, to_group_id, body, sent_at,
+                                    conv_id, seq, sender_device)
+               SELECT id, sender, NULLIF(to_user, 0), NULLIF(to_group, 0), body, sent_at, conv, seq,
+                      NULLIF(device, '')
                FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
-                           $6::bigint[], $7::bigint[], $8::bigint[])
-                    AS t(id, sender, to_user, to_group, body, sent_at, conv, seq)"#,
+                           $6::bigint[], $7::bigint[], $8::bigint[], $9::text[])
+                    AS t(id, sender, to_user, to_group, body, sent_at, conv, seq, device)"#,
             [
                 self.ids.into(),
                 self.senders.into(),
@@ -219,6 +228,7 @@ impl NewRows {
                 self.sent_at.into(),
                 self.convs.into(),
                 self.seqs.into(),
+                self.devices.into(),
             ],
         )
     }

@@ -47,7 +47,10 @@ INSERT INTO conversations (user_lo, user_hi)
 
 -- Every message joins its conversation's log. Old messages are numbered in
 -- id order (the order their senders' nodes accepted them).
-ALTER TABLE messages ADD COLUMN conv_id BIGINT, ADD COLUMN seq BIGINT;
+-- `sender_device`: the device a message was sent from, which got `sent`
+-- for it and is never written it back (NULL for messages sent before).
+ALTER TABLE messages ADD COLUMN conv_id BIGINT, ADD COLUMN seq BIGINT,
+    ADD COLUMN sender_device TEXT;
 UPDATE messages m SET conv_id = c.id FROM conversations c
     WHERE m.to_group_id IS NOT NULL AND c.group_id = m.to_group_id;
 UPDATE messages m SET conv_id = c.id FROM conversations c
@@ -192,7 +195,7 @@ DROP FUNCTION open_group_conversation();
 DROP FUNCTION open_direct_conversation();
 DROP FUNCTION user_conversations(BIGINT);
 ALTER TABLE group_members DROP COLUMN joined_seq;
-ALTER TABLE messages DROP COLUMN seq, DROP COLUMN conv_id;
+ALTER TABLE messages DROP COLUMN sender_device, DROP COLUMN seq, DROP COLUMN conv_id;
 DROP TABLE conversations;
 "#;
 

@@ -111,8 +111,28 @@ impl Node {
     ) {
         let node = config.node_id();
         let (hub, presence) = (&self.state.hub, &self.state.presence);
+        // The process this one replaces (a crash and restart under the same
+        // node id): its users may have gone offline with it.
+        let replaced = presence.incarnation_of(node).await.ok().flatten();
         if let Err(e) = presence.heartbeat(node, hub.incarnation()).await {
             tracing::warn!(error = %e, "Redis unavailable at start; presence follows when it is back");
+        }
+        if let Some(old) = replaced.filter(|&old| old != hub.incarnation()) {
+            let (presence, signals) = (presence.clone(), self.state.signals.clone());
+            let (publishing, stop) = (self.publishing.clone(), self.background.clone());
+            self.workers.spawn(async move {
+                tokio::select! {
+                    () = publishing.cancelled() => {}
+                    () = stop.cancelled() => return,
+                }
+                for user in presence
+                    .reap_incarnation(node, old)
+                    .await
+                    .unwrap_or_default()
+                {
+                    signals.presence(user, false).await;
+                }
+            });
         }
         self.workers
             .spawn(publisher.keep_open(self.publishing.clone(), self.background.clone()));

@@ -14,6 +14,7 @@ pub struct Model {
     pub sent_at: i64,
     pub conv_id: i64,
     pub seq: i64,
+    pub sender_device: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

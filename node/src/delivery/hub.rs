@@ -123,15 +123,18 @@ impl Hub {
         Registration { key, rx, kick }
     }
 
-    /// Removes a connection.
-    pub fn unregister(&self, user: UserId, key: ConnKey) {
+    /// Removes a connection; true if it was the user's last one here.
+    pub fn unregister(&self, user: UserId, key: ConnKey) -> bool {
         let mut conns = self.write();
-        if let Some(list) = conns.get_mut(&user) {
-            list.retain(|c| c.key != key);
-            if list.is_empty() {
-                conns.remove(&user);
-            }
+        let Some(list) = conns.get_mut(&user) else {
+            return true;
+        };
+        list.retain(|c| c.key != key);
+        if list.is_empty() {
+            conns.remove(&user);
+            return true;
         }
+        false
     }
 
     /// Hands `delivery` to every local connection of its recipients; the

@@ -43,7 +43,7 @@ pub async fn heartbeat_loop(
             Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
         }
     }
-    if let Err(e) = presence.remove_node(node).await {
+    if let Err(e) = presence.remove_node(node, hub.incarnation()).await {
         tracing::warn!(error = %e, "cannot remove the node from presence");
     }
 }

@@ -152,6 +152,16 @@ pub struct MessagePage {
     first_seq: i64,
     /// The newest seq.
     last_seq: i64,
+    /// How far each other participant has read (for "read by N" and ✓✓);
+    /// participants who read nothing yet are left out.
+    reads: Vec<Read>,
+}
+
+/// A participant's read position.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Read {
+    user: UserId,
+    seq: i64,
 }
 
 fn limit(limit: Option<u64>) -> ApiResult<u64> {
@@ -291,7 +301,15 @@ async fn page(
         ));
     };
     let rows = history::messages(&state.db, readable, direction, limit).await?;
+    let reads = history::reads(&state.db, me, conv).await?;
     Ok(Json(MessagePage {
+        reads: reads
+            .into_iter()
+            .map(|r| Read {
+                user: UserId(r.user_id),
+                seq: r.seq,
+            })
+            .collect(),
         messages: rows
             .into_iter()
             .filter_map(HistoryMessage::from_row)

@@ -5,6 +5,8 @@
 //! unique indexes, not a read-then-write check, keep one pending request and
 //! one friendship per pair under concurrent requests.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
@@ -16,12 +18,14 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorBody, is_unique_violation};
 use crate::extract::{AuthUser, Json, Path};
+use crate::routes::events;
 use crate::routes::users::{Profile, load_profiles, load_user};
 use crate::state::AppState;
 
@@ -35,8 +39,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(remove_friend))
 }
 
-/// A friend request as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
+/// A friend request as the API shows it, with both users' profiles.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 struct FriendRequest {
     id: i64,
     from: UserId,
@@ -44,17 +48,51 @@ struct FriendRequest {
     status: Status,
     /// Unix milliseconds.
     created_at: i64,
+    /// The sender's profile.
+    from_user: Profile,
+    /// The addressee's profile.
+    to_user: Profile,
 }
 
-impl From<friend_requests::Model> for FriendRequest {
-    fn from(request: friend_requests::Model) -> Self {
-        Self {
-            id: request.id,
-            from: UserId(request.from_user_id),
-            to: UserId(request.to_user_id),
-            status: request.status,
-            created_at: request.created_at.timestamp_millis(),
-        }
+impl FriendRequest {
+    /// `requests` with their users' profiles (one query for all).
+    async fn load(
+        state: &AppState,
+        requests: Vec<friend_requests::Model>,
+    ) -> ApiResult<Vec<FriendRequest>> {
+        let mut ids: Vec<UserId> = requests
+            .iter()
+            .flat_map(|r| [UserId(r.from_user_id), UserId(r.to_user_id)])
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let profiles: HashMap<UserId, Profile> = load_profiles(state, &ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        Ok(requests
+            .into_iter()
+            .filter_map(|r| {
+                let (from, to) = (UserId(r.from_user_id), UserId(r.to_user_id));
+                Some(FriendRequest {
+                    id: r.id,
+                    from,
+                    to,
+                    status: r.status,
+                    created_at: r.created_at.timestamp_millis(),
+                    from_user: profiles.get(&from)?.clone(),
+                    to_user: profiles.get(&to)?.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn load_one(state: &AppState, request: friend_requests::Model) -> ApiResult<Self> {
+        Self::load(state, vec![request])
+            .await?
+            .pop()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a request without its users")))
     }
 }
 
@@ -140,7 +178,10 @@ async fn send_request(
             e.into()
         }
     })?;
-    Ok((StatusCode::CREATED, Json(request.into())))
+    let request = FriendRequest::load_one(&state, request).await?;
+    let event = json!({ "request": &request });
+    events::send(&state, vec![to, me], "friend_request", event).await;
+    Ok((StatusCode::CREATED, Json(request)))
 }
 
 /// The caller's pending requests, both ways, oldest first.
@@ -169,8 +210,8 @@ async fn list_requests(
     let (incoming, outgoing): (Vec<_>, Vec<_>) =
         pending.into_iter().partition(|r| r.to_user_id == me.0);
     Ok(Json(FriendRequests {
-        incoming: incoming.into_iter().map(Into::into).collect(),
-        outgoing: outgoing.into_iter().map(Into::into).collect(),
+        incoming: FriendRequest::load(&state, incoming).await?,
+        outgoing: FriendRequest::load(&state, outgoing).await?,
     }))
 }
 
@@ -241,6 +282,7 @@ async fn accept_request(
 
     let friend = UserId(request.from_user_id);
     state.forget_friends(&[me, friend]).await;
+    answered(&state, request).await?;
     let user = load_user(&state, friend).await?;
     let online = state.online(&[friend]).await.contains(&friend);
     Ok(Json(Friend {
@@ -268,9 +310,20 @@ async fn decline_request(
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     let txn = state.db.begin().await?;
-    answer(&txn, me, id, Status::Declined).await?;
+    let request = answer(&txn, me, id, Status::Declined).await?;
     txn.commit().await?;
+    answered(&state, request).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tells the requester (and the addressee's devices) how a request was
+/// answered.
+async fn answered(state: &AppState, request: friend_requests::Model) -> ApiResult<()> {
+    let users = vec![UserId(request.from_user_id), UserId(request.to_user_id)];
+    let request = FriendRequest::load_one(state, request).await?;
+    let event = json!({ "request": request });
+    events::send(state, users, "friend_request_answered", event).await;
+    Ok(())
 }
 
 /// The caller's friends, by username, with their online state.
@@ -326,5 +379,11 @@ async fn remove_friend(
             "you are not friends with this user",
         ));
     }
+    // Each side is told whom it lost.
+    let other = UserId(user_id);
+    let event = json!({ "user_id": me });
+    events::send(&state, vec![other], "friend_removed", event).await;
+    let event = json!({ "user_id": other });
+    events::send(&state, vec![me], "friend_removed", event).await;
     Ok(StatusCode::NO_CONTENT)
 }

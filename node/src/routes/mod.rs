@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod events;
 pub mod friends;
 pub mod groups;
 pub mod me;

@@ -11,4 +11,4 @@ pub mod pipeline;
 pub mod publisher;
 pub mod signal;
 
-pub use pipeline::{Answer, SendPath, SendRequest};
+pub use pipeline::{Answer, SendPath, SendRequest, Sender};

@@ -44,18 +44,25 @@ pub struct SendPath {
     pub ids: Arc<MessageIdGenerator>,
 }
 
+/// Who sends: the token's user, on which connection, from which device.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub user: UserId,
+    pub origin: ConnKey,
+    pub device: Arc<str>,
+}
+
 impl SendPath {
-    /// Runs the sends of `user`'s connection `origin` until `requests`
-    /// closes, handing each answer to `answers` in request order.
+    /// Runs the sends of one connection until `requests` closes, handing
+    /// each answer to `answers` in request order.
     pub async fn run_until_closed(
         &self,
-        user: UserId,
-        origin: ConnKey,
+        sender: Sender,
         mut requests: mpsc::Receiver<SendRequest>,
         answers: mpsc::Sender<Answer>,
     ) {
         while let Some(request) = requests.recv().await {
-            let answer = self.send(user, origin, request).await;
+            let answer = self.send(&sender, request).await;
             if answers.send(answer).await.is_err() {
                 break;
             }
@@ -63,8 +70,9 @@ impl SendPath {
     }
 
     /// One send, up to its publish.
-    pub async fn send(&self, user: UserId, origin: ConnKey, request: SendRequest) -> Answer {
+    pub async fn send(&self, sender: &Sender, request: SendRequest) -> Answer {
         let SendRequest { id, to, body } = request;
+        let user = sender.user;
         // The client id first: a repeat of a confirmed send gets its `sent`
         // even if the sender may no longer write there (the first one may
         // well have been delivered).
@@ -96,7 +104,12 @@ impl SendPath {
             ts,
             seq: None,
         };
-        self.publish(Envelope { message, origin }, id, claim).await
+        let envelope = Envelope {
+            message,
+            origin: sender.origin,
+            device: Some(sender.device.to_string()),
+        };
+        self.publish(envelope, id, claim).await
     }
 
     /// Publishes and returns the answer that waits for the confirm.

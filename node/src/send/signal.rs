@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use confab_common::UserId;
-use confab_common::envelope::{Input, Signal, SignalKind};
+use confab_common::envelope::{Input, Notify, Signal, SignalKind};
 use confab_common::presence::ConnKey;
 use confab_common::wire::{ErrorCode, Target};
 use redis::AsyncCommands;
@@ -16,7 +16,7 @@ use redis::aio::ConnectionManager;
 use sea_orm::DatabaseConnection;
 
 use crate::send::authorize::{Authorizer, Denied};
-use crate::send::publisher::Publisher;
+use crate::send::publisher::{PublishError, Publisher};
 use crate::store::log::{self, ReadError};
 
 /// At most one `typing` per user and conversation is passed on in this long.
@@ -58,7 +58,7 @@ impl Signals {
         };
         match moved {
             Some(seq) => {
-                self.publish(user, origin, SignalKind::Read { conv, seq })
+                self.publish(user, Some(origin), SignalKind::Read { conv, seq })
                     .await
             }
             None => Ok(()),
@@ -84,19 +84,51 @@ impl Signals {
         if first.is_none() {
             return Ok(());
         }
-        self.publish(user, origin, SignalKind::Typing { conv })
+        self.publish(user, Some(origin), SignalKind::Typing { conv })
             .await
     }
 
-    async fn publish(&self, from: UserId, origin: ConnKey, kind: SignalKind) -> Result<(), Denied> {
+    /// `user`'s first device connected (`online`) or last one went: their
+    /// friends' devices are told.
+    pub async fn presence(&self, user: UserId, online: bool) {
+        let kind = SignalKind::Presence { online };
+        if self.publish(user, None, kind).await.is_err() {
+            tracing::debug!(user_id = user.0, online, "presence change not passed on");
+        }
+    }
+
+    /// Writes `frame` to every connected device of `users` (best effort: a
+    /// client that missed it reads the state over REST when it reconnects).
+    pub async fn notify(&self, users: Vec<UserId>, frame: String) {
+        if users.is_empty() {
+            return;
+        }
+        let notify = Input::Notify(Notify {
+            users,
+            notify: frame,
+        });
+        if let Err(e) = self.send(&notify).await {
+            tracing::warn!(error = %e, "social event not passed on");
+        }
+    }
+
+    async fn publish(
+        &self,
+        from: UserId,
+        origin: Option<ConnKey>,
+        kind: SignalKind,
+    ) -> Result<(), Denied> {
         let signal = Input::Signal(Signal { from, origin, kind });
-        let confirmed = match self.publisher.publish(&signal).await {
-            Ok(confirm) => confirm.await,
-            Err(e) => Err(e),
-        };
-        confirmed.map_err(|e| {
+        self.send(&signal).await.map_err(|e| {
             tracing::warn!(error = %e, "cannot publish a signal");
             Denied::UNAVAILABLE
         })
+    }
+
+    async fn send(&self, input: &Input) -> Result<(), PublishError> {
+        match self.publisher.publish(input).await {
+            Ok(confirm) => confirm.await,
+            Err(e) => Err(e),
+        }
     }
 }

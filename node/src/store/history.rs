@@ -41,6 +41,7 @@ impl ConversationRow {
             to_group_id: self.last_to_group_id,
             body: self.last_body.clone()?,
             sent_at: self.last_sent_at?,
+            sender_device: None,
         })
     }
 }
@@ -111,6 +112,35 @@ pub async fn readable(
     .await
 }
 
+/// How far another participant has read.
+#[derive(Debug, Clone, Copy, FromQueryResult)]
+pub struct ReadBy {
+    pub user_id: i64,
+    pub seq: i64,
+}
+
+/// The read positions of `conv_id`'s participants other than `user` (a
+/// group's current members only).
+pub async fn reads(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    conv_id: i64,
+) -> Result<Vec<ReadBy>, DbErr> {
+    ReadBy::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        r#"SELECT r.user_id, r.seq FROM read_positions r
+           JOIN conversations c ON c.id = r.conv_id
+           WHERE r.conv_id = $1 AND r.user_id <> $2 AND r.seq > 0
+             AND (c.group_id IS NULL OR EXISTS (
+                 SELECT 1 FROM group_members gm
+                 WHERE gm.group_id = c.group_id AND gm.user_id = r.user_id))
+           ORDER BY r.user_id"#,
+        [conv_id.into(), user.0.into()],
+    ))
+    .all(db)
+    .await
+}
+
 /// Which way a page of history goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -132,7 +162,8 @@ pub async fn messages(
     let statement = match direction {
         Direction::Before(before) => Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"SELECT conv_id, seq, msg_id, sender_id, to_user_id, to_group_id, body, sent_at
+            r#"SELECT conv_id, seq, msg_id, sender_id, to_user_id, to_group_id, body, sent_at,
+                      sender_device
                FROM messages WHERE conv_id = $1 AND seq < $2 AND seq > $3
                ORDER BY seq DESC LIMIT $4"#,
             [
@@ -144,7 +175,8 @@ pub async fn messages(
         ),
         Direction::After(after) => Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"SELECT conv_id, seq, msg_id, sender_id, to_user_id, to_group_id, body, sent_at
+            r#"SELECT conv_id, seq, msg_id, sender_id, to_user_id, to_group_id, body, sent_at,
+                      sender_device
                FROM messages WHERE conv_id = $1 AND seq > $2
                ORDER BY seq LIMIT $3"#,
             [

@@ -22,6 +22,8 @@ pub struct Logged {
     pub conv: i64,
     /// With its `seq`.
     pub message: MessagePayload,
+    /// The device it was sent from, if known.
+    pub sender_device: Option<String>,
 }
 
 /// How far a connection has been written in each conversation.
@@ -38,6 +40,7 @@ pub struct Row {
     pub to_group_id: Option<i64>,
     pub body: String,
     pub sent_at: i64,
+    pub sender_device: Option<String>,
 }
 
 impl Row {
@@ -58,6 +61,7 @@ impl Row {
                 ts: self.sent_at,
                 seq: Some(self.seq),
             },
+            sender_device: self.sender_device,
         })
     }
 }
@@ -157,7 +161,7 @@ pub async fn page(
                  ON dp.user_id = $1 AND dp.device = $2 AND dp.conv_id = uc.conv_id
            )
            SELECT m.conv_id, m.seq, m.msg_id, m.sender_id, m.to_user_id, m.to_group_id,
-                  m.body, m.sent_at
+                  m.body, m.sent_at, m.sender_device
            FROM start s
            CROSS JOIN LATERAL (
                SELECT * FROM messages m

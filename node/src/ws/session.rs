@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
+use confab_common::metric;
 use confab_common::presence::ConnKey;
 use confab_common::wire::{ErrorCode, ServerFrame, Target};
-use confab_common::{UserId, metric};
 use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 use futures_util::{Sink, Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -34,7 +34,7 @@ use tokio_util::task::AbortOnDropHandle;
 use crate::delivery::hub::{Outbound, Registration};
 use crate::send::authorize::Denied;
 use crate::send::signal::TYPING_INTERVAL;
-use crate::send::{Answer, SendPath, SendRequest};
+use crate::send::{Answer, SendPath, SendRequest, Sender};
 use crate::ws::command::{self, Command, Refusal};
 use crate::ws::context::SessionContext;
 use crate::ws::replay::{Page, Reader, Replay};
@@ -97,12 +97,23 @@ where
         session.writer.close(code, reason).await;
     }
     let ctx = session.ctx;
-    ctx.hub.unregister(user, key);
+    let last_here = ctx.hub.unregister(user, key);
     metrics::gauge!(metric::WS_CONNECTIONS).decrement(1.0);
-    if let Err(e) = ctx.presence.unregister(user, key).await {
-        tracing::warn!(error = %e, user_id = user.0, "cannot remove presence; it lapses with the node record");
+    match ctx.presence.disconnect(user, key, last_here).await {
+        Ok(true) => announce(&ctx, false),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, user_id = user.0, "cannot remove presence; it lapses with the node record");
+        }
     }
     tracing::debug!(user_id = user.0, conn = %key, "disconnected");
+}
+
+/// Tells `ctx.user`'s friends that the user came online or went offline,
+/// off the connection's path.
+fn announce(ctx: &SessionContext, online: bool) {
+    let (signals, user) = (ctx.signals.clone(), ctx.user);
+    tokio::spawn(async move { signals.presence(user, online).await });
 }
 
 /// The connection's send pipeline, started on its first `send` (an idle
@@ -115,14 +126,13 @@ struct Sends {
 }
 
 impl Sends {
-    fn start(path: Arc<SendPath>, user: UserId, origin: ConnKey) -> Self {
+    fn start(path: Arc<SendPath>, sender: Sender) -> Self {
         // Both bounded by the in-flight limit, which the loop enforces
         // before it submits: neither side ever waits for room.
         let (requests, requests_rx) = mpsc::channel(MAX_IN_FLIGHT);
         let (answers_tx, answers) = mpsc::channel(MAX_IN_FLIGHT);
         let task = tokio::spawn(async move {
-            path.run_until_closed(user, origin, requests_rx, answers_tx)
-                .await;
+            path.run_until_closed(sender, requests_rx, answers_tx).await;
         });
         Self {
             requests,
@@ -192,10 +202,10 @@ where
         Self {
             replay: Replay::new(logs),
             limiter: governor::RateLimiter::direct(ctx.limits.send_quota),
+            writer: Writer::new(sink, ctx.user, ctx.device.clone()),
             ctx,
             key,
             reader,
-            writer: Writer::new(sink),
             outbound: rx,
             kick,
             sends: None,
@@ -212,10 +222,13 @@ where
     /// Registers the connection as present, starts the replay, then routes
     /// until the connection ends.
     async fn route(&mut self) -> End {
-        let here = [(self.ctx.user, self.key)];
-        if let Err(e) = self.ctx.presence.register(&here).await {
-            tracing::warn!(error = %e, "cannot register presence; closing");
-            return End::Close(close::TRY_AGAIN, "presence unavailable; reconnect shortly");
+        match self.ctx.presence.connect(self.ctx.user, self.key).await {
+            Ok(true) => announce(&self.ctx, true),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot register presence; closing");
+                return End::Close(close::TRY_AGAIN, "presence unavailable; reconnect shortly");
+            }
         }
         self.replay.start(Vec::new());
         let mut ping = tokio::time::interval(self.ctx.limits.ping_interval);
@@ -347,10 +360,15 @@ where
             Ok(request) => request,
             Err(refusal) => return self.refuse(refusal).await,
         };
-        let (path, user, key) = (&self.ctx.sends, self.ctx.user, self.key);
-        let sends = self
-            .sends
-            .get_or_insert_with(|| Sends::start(path.clone(), user, key));
+        let (path, ctx, key) = (&self.ctx.sends, &self.ctx, self.key);
+        let sends = self.sends.get_or_insert_with(|| {
+            let sender = Sender {
+                user: ctx.user,
+                origin: key,
+                device: ctx.device.clone(),
+            };
+            Sends::start(path.clone(), sender)
+        });
         match sends.requests.try_send(request) {
             Ok(()) => {
                 self.in_flight += 1;
@@ -379,9 +397,6 @@ where
 
     async fn on_answer(&mut self, answer: &ServerFrame) -> Result<(), End> {
         self.in_flight -= 1;
-        if let ServerFrame::Sent { msg_id, .. } = answer {
-            self.writer.sent(*msg_id);
-        }
         Ok(self.writer.frame(answer).await?)
     }
 
@@ -392,7 +407,6 @@ where
         })?;
         let written = self.writer.page(&page).await?;
         self.replay.advance(&page, written, self.writer.positions());
-        self.ack_own();
         if !self.reading && !self.replay.is_running() {
             // The replay on connect is written: now the client's frames.
             self.reading = true;
@@ -405,18 +419,7 @@ where
         if self.writer.deliveries(item, &mut self.outbound).await? == Then::CatchUp {
             self.replay.start(self.writer.positions());
         }
-        self.ack_own();
         Ok(())
-    }
-
-    /// The messages this connection sent and has now passed in their
-    /// conversations: its device has them, so they are acked for it (its
-    /// next connect does not replay them).
-    fn ack_own(&mut self) {
-        let own = self.writer.take_passed_own();
-        if !own.is_empty() {
-            self.ctx.acks.offer(self.ctx.user, &self.ctx.device, own);
-        }
     }
 
     async fn on_tick(&mut self) -> Result<(), End> {

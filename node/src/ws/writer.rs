@@ -7,20 +7,23 @@
 //!   redelivered after a failover) and is dropped;
 //! - a live message past the next `seq` means deliveries were missed: the
 //!   writer stops and asks for a catch-up from the log, which has them all;
-//! - a message this connection sent is never written back to it, but the
-//!   connection is now that far (and its device has the message).
+//! - a message this connection's device sent is never written back to it,
+//!   but the connection is now that far. (Nothing here acks: only the
+//!   client's own acks move its device's position, so a position never
+//!   claims a message the client did not get.)
 
 use std::collections::HashMap;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use std::sync::Arc;
+
 use confab_common::wire::ServerFrame;
-use confab_common::{MessageId, metric};
+use confab_common::{UserId, metric};
 use futures_util::{Sink, SinkExt};
 use tokio::sync::mpsc;
 
 use crate::delivery::hub::{Encoded, Outbound};
 use crate::store::log::Positions;
-use crate::ws::recent::RecentIds;
 use crate::ws::replay::Page;
 
 /// Deliveries written before one flush.
@@ -54,41 +57,30 @@ enum Place {
 pub struct Writer<W> {
     sink: W,
     /// How far each conversation has been written (or passed, for the
-    /// connection's own messages).
+    /// device's own messages).
     positions: HashMap<i64, i64>,
-    /// The messages this connection sent lately.
-    own: RecentIds,
-    /// Own messages passed since [`Writer::take_passed_own`].
-    passed_own: Vec<MessageId>,
+    /// The connection's user and device: their own messages are passed.
+    user: UserId,
+    device: Arc<str>,
 }
 
 impl<W> Writer<W>
 where
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
-    pub fn new(sink: W) -> Self {
+    /// The writer of a connection of `user`'s `device`.
+    pub fn new(sink: W, user: UserId, device: Arc<str>) -> Self {
         Self {
             sink,
             positions: HashMap::new(),
-            own: RecentIds::default(),
-            passed_own: Vec::new(),
+            user,
+            device,
         }
     }
 
     /// Where the connection stands in each conversation it has seen.
     pub fn positions(&self) -> Positions {
         self.positions.iter().map(|(&c, &s)| (c, s)).collect()
-    }
-
-    /// Notes that this connection sent `msg_id` (it is never written back).
-    pub fn sent(&mut self, msg_id: MessageId) {
-        self.own.insert(msg_id);
-    }
-
-    /// The connection's own messages passed since the last call: its device
-    /// has them.
-    pub fn take_passed_own(&mut self) -> Vec<MessageId> {
-        std::mem::take(&mut self.passed_own)
     }
 
     /// Writes one frame now.
@@ -126,8 +118,10 @@ where
             // The log has no gaps: a page follows on from the positions it
             // was read from, so anything new is next.
             if !matches!(self.place(&encoded), Place::Repeat) {
-                self.advance(&encoded);
-                if !self.own.contains(encoded.msg_id) {
+                self.positions.insert(encoded.conv, encoded.seq);
+                let own = logged.message.from == self.user
+                    && logged.sender_device.as_deref() == Some(&*self.device);
+                if !own {
                     self.feed(&encoded).await?;
                     written += 1;
                 }
@@ -162,14 +156,13 @@ where
                     Place::Gap => return self.flush(Then::CatchUp).await,
                     Place::Next => {
                         self.positions.insert(message.conv, message.seq);
-                        self.passed_own.push(message.msg_id);
                     }
                 },
                 Outbound::Message(message) => match self.place(&message) {
                     Place::Repeat => {}
                     Place::Gap => return self.flush(Then::CatchUp).await,
                     Place::Next => {
-                        self.advance(&message);
+                        self.positions.insert(message.conv, message.seq);
                         self.feed(&message).await?;
                         written += 1;
                         metrics::counter!(metric::MESSAGES_DELIVERED).increment(1);
@@ -200,13 +193,6 @@ where
         }
     }
 
-    fn advance(&mut self, message: &Encoded) {
-        self.positions.insert(message.conv, message.seq);
-        if self.own.contains(message.msg_id) {
-            self.passed_own.push(message.msg_id);
-        }
-    }
-
     async fn feed(&mut self, message: &Encoded) -> Result<(), Gone> {
         self.sink
             .feed(Message::Text(message.text.clone()))
@@ -224,8 +210,8 @@ where
 mod tests {
     use std::convert::Infallible;
 
+    use confab_common::MessageId;
     use confab_common::wire::{MessagePayload, Target};
-    use confab_common::{MessageId, UserId};
     use futures_util::sink::SinkExt;
 
     use super::*;
@@ -243,7 +229,13 @@ mod tests {
                 ts: 0,
                 seq: Some(seq),
             },
+            sender_device: None,
         }
+    }
+
+    /// The writer of user 1's device `phone`.
+    fn writer<W: Sink<Message, Error = axum::Error> + Unpin>(sink: W) -> Writer<W> {
+        Writer::new(sink, UserId(1), Arc::from("phone"))
     }
 
     fn live(conv: i64, seq: i64) -> Outbound {
@@ -287,7 +279,7 @@ mod tests {
     async fn each_conversation_is_written_in_seq_order_once_from_where_the_device_stood() {
         let mut out = Vec::new();
         let sink = (&mut out).sink_map_err(|e: Infallible| match e {});
-        let mut writer = Writer::new(sink);
+        let mut writer = writer(sink);
         // The device had conversation 1 up to 1 and conversation 2 up to 5.
         let page = Page {
             opened: Some(vec![(1, 1), (2, 5)]),
@@ -319,10 +311,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_gap_stops_the_batch_for_a_catch_up_and_own_messages_are_passed_not_written() {
+    async fn a_gap_stops_the_batch_for_a_catch_up_and_the_devices_own_messages_are_passed() {
         let mut out = Vec::new();
         let sink = (&mut out).sink_map_err(|e: Infallible| match e {});
-        let mut writer = Writer::new(sink);
+        let mut writer = writer(sink);
         let opened = Page {
             opened: Some(vec![(1, 0)]),
             messages: vec![],
@@ -331,17 +323,19 @@ mod tests {
         // Seq 1 was this connection's own; seq 3 shows that 2 was missed.
         let thens = deliver(&mut writer, vec![own(1, 1), live(1, 3), live(1, 4)]).await;
         assert_eq!(thens, [Then::CatchUp, Then::CatchUp]);
-        assert_eq!(writer.take_passed_own(), [MessageId(101)]);
         assert_eq!(writer.positions(), [(1, 1)]);
-        // The catch-up reads the log after 1; the connection's own sends
-        // found there are passed too.
-        writer.sent(MessageId(105));
-        let caught_up = Page {
+        // The catch-up reads the log after 1; what this device sent (from
+        // another connection of it) is passed, what another device of the
+        // user sent is written.
+        let mut caught_up: Vec<Logged> = (2..=5).map(|seq| logged(1, seq)).collect();
+        caught_up[3].sender_device = Some("phone".into());
+        caught_up[2].sender_device = Some("laptop".into());
+        let page = Page {
             opened: None,
-            messages: (2..=5).map(|seq| logged(1, seq)).collect(),
+            messages: caught_up,
         };
-        assert_eq!(writer.page(&caught_up).await, Ok(3));
-        assert_eq!(writer.take_passed_own(), [MessageId(105)]);
+        assert_eq!(writer.page(&page).await, Ok(3));
+        assert_eq!(writer.positions(), [(1, 5)]);
         drop(writer);
         assert_eq!(written(&out), ["c1s2", "c1s3", "c1s4"]);
     }

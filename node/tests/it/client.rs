@@ -232,6 +232,11 @@ impl Client {
         }
     }
 
+    /// Whether a frame read earlier (and kept) matches `pred`.
+    pub fn backlog_has(&self, pred: impl Fn(&Value) -> bool) -> bool {
+        self.backlog.iter().any(pred)
+    }
+
     /// Acks `msg_ids`.
     pub async fn ack(&mut self, msg_ids: &[String]) {
         self.send_json(json!({"type": "ack", "msg_ids": msg_ids}))

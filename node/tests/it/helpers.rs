@@ -485,6 +485,23 @@ impl TestApp {
         panic!("{sql}: {last}, expected {expected}");
     }
 
+    /// Makes node process (`node`, `incarnation`) look dead in presence, as
+    /// it does when the process stopped beating without closing anything.
+    pub async fn let_node_lapse(&self, node: confab_common::NodeId, incarnation: u64) {
+        let client = redis::Client::open(redis_url()).expect("redis url");
+        let mut redis = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis");
+        redis::cmd("HSET")
+            .arg(format!("{}nodes", self.isolation.redis_prefix))
+            .arg(node.0)
+            .arg(format!("{incarnation}:1"))
+            .exec_async(&mut redis)
+            .await
+            .expect("HSET");
+    }
+
     /// Marks `user` as connected (as a node would) so that `online` flags show it.
     pub async fn set_online(&self, user: &TestUser) {
         let key = confab_common::presence::ConnKey {

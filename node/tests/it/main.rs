@@ -15,6 +15,7 @@ mod auth;
 mod broker;
 mod consul;
 mod conversations;
+mod events;
 mod friends;
 mod gateway;
 mod groups;

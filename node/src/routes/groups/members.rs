@@ -15,6 +15,7 @@ use sea_orm::{
     TransactionTrait,
 };
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,6 +23,7 @@ use utoipa_axum::routes;
 use super::{GroupDetails, details, insufficient_role, lock_as_member, require_friends, role_of};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AuthUser, Json, Path};
+use crate::routes::events;
 use crate::state::AppState;
 
 /// The routes of this module.
@@ -115,7 +117,14 @@ async fn add_members(
     }
     txn.commit().await?;
     state.forget_members(id).await;
-    Ok(Json(details(&state, id, me).await?))
+    let group = details(&state, id, me).await?;
+    if !users.is_empty() {
+        let earlier: Vec<UserId> = existing.into_iter().map(UserId).collect();
+        let event = json!({ "group": &group, "user_ids": &users });
+        events::send(&state, earlier, "member_added", event).await;
+        events::send(&state, users, "group_added", json!({ "group": &group })).await;
+    }
+    Ok(Json(group))
 }
 
 /// Removes a member from a group, or (with the caller's own id) leaves it.
@@ -165,8 +174,19 @@ async fn remove_member(
     group_members::Entity::delete_by_id((id.0, target.0))
         .exec(&txn)
         .await?;
+    let remaining: Vec<UserId> = group_members::Entity::find()
+        .filter(group_members::Column::GroupId.eq(id.0))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|m| UserId(m.user_id))
+        .collect();
     txn.commit().await?;
     state.forget_members(id).await;
+    let event = json!({ "group_id": id });
+    events::send(&state, vec![target], "group_removed", event).await;
+    let event = json!({ "group_id": id, "user_id": target });
+    events::send(&state, remaining, "member_removed", event).await;
     tracing::info!(
         group_id = id.0,
         user_id = target.0,
@@ -238,5 +258,8 @@ async fn set_role(
         member.update(&txn).await?;
     }
     txn.commit().await?;
-    Ok(Json(details(&state, id, me).await?))
+    let group = details(&state, id, me).await?;
+    let event = json!({ "group": &group, "user_id": target, "role": body.role });
+    events::send(&state, group.member_ids(), "role_changed", event).await;
+    Ok(Json(group))
 }

@@ -19,12 +19,14 @@ use sea_orm::{
     FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AuthUser, Json, Path};
+use crate::routes::events;
 use crate::routes::users::{Profile, load_profiles};
 use crate::state::AppState;
 
@@ -67,6 +69,13 @@ struct GroupSummary {
     #[schema(value_type = Role)]
     role: String,
     member_count: i64,
+}
+
+impl GroupDetails {
+    /// Everyone in the group.
+    fn member_ids(&self) -> Vec<UserId> {
+        self.members.iter().map(|m| m.user.id).collect()
+    }
 }
 
 /// The 404 for an unknown group.
@@ -238,7 +247,10 @@ async fn create_group(
     // A send to this id before it existed may have cached "no such group".
     state.forget_members(id).await;
     tracing::info!(group_id = id.0, user_id = me.0, "group created");
-    Ok((StatusCode::CREATED, Json(details(&state, id, me).await?)))
+    let group = details(&state, id, me).await?;
+    let event = json!({ "group": &group });
+    events::send(&state, group.member_ids(), "group_added", event).await;
+    Ok((StatusCode::CREATED, Json(group)))
 }
 
 /// The groups the caller is in, oldest first.
@@ -337,10 +349,13 @@ async fn rename_group(
         .await?
         .ok_or_else(no_such_group)?
         .into_active_model();
-    group.name = Set(name);
+    group.name = Set(name.clone());
     group.update(&txn).await?;
     txn.commit().await?;
-    Ok(Json(details(&state, id, me).await?))
+    let group = details(&state, id, me).await?;
+    let event = json!({ "group_id": id, "name": name });
+    events::send(&state, group.member_ids(), "group_renamed", event).await;
+    Ok(Json(group))
 }
 
 /// Disbands a group (owner only).
@@ -365,9 +380,23 @@ async fn delete_group(
     if lock_as_member(&txn, id, me).await? != Role::Owner {
         return Err(insufficient_role("only the owner may disband a group"));
     }
+    let members: Vec<UserId> = group_members::Entity::find()
+        .filter(group_members::Column::GroupId.eq(id.0))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|m| UserId(m.user_id))
+        .collect();
     groups::Entity::delete_by_id(id.0).exec(&txn).await?;
     txn.commit().await?;
     state.forget_members(id).await;
+    events::send(
+        &state,
+        members,
+        "group_disbanded",
+        json!({ "group_id": id }),
+    )
+    .await;
     tracing::info!(group_id = id.0, user_id = me.0, "group disbanded");
     Ok(StatusCode::NO_CONTENT)
 }
