@@ -451,3 +451,37 @@ async fn typing_reaches_the_others_at_most_once_per_interval_and_is_not_stored()
         "not_friends"
     );
 }
+
+#[tokio::test]
+async fn retention_removes_old_messages_and_the_log_says_where_it_starts() {
+    let (app, alice, bob) = pair().await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    a.send_burst("old", to_user(&bob), &texts(3, "o")).await;
+    app.eventually(3, "SELECT count(*) FROM messages").await;
+    // Everything so far is older than the cutoff.
+    let cutoff = confab_common::ids::now_ms() + 1;
+    let removed = confab_dispatcher::chores::expire(&app.db, cutoff)
+        .await
+        .unwrap();
+    assert_eq!(removed, 3);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    a.send_confirmed("new", to_user(&bob), "new").await;
+    app.eventually(1, "SELECT count(*) FROM messages").await;
+    let path = format!("/api/conversations/user/{}/messages", alice.id);
+    let page = app.get(&path, &bob).await.expect(200);
+    assert_eq!(
+        (page["first_seq"].clone(), page["last_seq"].clone()),
+        (json!(4), json!(4))
+    );
+    assert_eq!(page_seqs(&app, &bob, &path).await, [4]);
+    // A device that was away gets what is left, numbered as it was.
+    let mut b = Client::connect(&app, 1, &bob).await;
+    assert_eq!(seqs(&b.messages(1).await), [4]);
+    // Nothing older than the cutoff is left to remove.
+    assert_eq!(
+        confab_dispatcher::chores::expire(&app.db, cutoff)
+            .await
+            .unwrap(),
+        0
+    );
+}
