@@ -31,7 +31,13 @@ struct Inner {
     dedup_dups: u64,
     out_of_order: u64,
     misdelivered: u64,
+    /// user → conversation label → (seq, msg_id) of every `message` frame
+    /// their client got, in arrival order (repeats included).
+    logs: HashMap<i64, HashMap<String, Vec<(i64, String)>>>,
 }
+
+/// What one device of a user holds of each conversation.
+pub type DeviceView = HashMap<String, Vec<(i64, String)>>;
 
 /// Shared between every simulated user.
 #[derive(Debug, Clone)]
@@ -177,6 +183,35 @@ impl Ledger {
         } else {
             *last = seq;
         }
+    }
+
+    /// `user`'s client got message `msg_id` at `seq` of conversation `conv`
+    /// (as the user sees it: `u{other}` or `g{group}`).
+    pub fn logged(&self, user: i64, conv: String, seq: i64, msg_id: &str) {
+        self.lock()
+            .logs
+            .entry(user)
+            .or_default()
+            .entry(conv)
+            .or_default()
+            .push((seq, msg_id.to_owned()));
+    }
+
+    /// What `user`'s client got, and the ids of the messages it sent, had
+    /// confirmed and some recipient got (so they are in the log for sure),
+    /// by conversation.
+    pub fn view_of(&self, user: i64) -> (DeviceView, HashMap<String, HashSet<String>>) {
+        let inner = self.lock();
+        let delivered: HashSet<&String> = inner.received.values().flat_map(|r| r.keys()).collect();
+        let mut sent: HashMap<String, HashSet<String>> = HashMap::new();
+        for ((sender, target, _), msg_id) in &inner.confirmed {
+            if *sender == user && delivered.contains(msg_id) {
+                sent.entry(target.clone())
+                    .or_default()
+                    .insert(msg_id.clone());
+            }
+        }
+        (inner.logs.get(&user).cloned().unwrap_or_default(), sent)
     }
 
     /// Confirmed messages some recipient has not received: (recipient,

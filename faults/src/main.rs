@@ -7,6 +7,7 @@
 //! Exits non-zero on any violation. See `docs/guarantees.md`.
 
 mod cluster;
+mod devices;
 mod diagnose;
 mod ledger;
 mod user;
@@ -74,6 +75,9 @@ async fn main() -> anyhow::Result<()> {
 /// Runs every fault; returns whether any violated a guarantee.
 async fn run(cluster: &mut Cluster, args: &Args, faults: &[Fault]) -> anyhow::Result<bool> {
     let population = user::Population::create(cluster, args.users).await?;
+    let tablets = devices::sample(&population.users);
+    let node = cluster.node_addrs()[0].clone();
+    devices::open_tablets(&tablets, &node).await?;
     let ledger = ledger::Ledger::new(population.audience());
     let traffic = population.start(cluster, ledger.clone());
     // Warm up: everyone connected and chatting before the first fault.
@@ -140,10 +144,13 @@ async fn run(cluster: &mut Cluster, args: &Args, faults: &[Fault]) -> anyhow::Re
         }
     }
     traffic.stop().await;
+    // Every device converges: the tablets catch up and match.
+    let verdict = devices::check(&tablets, &cluster.node_addrs()[0], &ledger).await?;
+    println!("{verdict}");
     // The closing line test runners print, for tools that read it.
     println!(
         "faults: {} passed, {failed_faults} failed",
         faults.len() - failed_faults
     );
-    Ok(failed_faults > 0)
+    Ok(failed_faults > 0 || verdict.violated())
 }

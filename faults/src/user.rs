@@ -351,6 +351,9 @@ impl Client {
                         }
                         Some("message") => {
                             let msg_id = frame["msg_id"].as_str().unwrap_or_default().to_owned();
+                            if let (Some(conv), Some(seq)) = (conversation_of(self.user.id, &frame), frame["seq"].as_i64()) {
+                                self.ledger.logged(self.user.id, conv, seq, &msg_id);
+                            }
                             self.ledger.received(self.user.id, node, &msg_id, frame["body"].as_str().unwrap_or_default());
                             if self.flags.dropping.load(Ordering::SeqCst) && fastrand::u8(0..100) < 5 {
                                 // Gone between delivery and ack.
@@ -364,6 +367,21 @@ impl Client {
             }
         }
     }
+}
+
+/// The conversation of a `message` frame as `me` sees it: `u{other}` or
+/// `g{group}`.
+pub fn conversation_of(me: i64, frame: &Value) -> Option<String> {
+    if let Some(group) = frame["to"]["group"].as_i64() {
+        return Some(format!("g{group}"));
+    }
+    let from = frame["from"].as_i64()?;
+    let other = if from == me {
+        frame["to"]["user"].as_i64()?
+    } else {
+        from
+    };
+    Some(format!("u{other}"))
 }
 
 async fn send(

@@ -7,9 +7,13 @@
 // both ways, create a group and chat in it; Carol logs out while the others
 // write and reads it all after logging back in; Bob loses his network, sees
 // the banner, types while offline, and after reconnecting gets everything
-// sent meanwhile while his own message goes out. Then the group is managed
-// (rename, roles, remove, invite, leave, disband), a refused send is retried
-// with its client id, and every inbox is checked empty (everything acked).
+// sent meanwhile while his own message goes out. A second browser context of
+// Alice (another device) shows the history and the read marks; typing shows;
+// friend requests, presence and group changes arrive pushed (the page polls
+// nothing); a reload without the tab's copy shows the history from the
+// server. Then the group is managed (rename, roles, remove, invite, leave,
+// disband), a refused send is retried with its client id, and every tab's
+// device is checked to have acked everything it was written.
 //
 //   CONFAB_URL      where the page is (default http://127.0.0.1:8080)
 //   CHROMIUM_PATH   the browser (default /usr/bin/chromium)
@@ -27,7 +31,7 @@ import { chromium } from 'playwright-core';
 const BASE = (process.env.CONFAB_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
-const WAIT = 25_000; // longest wait for one thing to appear (polls run every 5 s)
+const WAIT = 25_000; // longest wait for one thing to appear
 const PASSWORD = 'correct horse battery';
 
 // Unique per run: usernames are 3–32 of [A-Za-z0-9_.-].
@@ -118,7 +122,7 @@ async function sendFriendRequest(from, to) {
 
 async function acceptFriendRequest(p, from) {
   await goTo(p, 'Friends');
-  // The request shows up on the next poll of GET /api/friends/requests.
+  // The request is pushed (an `event` frame); the page polls nothing.
   await p.page.getByRole('button', { name: `Accept friend request from ${from.display}` }).first().click();
   await p.page.locator(`#friend-list li[data-user-id="${from.id}"]`).waitFor();
 }
@@ -162,13 +166,17 @@ async function waitUnread(p, key, n) {
   await p.page.locator(`#conv-list button[data-key="${key}"] .badge.unread[data-unread="${n}"]`).waitFor();
 }
 
-/** Opens a raw WebSocket as `p` (a second device) and returns the `message` frames replayed within `ms`. */
+/** Opens a raw WebSocket as `p`'s tab's device and returns the `message` frames replayed within `ms` (what it did not ack). */
 async function inboxOf(p, ms = 2500) {
-  const token = await p.page.evaluate(() => JSON.parse(sessionStorage.getItem('confab.v1.session')).token);
+  const { token, device } = await p.page.evaluate(() => ({
+    token: JSON.parse(sessionStorage.getItem('confab.v1.session')).token,
+    device: sessionStorage.getItem('confab.v1.device'),
+  }));
   return p.page.evaluate(
-    ({ token, ms }) =>
+    ({ token, device, ms }) =>
       new Promise((resolve, reject) => {
-        const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?token=${encodeURIComponent(token)}`);
+        const q = `token=${encodeURIComponent(token)}&device=${encodeURIComponent(device)}`;
+        const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?${q}`);
         const got = [];
         ws.onmessage = (e) => {
           const f = JSON.parse(e.data);
@@ -181,8 +189,13 @@ async function inboxOf(p, ms = 2500) {
             resolve(got);
           }, ms);
       }),
-    { token, ms },
+    { token, device, ms },
   );
+}
+
+/** Whether the page has fetched `path` (a REST read) since it loaded. */
+async function fetched(p, path) {
+  return p.page.evaluate((path) => performance.getEntriesByType('resource').some((e) => new URL(e.name).pathname === path), path);
 }
 
 /** Runs a step; after a failure, the later steps are skipped (they build on it). */
@@ -264,7 +277,7 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
     await acceptFriendRequest(bob, alice);
     await acceptFriendRequest(carol, alice);
     await acceptFriendRequest(carol, bob);
-    // Alice's list (polled) shows both, online.
+    // Alice's list (pushed) shows both, online.
     await goTo(alice, 'Friends');
     await alice.page.locator(`#friend-list li[data-user-id="${bob.id}"][data-online="true"]`).waitFor();
     await alice.page.locator(`#friend-list li[data-user-id="${carol.id}"][data-online="true"]`).waitFor();
@@ -303,7 +316,7 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
     assert.deepEqual(texts, ['Hi Bob! 👋', 'Hey Alice, all good?', 'Yes — making a group.']);
   });
 
-  step("Alice's second device: her message shows as hers on the first", async () => {
+  step("Alice's second device: the history and read marks, and her message shows as hers on the first", async () => {
     const { alice, bob } = people;
     const phone = await person('alice2', 'Alice A.', { width: 390, height: 844 });
     phone.username = alice.username;
@@ -311,6 +324,14 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
     try {
       await logIn(phone);
       await openConversation(phone, `u:${bob.id}`);
+      // A device that never saw them: the conversation comes from the history.
+      await expectMessage(phone, 'Hi Bob! 👋', { from: alice });
+      await expectMessage(phone, 'Hey Alice, all good?', { from: bob });
+      const texts = await messages(phone).locator('.body').allTextContents();
+      assert.deepEqual(texts, ['Hi Bob! 👋', 'Hey Alice, all good?', 'Yes — making a group.']);
+      // Bob has read everything: ✓✓ on her messages, on both devices.
+      await messageWith(phone, 'Yes — making a group.').and(phone.page.locator('[data-read-by="1"]')).waitFor();
+      await messageWith(alice, 'Yes — making a group.').and(alice.page.locator('[data-read-by="1"]')).waitFor();
       await send(phone, 'Sent from my other device');
       await expectMessage(bob, 'Sent from my other device', { from: alice });
       await expectMessage(alice, 'Sent from my other device', { from: alice });
@@ -339,6 +360,8 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
     assert.equal(await details.locator(`#group-members li[data-user-id="${alice.id}"]`).getAttribute('data-role'), 'owner');
 
     await details.getByRole('button', { name: 'Open chat' }).click();
+    // Bob and Carol were told (an `event`): the group is in their lists.
+    for (const p of [bob, carol]) await p.page.locator(`#conv-list button[data-key="g:${groupId}"]`).waitFor({ state: 'attached' });
     await send(alice, 'Welcome to the group!');
     for (const p of [bob, carol]) {
       await waitUnread(p, `g:${groupId}`, 1);
@@ -346,6 +369,9 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
       await expectMessage(p, 'Welcome to the group!', { from: alice });
       await p.page.locator('#chat-title').filter({ hasText: 'Weekend' }).waitFor();
     }
+    // Typing shows on the others' screens (and is never a message).
+    await carol.page.getByRole('textbox', { name: 'Message' }).fill('Hi both');
+    await alice.page.locator('#typing').filter({ hasText: `${carol.display} is typing` }).waitFor();
     await send(carol, 'Hi both! Saturday?');
     await expectMessage(alice, 'Hi both! Saturday?', { from: carol });
     await expectMessage(bob, 'Hi both! Saturday?', { from: carol });
@@ -439,13 +465,17 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
     // The phone layout fits its screen (no sideways scrolling).
     const overflow = await bob.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the phone page is ${overflow}px too wide`);
+    // Both others have the group open: Alice's message is read by 2.
+    await messageWith(alice, 'Perfect. See you all on Saturday!').and(alice.page.locator('[data-read-by="2"]')).waitFor();
     await alice.page.setViewportSize({ width: 1280, height: 800 });
     await alice.page.locator('#composer-input').blur();
     await alice.page.screenshot({ path: `${ARTIFACTS}docs-screenshot.png` });
   });
 
-  step('a reload keeps the session and the conversation (sessionStorage)', async () => {
+  step('a reload keeps the session, and shows the history from the server', async () => {
     const { alice } = people;
+    // Without the tab's own copy: what shows comes from the server.
+    await alice.page.evaluate((id) => sessionStorage.removeItem(`confab.v1.chat.${id}`), alice.id);
     await alice.page.reload();
     await connected(alice);
     await openConversation(alice, `g:${groupId}`);
@@ -549,6 +579,22 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
       const left = await inboxOf(p);
       assert.deepEqual(left.map((f) => f.body), [], `${p.name}'s inbox`);
     }
+  });
+
+  step('nothing is polled: with nothing happening, no page reads friends, requests or groups', async () => {
+    const reads = (p) =>
+      p.page.evaluate(
+        () =>
+          performance
+            .getEntriesByType('resource')
+            .filter((e) => ['/api/friends', '/api/friends/requests', '/api/groups'].includes(new URL(e.name).pathname)).length,
+      );
+    const before = await Promise.all(Object.values(people).map(reads));
+    // Longer than the 5 s the page used to poll at.
+    await new Promise((r) => setTimeout(r, 6000));
+    const after = await Promise.all(Object.values(people).map(reads));
+    assert.deepEqual(after, before);
+    assert.ok(await fetched(people.alice, '/api/conversations'), 'the conversation list was read');
   });
 
   step('no page reported an error', async () => {

@@ -144,4 +144,17 @@ export class Api {
   setRole(id, userId, role) {
     return this.request('PATCH', `/api/groups/${id}/members/${userId}`, { role });
   }
+
+  // Conversations and history
+  conversations(limit = 200) {
+    return this.request('GET', `/api/conversations?limit=${limit}`);
+  }
+  /** A page of a conversation (`to`: {user} or {group}): {before} newest first, {after} oldest first. */
+  history(to, { before, after, limit = 50 } = {}) {
+    const path = to.group !== undefined ? `group/${to.group}` : `user/${to.user}`;
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (before !== undefined) q.set('before_seq', String(before));
+    if (after !== undefined) q.set('after_seq', String(after));
+    return this.request('GET', `/api/conversations/${path}/messages?${q}`);
+  }
 }

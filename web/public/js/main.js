@@ -3,11 +3,12 @@
 //
 // Only wiring here. The state lives in store.js and changes only through its
 // actions, which notify the subscribed views (views/*.js); session.js starts
-// and ends sessions, sync.js loads and polls, chat.js carries the messages.
+// and ends sessions, sync.js loads (nothing is polled: the server pushes),
+// chat.js carries the messages.
 
 import { boot } from './session.js';
 import { markRead, state } from './store.js';
-import { poll } from './sync.js';
+import { refreshConversations } from './sync.js';
 import * as auth from './views/auth.js';
 import * as chats from './views/chats.js';
 import * as friends from './views/friends.js';
@@ -18,12 +19,12 @@ import * as shell from './views/shell.js';
 // The order of subscription is the order of rendering.
 for (const view of [shell, chats, friends, groups, profile, auth]) view.mount();
 
-// Back in the tab: the open conversation is read, and everything refreshed at once.
+// Back in the tab: the open conversation is read, and the counts refreshed.
 document.addEventListener('visibilitychange', () => {
   if (!state.token) return;
   if (document.visibilityState === 'visible') {
     if (state.view === 'chats' && state.activeConv) markRead(state.activeConv);
-    poll();
+    refreshConversations().catch(() => {});
   }
 });
 

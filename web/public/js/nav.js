@@ -5,12 +5,13 @@
 import { $ } from './dom.js';
 import { errorText, toast } from './notices.js';
 import * as store from './store.js';
-import { refreshGroup } from './sync.js';
+import { loadHistory, refreshGroup } from './sync.js';
 
 export function openConversation(to) {
   const { state } = store;
   if (to.group !== undefined && !state.groupDetails.has(to.group) && state.groupById.has(to.group)) refreshGroup(to.group).catch(() => {});
   store.openConversation(to);
+  loadHistory(to).catch(() => {});
   const input = $('#composer-input');
   if (window.matchMedia('(min-width: 720px)').matches) input.focus();
 }

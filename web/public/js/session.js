@@ -1,6 +1,6 @@
 // The session: the token and profile kept for the tab (sessionStorage), the
-// start of a session (the Chat and its socket, the first loads, the polls)
-// and its end (log out, or back to log in when the token expired).
+// start of a session (the Chat and its socket, the first loads) and its end
+// (log out, or back to log in when the token expired).
 
 import { ApiError } from './api.js';
 import { Chat } from './chat.js';
@@ -8,7 +8,7 @@ import { api, onUnauthorized } from './client.js';
 import { $ } from './dom.js';
 import { ensureUser, userById } from './names.js';
 import { beginSession, chatChanged, endSession, setConnection, setSession, state } from './store.js';
-import { refreshAll, refreshGroupsSoon, schedulePoll, stopPolling } from './sync.js';
+import { learnSeqs, onSocial, refreshAll, refreshGroupsSoon } from './sync.js';
 
 const SESSION_KEY = 'confab.v1.session';
 
@@ -69,16 +69,17 @@ function startSession() {
     onHandshakeFailure: checkToken,
     isVisible: (key) =>
       state.view === 'chats' && state.activeConv === key && document.visibilityState === 'visible' && !$('#app-view').hidden,
+    onSocial,
+    // What was pushed while the socket was down is read again.
+    onReconnect: () => refreshAll(),
   });
   // Conversations kept from before come back (groups may have been left since).
   beginSession(chat);
   refreshAll();
-  schedulePoll();
 }
 
 export function logout({ forget = true, notice } = {}) {
   if (!state.token) return;
-  stopPolling();
   sessionStorage.removeItem(SESSION_KEY);
   endSession({ forget, notice });
 }
@@ -96,6 +97,7 @@ async function checkToken() {
 
 function onChatChange(change) {
   const { incoming } = change;
+  if (change.needSeqs && change.conv === state.activeConv) learnSeqs(change.conv);
   if (incoming) {
     const to = incoming.to;
     if (to.group !== undefined && !state.groupById.has(to.group)) refreshGroupsSoon();

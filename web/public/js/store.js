@@ -9,6 +9,7 @@
 //   {type: 'messages'}             the open conversation changed (opened, or its
 //                                  section shown again): its message list is rebuilt
 //   {type: 'message', conv, msg}   one message was added or changed (chat.js)
+//   {type: 'marks', conv}          read marks or typing in a conversation changed
 //   {type: 'connection'}           the WebSocket's state changed (state.conn)
 //   {type: 'search'}               new search results (the Friends view only)
 //   {type: 'signed-in'}            a session starts: the app is shown
@@ -150,6 +151,16 @@ export function setFriends(friends) {
   renderSoon();
 }
 
+/** A friend's first device connected, or their last one went (a `presence` frame). */
+export function setFriendOnline(userId, online) {
+  const friend = S.friendById.get(userId);
+  if (friend) friend.online = online;
+  for (const d of S.groupDetails.values()) {
+    for (const m of d.members) if (m.user.id === userId) m.online = online;
+  }
+  renderSoon();
+}
+
 export function setRequests(requests) {
   S.requests = requests;
   renderSoon();
@@ -252,9 +263,15 @@ export function reconnectNow() {
   S.chat?.conn.connectNow();
 }
 
-/** Chat's onChange: {conv, msg} one message to redraw; `list` the conversation list and counts. */
-export function chatChanged({ conv, msg, list }) {
+/**
+ * Chat's onChange: {conv, msg} one message to redraw; `history` messages
+ * joined a conversation (it is rebuilt); `reads`/`typing` its marks changed;
+ * `list` the conversation list and counts.
+ */
+export function chatChanged({ conv, msg, list, history, reads, typing }) {
   if (conv && msg) notify({ type: 'message', conv, msg });
+  if (history && (!conv || conv === S.activeConv)) notify({ type: 'messages', keepScroll: true });
+  if ((reads || typing) && conv === S.activeConv) notify({ type: 'marks', conv });
   if (list) renderSoon();
 }
 

@@ -1,21 +1,17 @@
-// Loading and polling: the REST reads that keep the state current (there is
-// no push for friends, requests or groups). Friends (online dots) and
-// requests every 5 s, groups every 2nd time, the open group's details every
-// time; every 30 s in a hidden tab.
+// Loading: the REST reads that keep the state current. Nothing is polled:
+// the server pushes friends' presence, social events and read receipts
+// (docs/protocol.md, "Presence", "Events", "Read receipts"), and what a
+// pushed frame does not carry, or what was missed while the socket was down
+// (a reconnect), is read again here.
 
 import { ApiError } from './api.js';
-import { parseKey } from './chat.js';
+import { convKey, parseKey } from './chat.js';
 import { api } from './client.js';
 import { ensureUser } from './names.js';
-import { forgetGroup, setFriends, setGroupDetails, setGroups, setRequests, state } from './store.js';
+import { forgetGroup, setFriendOnline, setFriends, setGroupDetails, setGroups, setRequests, state } from './store.js';
 
-const POLL_MS = 5_000; // friends (online dots) and requests
-const POLL_HIDDEN_MS = 30_000;
-const GROUPS_EVERY = 2; // groups every 2nd poll
-
-let pollTimer = null;
-let pollCount = 0;
 let groupsSoonTimer = null;
+const historyLoading = new Set();
 
 export async function refreshFriends() {
   const friends = await api.friends();
@@ -48,8 +44,14 @@ export async function refreshGroup(id) {
   }
 }
 
+/** The conversation list: unread counts, read positions, last messages. */
+export async function refreshConversations() {
+  const list = await api.conversations();
+  state.chat?.applyConversations(list);
+}
+
 export function refreshAll() {
-  return Promise.allSettled([refreshFriends(), refreshRequests(), refreshGroups()]);
+  return Promise.allSettled([refreshFriends(), refreshRequests(), refreshGroups(), refreshConversations()]);
 }
 
 /** Groups again shortly (a message for an unknown group, a change of members). */
@@ -61,26 +63,63 @@ export function refreshGroupsSoon() {
   }, 300);
 }
 
-export function schedulePoll() {
-  clearTimeout(pollTimer);
-  const wait = document.visibilityState === 'visible' ? POLL_MS : POLL_HIDDEN_MS;
-  pollTimer = setTimeout(poll, wait);
-}
-
-export function stopPolling() {
-  clearTimeout(pollTimer);
-}
-
-export async function poll() {
-  if (!state.token) return;
-  pollCount += 1;
-  const jobs = [refreshFriends(), refreshRequests()];
-  if (pollCount % GROUPS_EVERY === 0) jobs.push(refreshGroups());
-  const openGroup = state.view === 'groups' ? state.activeGroup : null;
-  const chatGroup = state.view === 'chats' && state.activeConv?.startsWith('g:') ? parseKey(state.activeConv).group : null;
-  for (const id of new Set([openGroup, chatGroup])) {
-    if (id !== null && id !== undefined && state.groupById.has(id)) jobs.push(refreshGroup(id));
+/**
+ * The newest page of `to`'s history (opening it), or the page before what
+ * is shown (`older`). Own messages learn their seq from it too.
+ */
+export async function loadHistory(to, { older = false } = {}) {
+  const chat = state.chat;
+  const key = convKey(to);
+  if (!chat || historyLoading.has(key)) return;
+  historyLoading.add(key);
+  try {
+    const { min } = chat.oldest(key);
+    const page = await api.history(to, older && min !== null ? { before: min } : {});
+    if (state.chat === chat) chat.applyHistory(to, page);
+  } catch (e) {
+    // Not (or no longer) a participant: nothing to show from the server.
+    if (!(e instanceof ApiError && e.status < 500)) throw e;
+  } finally {
+    historyLoading.delete(key);
   }
-  await Promise.allSettled(jobs);
-  if (state.token) schedulePoll();
+}
+
+/** A `presence` or `event` frame from the socket. */
+export function onSocial(frame) {
+  if (frame.type === 'presence') {
+    setFriendOnline(frame.user, frame.online === true);
+    return;
+  }
+  const groupId = frame.group_id ?? frame.group?.id;
+  switch (frame.kind) {
+    case 'friend_request':
+    case 'friend_request_answered':
+      refreshRequests().catch(() => {});
+      if (frame.request?.status === 'accepted') refreshFriends().catch(() => {});
+      break;
+    case 'friend_removed':
+      refreshFriends().catch(() => {});
+      break;
+    case 'group_added':
+    case 'member_added':
+    case 'member_removed':
+    case 'group_renamed':
+    case 'role_changed':
+      if (frame.group) setGroupDetails(frame.group);
+      refreshGroupsSoon();
+      if (groupId !== undefined && state.groupDetails.has(groupId) && !frame.group) refreshGroup(groupId).catch(() => {});
+      break;
+    case 'group_removed':
+    case 'group_disbanded':
+      if (groupId !== undefined) forgetGroup(groupId);
+      refreshGroups().catch(() => {});
+      break;
+    default:
+      break; // kinds v1 may add
+  }
+}
+
+/** The open conversation's own messages need their seq (for read marks). */
+export function learnSeqs(key) {
+  if (key) loadHistory(parseKey(key)).catch(() => {});
 }

@@ -1,11 +1,12 @@
-// Chats: the conversation list, and the open conversation (header, messages,
-// composer).
+// Chats: the conversation list, and the open conversation (header, messages
+// with their read marks, older pages on demand, who is typing, composer).
 
 import { parseKey } from '../chat.js';
 import { $, h, replaceChildren, avatar, formatTime } from '../dom.js';
 import { convTitle, nameOf, userById } from '../names.js';
 import { openConversation, openGroup } from '../nav.js';
 import { closeConversation, markRead, retryMessage, sendMessage, state, subscribe } from '../store.js';
+import { loadHistory } from '../sync.js';
 import { changed, presenceDot } from './common.js';
 
 // ---- The list ---------------------------------------------------------------
@@ -14,7 +15,7 @@ function conversationEntries() {
   const keys = new Set();
   for (const g of state.groups) keys.add(`g:${g.id}`);
   for (const f of state.friends) keys.add(`u:${f.user.id}`);
-  for (const c of state.chat?.convs.values() || []) if (c.messages.length || c.unread) keys.add(c.key);
+  for (const c of state.chat?.convs.values() || []) if (c.messages.length || c.unread || c.lastSeq) keys.add(c.key);
   const entries = [];
   for (const key of keys) {
     const conv = state.chat?.convs.get(key);
@@ -111,17 +112,41 @@ function renderChatHeader() {
 
 let msgEls = new WeakMap(); // message → its <li>
 
-function renderMessages() {
+/** Rebuilds the open conversation; `keepScroll`: older messages joined above, the view stays where it was. */
+function renderMessages({ keepScroll = false } = {}) {
   const list = $('#messages');
+  const fromBottom = list.scrollHeight - list.scrollTop;
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   replaceChildren(list);
   msgEls = new WeakMap();
   const conv = state.activeConv && state.chat?.convs.get(state.activeConv);
+  renderOlderButton();
+  renderTyping();
   if (!conv) return;
   for (const m of conv.messages) list.appendChild(messageEl(m));
-  list.scrollTop = list.scrollHeight;
+  list.scrollTop = keepScroll && !atBottom ? list.scrollHeight - fromBottom : list.scrollHeight;
 }
 
-function upsertMessage(m) {
+function renderOlderButton() {
+  const key = state.activeConv;
+  $('#load-older').hidden = !(key && state.chat?.oldest(key).more);
+}
+
+function renderTyping() {
+  const key = state.activeConv;
+  const typists = key && state.chat ? state.chat.typists(key) : [];
+  $('#typing').textContent = typists.length ? `${typists.map(nameOf).join(', ')} ${typists.length === 1 ? 'is' : 'are'} typing…` : '';
+}
+
+/** Read marks changed: the own messages' statuses are redrawn. */
+function renderMarks() {
+  const conv = state.activeConv && state.chat?.convs.get(state.activeConv);
+  if (!conv) return;
+  for (const m of conv.messages) if (m.own && m.status === 'sent') upsertMessage(m, { quiet: true });
+  renderTyping();
+}
+
+function upsertMessage(m, { quiet = false } = {}) {
   const list = $('#messages');
   const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   const old = msgEls.get(m);
@@ -129,18 +154,32 @@ function upsertMessage(m) {
   if (old && old.parentNode === list) old.replaceWith(el);
   else list.appendChild(el);
   msgEls.set(m, el);
+  if (quiet) return;
   if (nearBottom || m.own) list.scrollTop = list.scrollHeight;
   if (!m.own && document.visibilityState === 'visible') markRead(state.activeConv);
+  renderTyping();
 }
 
-function messageStatus(m) {
+/** How many others read own message `m` (0 for others' messages). */
+function readersOf(m) {
+  const conv = state.chat?.convs.get(state.activeConv);
+  return m.own && conv ? state.chat.readCount(conv, m) : 0;
+}
+
+function messageStatus(m, readers) {
   if (!m.own) return null;
   const connected = state.conn.status === 'open';
   if (m.status === 'pending') {
     const text = m.retrying ? 'Retrying…' : connected ? 'Sending…' : 'Waiting for connection…';
     return h('span', { class: 'status pending' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), text);
   }
-  if (m.status === 'sent') return h('span', { class: 'status sent' }, h('span', { 'aria-hidden': 'true' }, '✓ '), 'Sent');
+  if (m.status === 'sent') {
+    if (readers > 0) {
+      const text = m.to?.group !== undefined ? `Read by ${readers}` : 'Read';
+      return h('span', { class: 'status read' }, h('span', { 'aria-hidden': 'true' }, '✓✓ '), text);
+    }
+    return h('span', { class: 'status sent' }, h('span', { 'aria-hidden': 'true' }, '✓ '), 'Sent');
+  }
   if (m.status === 'failed') {
     return h(
       'span',
@@ -164,16 +203,24 @@ const FRIENDLY_WS = {
 
 function messageEl(m) {
   const group = m.to?.group !== undefined;
+  const readers = readersOf(m);
   const author = m.own ? 'You' : nameOf(m.from);
   const el = h(
     'li',
     {
       class: `msg ${m.own ? 'own' : 'theirs'} status-${m.status}`,
-      dataset: { status: m.status, msgId: m.msgId || '', cid: m.cid || '', from: String(m.from) },
+      dataset: {
+        status: m.status,
+        msgId: m.msgId || '',
+        cid: m.cid || '',
+        from: String(m.from),
+        seq: typeof m.seq === 'number' ? String(m.seq) : '',
+        readBy: m.own ? String(readers) : '',
+      },
     },
     !m.own && group ? h('span', { class: 'author' }, author) : h('span', { class: 'sr-only' }, `${author}:`),
     h('p', { class: 'body' }, m.body),
-    h('span', { class: 'meta' }, h('time', { datetime: new Date(m.ts).toISOString(), title: new Date(m.ts).toLocaleString() }, formatTime(m.ts)), messageStatus(m)),
+    h('span', { class: 'meta' }, h('time', { datetime: new Date(m.ts).toISOString(), title: new Date(m.ts).toLocaleString() }, formatTime(m.ts)), messageStatus(m, readers)),
   );
   msgEls.set(m, el);
   return el;
@@ -193,7 +240,13 @@ export function mount() {
     input.style.height = 'auto';
     input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
   };
-  input.addEventListener('input', autosize);
+  input.addEventListener('input', () => {
+    autosize();
+    if (input.value && state.activeConv && state.chat) state.chat.typing(parseKey(state.activeConv));
+  });
+  $('#load-older').addEventListener('click', () => {
+    if (state.activeConv) loadHistory(parseKey(state.activeConv), { older: true }).catch(() => {});
+  });
   input.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
@@ -216,7 +269,10 @@ export function mount() {
         renderChats();
         break;
       case 'messages':
-        renderMessages();
+        renderMessages({ keepScroll: ev.keepScroll });
+        break;
+      case 'marks':
+        renderMarks();
         break;
       case 'message':
         if (ev.conv === state.activeConv && state.view === 'chats') upsertMessage(ev.msg);
