@@ -18,6 +18,7 @@ use confab_common::presence::ConnKey;
 use confab_common::wire::{ErrorCode, MessagePayload, ServerFrame, Target};
 use confab_common::{MessageIdGenerator, UserId, metric};
 use tokio::sync::mpsc;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::send::authorize::{Authorizer, Denied};
 use crate::send::dedup::{Claim, Dedup, Seen};
@@ -42,6 +43,48 @@ pub struct SendPath {
     pub authorizer: Authorizer,
     pub publisher: Arc<Publisher>,
     pub ids: Arc<MessageIdGenerator>,
+}
+
+/// One connection's pipeline: a task of its own, started by the
+/// connection's first `send` (an idle connection costs no task), ended with
+/// the connection.
+#[derive(Debug)]
+pub struct Pipeline {
+    requests: mpsc::Sender<SendRequest>,
+    answers: mpsc::Receiver<Answer>,
+    _task: AbortOnDropHandle<()>,
+}
+
+impl Pipeline {
+    /// Starts `sender`'s pipeline on `path`; the caller keeps at most
+    /// `in_flight` requests unanswered, so neither side waits for room.
+    pub fn start(path: Arc<SendPath>, sender: Sender, in_flight: usize) -> Self {
+        let (requests, requests_rx) = mpsc::channel(in_flight);
+        let (answers_tx, answers) = mpsc::channel(in_flight);
+        let task = tokio::spawn(async move {
+            path.run_until_closed(sender, requests_rx, answers_tx).await;
+        });
+        Self {
+            requests,
+            answers,
+            _task: AbortOnDropHandle::new(task),
+        }
+    }
+
+    /// Hands `request` over; gives it back only if the task died.
+    pub fn submit(&self, request: SendRequest) -> Result<(), SendRequest> {
+        self.requests
+            .try_send(request)
+            .map_err(mpsc::error::TrySendError::into_inner)
+    }
+
+    /// The next answer; never resolves before a pipeline started.
+    pub async fn next_answer(pipeline: &mut Option<Self>) -> Option<Answer> {
+        match pipeline {
+            Some(pipeline) => pipeline.answers.recv().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 /// Who sends: the token's user, on which connection, from which device.

@@ -8,6 +8,7 @@ pub mod command;
 pub mod context;
 pub mod replay;
 pub mod session;
+pub mod signals;
 pub mod writer;
 
 use std::sync::Arc;

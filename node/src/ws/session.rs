@@ -16,28 +16,24 @@
 //! The loop is generic over the socket's two halves (axum's `WebSocket`
 //! split in production), as in axum's `testing-websockets` example.
 
-use std::collections::HashMap;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
 use confab_common::metric;
 use confab_common::presence::ConnKey;
-use confab_common::wire::{ErrorCode, ServerFrame, Target};
-use futures_util::stream::{FuturesOrdered, FuturesUnordered};
+use confab_common::wire::{ErrorCode, ServerFrame};
+use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::AbortOnDropHandle;
 
 use crate::delivery::hub::{Outbound, Registration};
 use crate::send::authorize::Denied;
-use crate::send::signal::TYPING_INTERVAL;
-use crate::send::{Answer, SendPath, SendRequest, Sender};
+use crate::send::{Answer, Pipeline, SendRequest, Sender};
 use crate::ws::command::{self, Command, Refusal};
 use crate::ws::context::SessionContext;
 use crate::ws::replay::{Page, Reader, Replay};
+use crate::ws::signals::InHand;
 use crate::ws::writer::{Gone, Then, Writer};
 
 /// Close codes this endpoint uses.
@@ -55,9 +51,6 @@ mod close {
 /// Most `send`s in the pipeline or awaiting their confirm per connection;
 /// past this the session stops reading until some are answered.
 const MAX_IN_FLIGHT: usize = 256;
-/// Most `read`/`typing` frames being stored or published per connection;
-/// past this they are refused `rate_limited`.
-const MAX_SIGNALS: usize = 16;
 /// How long `send`s in hand may take to be confirmed when the node stops.
 const FINISH_GRACE: Duration = Duration::from_secs(2);
 
@@ -116,43 +109,6 @@ fn announce(ctx: &SessionContext, online: bool) {
     tokio::spawn(async move { signals.presence(user, online).await });
 }
 
-/// The connection's send pipeline, started on its first `send` (an idle
-/// connection costs no task).
-struct Sends {
-    requests: mpsc::Sender<SendRequest>,
-    answers: mpsc::Receiver<Answer>,
-    /// The pipeline ends with the connection.
-    _task: AbortOnDropHandle<()>,
-}
-
-impl Sends {
-    fn start(path: Arc<SendPath>, sender: Sender) -> Self {
-        // Both bounded by the in-flight limit, which the loop enforces
-        // before it submits: neither side ever waits for room.
-        let (requests, requests_rx) = mpsc::channel(MAX_IN_FLIGHT);
-        let (answers_tx, answers) = mpsc::channel(MAX_IN_FLIGHT);
-        let task = tokio::spawn(async move {
-            path.run_until_closed(sender, requests_rx, answers_tx).await;
-        });
-        Self {
-            requests,
-            answers,
-            _task: AbortOnDropHandle::new(task),
-        }
-    }
-}
-
-/// A `read` or `typing` in hand: resolves to its refusal, if any.
-type Signalled = Pin<Box<dyn Future<Output = Result<(), Denied>> + Send>>;
-
-/// The next answer out of the pipeline; never resolves before it started.
-async fn next_answer(sends: &mut Option<Sends>) -> Option<Answer> {
-    match sends {
-        Some(sends) => sends.answers.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
 struct Session<R, W> {
     ctx: SessionContext,
     key: ConnKey,
@@ -163,16 +119,13 @@ struct Session<R, W> {
     outbound: mpsc::Receiver<Outbound>,
     /// Cancelled by the hub when `outbound` overflowed.
     kick: CancellationToken,
-    sends: Option<Sends>,
+    sends: Option<Pipeline>,
     /// Answers in `send` order, resolving as confirms come.
     answers: FuturesOrdered<Answer>,
     /// `send`s submitted and not yet answered.
     in_flight: usize,
-    /// `read`/`typing` frames in hand; each resolves to a refusal, if any.
-    signals: FuturesUnordered<Signalled>,
-    /// When this connection last passed on `typing` per conversation (a
-    /// local throttle before the cluster-wide one).
-    typing: HashMap<Target, Instant>,
+    /// `read`/`typing` frames in hand.
+    signals: InHand,
     /// Whether client frames are read: not before the replay on connect has
     /// been written (the contract: a client's frames are answered after its
     /// replay, so a `pong` marks the replay's end).
@@ -203,6 +156,7 @@ where
             replay: Replay::new(logs),
             limiter: governor::RateLimiter::direct(ctx.limits.send_quota),
             writer: Writer::new(sink, ctx.user, ctx.device.clone()),
+            signals: InHand::new(ctx.signals.clone(), ctx.user, key),
             ctx,
             key,
             reader,
@@ -211,8 +165,6 @@ where
             sends: None,
             answers: FuturesOrdered::new(),
             in_flight: 0,
-            signals: FuturesUnordered::new(),
-            typing: HashMap::new(),
             reading: false,
             last_heard: Instant::now(),
             invalid_frames: 0,
@@ -238,7 +190,7 @@ where
         loop {
             let step = tokio::select! {
                 frame = self.reader.next(), if self.reading && self.in_flight < MAX_IN_FLIGHT => self.on_frame(frame).await,
-                Some(answer) = next_answer(&mut self.sends) => {
+                Some(answer) = Pipeline::next_answer(&mut self.sends) => {
                     self.answers.push_back(answer);
                     Ok(())
                 }
@@ -292,44 +244,14 @@ where
             }
             Command::Send(request) => self.submit(request).await,
             Command::Read { conv, seq } => {
-                let (signals, user, key) = (self.ctx.signals.clone(), self.ctx.user, self.key);
-                self.signal(Box::pin(
-                    async move { signals.read(user, key, conv, seq).await },
-                ))
-                .await
+                let taken = self.signals.read(conv, seq);
+                self.on_signalled(taken).await
             }
             Command::Typing(conv) => {
-                let now = Instant::now();
-                if self
-                    .typing
-                    .get(&conv)
-                    .is_some_and(|last| now.duration_since(*last) < TYPING_INTERVAL)
-                {
-                    return Ok(());
-                }
-                self.typing.insert(conv, now);
-                let (signals, user, key) = (self.ctx.signals.clone(), self.ctx.user, self.key);
-                self.signal(Box::pin(
-                    async move { signals.typing(user, key, conv).await },
-                ))
-                .await
+                let taken = self.signals.typing(conv);
+                self.on_signalled(taken).await
             }
         }
-    }
-
-    /// Takes a `read` or `typing` in hand, unless too many are.
-    async fn signal(&mut self, signalled: Signalled) -> Result<(), End> {
-        if self.signals.len() >= MAX_SIGNALS {
-            metric::send_refused(ErrorCode::RateLimited);
-            let frame = ServerFrame::error(
-                None,
-                ErrorCode::RateLimited,
-                "too many read and typing frames at once; slow down",
-            );
-            return Ok(self.writer.frame(&frame).await?);
-        }
-        self.signals.push(signalled);
-        Ok(())
     }
 
     async fn on_signalled(&mut self, outcome: Result<(), Denied>) -> Result<(), End> {
@@ -367,17 +289,17 @@ where
                 origin: key,
                 device: ctx.device.clone(),
             };
-            Sends::start(path.clone(), sender)
+            Pipeline::start(path.clone(), sender, MAX_IN_FLIGHT)
         });
-        match sends.requests.try_send(request) {
+        match sends.submit(request) {
             Ok(()) => {
                 self.in_flight += 1;
                 Ok(())
             }
             // Only if the pipeline task died: the client sends again.
-            Err(e) => {
+            Err(refused) => {
                 tracing::warn!("send pipeline stopped");
-                let id = e.into_inner().id;
+                let id = refused.id;
                 let message = "the service is briefly unavailable; send again with the same id";
                 self.answer_now(id, ErrorCode::Unavailable, message).await
             }
@@ -450,7 +372,7 @@ where
         while self.in_flight > 0 {
             tokio::select! {
                 () = &mut deadline => break,
-                Some(answer) = next_answer(&mut self.sends) => self.answers.push_back(answer),
+                Some(answer) = Pipeline::next_answer(&mut self.sends) => self.answers.push_back(answer),
                 Some(answer) = self.answers.next() => {
                     if self.on_answer(&answer).await.is_err() {
                         break;

@@ -5,7 +5,11 @@
 //! row, so concurrent changes to one group are applied one after the other
 //! and the "exactly one owner" rule holds between statements too.
 
+mod details;
 mod members;
+
+pub use details::GroupDetails;
+use details::details;
 
 use std::collections::HashSet;
 
@@ -27,7 +31,6 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AuthUser, Json, Path};
 use crate::routes::events;
-use crate::routes::users::{Profile, load_profiles};
 use crate::state::AppState;
 
 /// The routes of this module and of [`members`].
@@ -36,25 +39,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_group, list_groups))
         .routes(routes!(get_group, rename_group, delete_group))
         .merge(members::router())
-}
-
-/// A group with its members, as `GET /api/groups/{id}` shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GroupDetails {
-    id: GroupId,
-    name: String,
-    owner_id: UserId,
-    /// Unix milliseconds.
-    created_at: i64,
-    members: Vec<Member>,
-}
-
-/// One member of a group.
-#[derive(Debug, Serialize, ToSchema)]
-struct Member {
-    user: Profile,
-    role: Role,
-    online: bool,
 }
 
 /// A group in the caller's list.
@@ -69,13 +53,6 @@ struct GroupSummary {
     #[schema(value_type = Role)]
     role: String,
     member_count: i64,
-}
-
-impl GroupDetails {
-    /// Everyone in the group.
-    fn member_ids(&self) -> Vec<UserId> {
-        self.members.iter().map(|m| m.user.id).collect()
-    }
 }
 
 /// The 404 for an unknown group.
@@ -137,53 +114,6 @@ async fn require_friends(
         )),
         None => Ok(()),
     }
-}
-
-/// Loads group `id` with its members and their online state, if the caller
-/// is one of them.
-async fn details(state: &AppState, id: GroupId, me: UserId) -> ApiResult<GroupDetails> {
-    let group = groups::Entity::find_by_id(id.0)
-        .one(&state.db)
-        .await?
-        .ok_or_else(no_such_group)?;
-    let members = group_members::Entity::find()
-        .filter(group_members::Column::GroupId.eq(id.0))
-        .all(&state.db)
-        .await?;
-    if !members.iter().any(|m| m.user_id == me.0) {
-        return Err(not_member());
-    }
-    let ids: Vec<UserId> = members.iter().map(|m| UserId(m.user_id)).collect();
-    let profiles = load_profiles(state, &ids).await?;
-    let online = state.online(&ids).await;
-    let owner_id = members
-        .iter()
-        .find(|m| m.role == Role::Owner)
-        .map(|m| UserId(m.user_id))
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("group {id} has no owner")))?;
-    let role = |user: UserId| {
-        members
-            .iter()
-            .find(|m| m.user_id == user.0)
-            .map_or(Role::Member, |m| m.role)
-    };
-    let mut members: Vec<Member> = profiles
-        .into_iter()
-        .map(|user| Member {
-            role: role(user.id),
-            online: online.contains(&user.id),
-            user,
-        })
-        .collect();
-    // Owner first, then admins, then members; by username within each.
-    members.sort_by_key(|m| m.role as u8);
-    Ok(GroupDetails {
-        id,
-        name: group.name,
-        owner_id,
-        created_at: group.created_at.timestamp_millis(),
-        members,
-    })
 }
 
 /// A new group.

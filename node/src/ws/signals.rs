@@ -1,0 +1,99 @@
+//! A connection's `read` and `typing` frames in hand: each is stored or
+//! throttled and published off the loop (`crate::send::signal`); the loop
+//! only writes the refusals. At most [`MAX_IN_HAND`] at a time, and
+//! `typing` is dropped here already when this connection passed one on for
+//! the conversation less than [`TYPING_INTERVAL`] ago.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use confab_common::UserId;
+use confab_common::presence::ConnKey;
+use confab_common::wire::{ErrorCode, Target};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
+use crate::send::authorize::Denied;
+use crate::send::signal::{Signals, TYPING_INTERVAL};
+
+/// Most `read`/`typing` frames being stored or published per connection.
+pub const MAX_IN_HAND: usize = 16;
+
+const TOO_MANY: Denied = Denied {
+    code: ErrorCode::RateLimited,
+    message: "too many read and typing frames at once; slow down",
+};
+
+/// A `read` or `typing` in hand: resolves to its refusal, if any.
+type Signalled = Pin<Box<dyn Future<Output = Result<(), Denied>> + Send>>;
+
+/// The signals of one connection of `user`.
+pub struct InHand {
+    signals: Arc<Signals>,
+    user: UserId,
+    origin: ConnKey,
+    pending: FuturesUnordered<Signalled>,
+    /// When this connection last passed on `typing`, per conversation.
+    typed: HashMap<Target, Instant>,
+}
+
+impl std::fmt::Debug for InHand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InHand")
+            .field("user", &self.user)
+            .field("in_hand", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl InHand {
+    pub fn new(signals: Arc<Signals>, user: UserId, origin: ConnKey) -> Self {
+        Self {
+            signals,
+            user,
+            origin,
+            pending: FuturesUnordered::new(),
+            typed: HashMap::new(),
+        }
+    }
+
+    /// `read` of `conv` up to `seq`; refused at once if too many are in hand.
+    pub fn read(&mut self, conv: Target, seq: i64) -> Result<(), Denied> {
+        let (signals, user, origin) = (self.signals.clone(), self.user, self.origin);
+        self.take(Box::pin(async move {
+            signals.read(user, origin, conv, seq).await
+        }))
+    }
+
+    /// `typing` in `conv`, unless passed on for it lately.
+    pub fn typing(&mut self, conv: Target) -> Result<(), Denied> {
+        let now = Instant::now();
+        if self
+            .typed
+            .get(&conv)
+            .is_some_and(|last| now.duration_since(*last) < TYPING_INTERVAL)
+        {
+            return Ok(());
+        }
+        self.typed.insert(conv, now);
+        let (signals, user, origin) = (self.signals.clone(), self.user, self.origin);
+        self.take(Box::pin(
+            async move { signals.typing(user, origin, conv).await },
+        ))
+    }
+
+    fn take(&mut self, signalled: Signalled) -> Result<(), Denied> {
+        if self.pending.len() >= MAX_IN_HAND {
+            return Err(TOO_MANY);
+        }
+        self.pending.push(signalled);
+        Ok(())
+    }
+
+    /// The next outcome; `None` (at once) while nothing is in hand.
+    pub async fn next(&mut self) -> Option<Result<(), Denied>> {
+        self.pending.next().await
+    }
+}
