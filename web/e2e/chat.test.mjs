@@ -483,6 +483,41 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
     await expectMessage(alice, 'Perfect. See you all on Saturday!');
   });
 
+  step('a long conversation: scrolling up loads the older pages', async () => {
+    const { alice, bob } = people;
+    // Bob sends 60 messages from a script of his (another device).
+    const token = await bob.page.evaluate(() => JSON.parse(sessionStorage.getItem('confab.v1.session')).token);
+    await bob.page.evaluate(
+      ({ token, to }) =>
+        new Promise((resolve, reject) => {
+          const ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}&device=script`);
+          let sent = 0;
+          ws.onmessage = (e) => {
+            if (JSON.parse(e.data).type === 'sent' && ++sent === 60) {
+              ws.close();
+              resolve();
+            }
+          };
+          ws.onerror = () => reject(new Error('script socket failed'));
+          ws.onopen = () => {
+            for (let i = 0; i < 60; i++) ws.send(JSON.stringify({ type: 'send', id: `bulk-${i}`, to: { user: to }, body: `bulk ${i}` }));
+          };
+        }),
+      { token, to: alice.id },
+    );
+    await alice.page.evaluate((id) => sessionStorage.removeItem(`confab.v1.chat.${id}`), alice.id);
+    await alice.page.reload();
+    await connected(alice);
+    await openConversation(alice, `u:${bob.id}`);
+    await expectMessage(alice, 'bulk 59', { from: bob });
+    // The newest page only; the first message comes with scrolling up.
+    assert.equal(await messageWith(alice, 'Hi Bob! 👋').count(), 0);
+    await alice.page.locator('#messages').evaluate((el) => el.scrollTo(0, 0));
+    await expectMessage(alice, 'Hi Bob! 👋', { from: alice });
+    const texts = await messages(alice).locator('.body').allTextContents();
+    assert.ok(texts.indexOf('Hi Bob! 👋') < texts.indexOf('bulk 0'), 'in seq order');
+  });
+
   step('the group is managed: rename, roles, remove, invite, leave', async () => {
     const { alice, bob, carol } = people;
     await goTo(alice, 'Groups');

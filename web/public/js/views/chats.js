@@ -244,8 +244,13 @@ export function mount() {
     autosize();
     if (input.value && state.activeConv && state.chat) state.chat.typing(parseKey(state.activeConv));
   });
-  $('#load-older').addEventListener('click', () => {
+  const loadOlder = () => {
     if (state.activeConv) loadHistory(parseKey(state.activeConv), { older: true }).catch(() => {});
+  };
+  $('#load-older').addEventListener('click', loadOlder);
+  // Scrolled up to the top: the page before (the button stays for keyboards).
+  $('#messages').addEventListener('scroll', (ev) => {
+    if (ev.target.scrollTop < 40 && !$('#load-older').hidden) loadOlder();
   });
   input.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
