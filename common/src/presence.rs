@@ -297,15 +297,6 @@ impl Presence {
         pipe.exec_async(&mut self.redis.clone()).await
     }
 
-    /// Forgets one connection.
-    pub async fn unregister(&self, user: UserId, key: ConnKey) -> redis::RedisResult<()> {
-        redis::cmd("HDEL")
-            .arg(self.user_key(user))
-            .arg(key.to_string())
-            .exec_async(&mut self.redis.clone())
-            .await
-    }
-
     /// The live connections of each of `users`, in one pipelined round trip
     /// (users without any are left out).
     pub async fn locate(
