@@ -16,7 +16,7 @@ use std::time::Instant;
 use confab_common::envelope::{Envelope, Input};
 use confab_common::presence::ConnKey;
 use confab_common::wire::{ErrorCode, MessagePayload, ServerFrame, Target};
-use confab_common::{MessageIdGenerator, UserId, metric};
+use confab_common::{MessageId, MessageIdGenerator, UserId, metric};
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -26,6 +26,22 @@ use crate::send::publisher::Publisher;
 
 /// The answer to one `send`: resolves to its `sent` or `error` frame.
 pub type Answer = Pin<Box<dyn Future<Output = ServerFrame> + Send>>;
+
+/// What the pipeline hands back for one `send`, as soon as it is published
+/// (before the confirm): the message id it went out under, if it went out
+/// (or had gone out before), and the answer to wait for.
+pub struct Handed {
+    pub msg_id: Option<MessageId>,
+    pub answer: Answer,
+}
+
+impl std::fmt::Debug for Handed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handed")
+            .field("msg_id", &self.msg_id)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A `send` that passed the frame checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +67,7 @@ pub struct SendPath {
 #[derive(Debug)]
 pub struct Pipeline {
     requests: mpsc::Sender<SendRequest>,
-    answers: mpsc::Receiver<Answer>,
+    answers: mpsc::Receiver<Handed>,
     _task: AbortOnDropHandle<()>,
 }
 
@@ -79,7 +95,7 @@ impl Pipeline {
     }
 
     /// The next answer; never resolves before a pipeline started.
-    pub async fn next_answer(pipeline: &mut Option<Self>) -> Option<Answer> {
+    pub async fn next_answer(pipeline: &mut Option<Self>) -> Option<Handed> {
         match pipeline {
             Some(pipeline) => pipeline.answers.recv().await,
             None => std::future::pending().await,
@@ -102,7 +118,7 @@ impl SendPath {
         &self,
         sender: Sender,
         mut requests: mpsc::Receiver<SendRequest>,
-        answers: mpsc::Sender<Answer>,
+        answers: mpsc::Sender<Handed>,
     ) {
         while let Some(request) = requests.recv().await {
             let answer = self.send(&sender, request).await;
@@ -113,7 +129,7 @@ impl SendPath {
     }
 
     /// One send, up to its publish.
-    pub async fn send(&self, sender: &Sender, request: SendRequest) -> Answer {
+    pub async fn send(&self, sender: &Sender, request: SendRequest) -> Handed {
         let SendRequest { id, to, body } = request;
         let user = sender.user;
         // The client id first: a repeat of a confirmed send gets its `sent`
@@ -127,17 +143,21 @@ impl SendPath {
             Ok(claim) => claim,
             Err(e) => {
                 tracing::warn!(error = %e, "dedup unavailable");
-                return refused(id, Denied::UNAVAILABLE);
+                return unsent(refused(id, Denied::UNAVAILABLE));
             }
         };
         let (msg_id, ts) = claim.message();
         if let Seen::Sent { .. } = claim.seen() {
             // Confirmed before: the same answer, no second message.
-            return ready(ServerFrame::Sent { id, msg_id, ts });
+            let answer = ready(ServerFrame::Sent { id, msg_id, ts });
+            return Handed {
+                msg_id: Some(msg_id),
+                answer,
+            };
         }
         if let Err(denied) = self.authorizer.authorize(user, to).await {
             claim.release().await;
-            return refused(id, denied);
+            return unsent(refused(id, denied));
         }
         let message = MessagePayload {
             msg_id,
@@ -152,7 +172,10 @@ impl SendPath {
             origin: sender.origin,
             device: Some(sender.device.to_string()),
         };
-        self.publish(envelope, id, claim).await
+        Handed {
+            msg_id: Some(msg_id),
+            answer: self.publish(envelope, id, claim).await,
+        }
     }
 
     /// Publishes and returns the answer that waits for the confirm.
@@ -193,6 +216,14 @@ const NOT_CONFIRMED: Denied = Denied {
     code: ErrorCode::Unavailable,
     message: "the message was not confirmed by the broker; send again with the same id",
 };
+
+/// The answer to a send that did not go out.
+fn unsent(answer: Answer) -> Handed {
+    Handed {
+        msg_id: None,
+        answer,
+    }
+}
 
 fn ready(frame: ServerFrame) -> Answer {
     Box::pin(std::future::ready(frame))

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::delivery::hub::{Outbound, Registration};
 use crate::send::authorize::Denied;
-use crate::send::{Answer, Pipeline, SendRequest, Sender};
+use crate::send::{Answer, Handed, Pipeline, SendRequest, Sender};
 use crate::ws::command::{self, Command, Refusal};
 use crate::ws::context::SessionContext;
 use crate::ws::replay::{Page, Reader, Replay};
@@ -190,8 +190,8 @@ where
         loop {
             let step = tokio::select! {
                 frame = self.reader.next(), if self.reading && self.in_flight < MAX_IN_FLIGHT => self.on_frame(frame).await,
-                Some(answer) = Pipeline::next_answer(&mut self.sends) => {
-                    self.answers.push_back(answer);
+                Some(handed) = Pipeline::next_answer(&mut self.sends) => {
+                    self.take_answer(handed);
                     Ok(())
                 }
                 Some(answer) = self.answers.next() => self.on_answer(&answer).await,
@@ -317,6 +317,15 @@ where
         Ok(self.writer.frame(&frame).await?)
     }
 
+    /// A send went out (or was refused): its answer waits its turn, and
+    /// its message is never written back to this connection.
+    fn take_answer(&mut self, handed: Handed) {
+        if let Some(msg_id) = handed.msg_id {
+            self.writer.sent(msg_id);
+        }
+        self.answers.push_back(handed.answer);
+    }
+
     async fn on_answer(&mut self, answer: &ServerFrame) -> Result<(), End> {
         self.in_flight -= 1;
         Ok(self.writer.frame(answer).await?)
@@ -372,7 +381,7 @@ where
         while self.in_flight > 0 {
             tokio::select! {
                 () = &mut deadline => break,
-                Some(answer) = Pipeline::next_answer(&mut self.sends) => self.answers.push_back(answer),
+                Some(handed) = Pipeline::next_answer(&mut self.sends) => self.take_answer(handed),
                 Some(answer) = self.answers.next() => {
                     if self.on_answer(&answer).await.is_err() {
                         break;

@@ -7,10 +7,12 @@
 //!   redelivered after a failover) and is dropped;
 //! - a live message past the next `seq` means deliveries were missed: the
 //!   writer stops and asks for a catch-up from the log, which has them all;
-//! - a message this connection's device sent is never written back to it,
-//!   but the connection is now that far. (Nothing here acks: only the
-//!   client's own acks move its device's position, so a position never
-//!   claims a message the client did not get.)
+//! - a message this connection sent, or its device sent before the
+//!   connection opened (a previous connection of it got `sent`), is never
+//!   written back to it, but the connection is now that far. What another
+//!   live connection of the same device sends is written, as live copies
+//!   are. (Nothing here acks: only the client's own acks move its device's
+//!   position, so a position never claims a message the client did not get.)
 
 use std::collections::HashMap;
 
@@ -18,12 +20,13 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use std::sync::Arc;
 
 use confab_common::wire::ServerFrame;
-use confab_common::{UserId, metric};
+use confab_common::{MessageId, UserId, metric};
 use futures_util::{Sink, SinkExt};
 use tokio::sync::mpsc;
 
 use crate::delivery::hub::{Encoded, Outbound};
-use crate::store::log::Positions;
+use crate::store::log::{Logged, Positions};
+use crate::ws::recent::RecentIds;
 use crate::ws::replay::Page;
 
 /// Deliveries written before one flush.
@@ -59,23 +62,44 @@ pub struct Writer<W> {
     /// How far each conversation has been written (or passed, for the
     /// device's own messages).
     positions: HashMap<i64, i64>,
-    /// The connection's user and device: their own messages are passed.
+    /// The connection's user and device, and when it opened (Unix ms):
+    /// what the device sent before is passed.
     user: UserId,
     device: Arc<str>,
+    opened_at: i64,
+    /// What this connection sent lately: passed.
+    sent: RecentIds,
 }
 
 impl<W> Writer<W>
 where
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
-    /// The writer of a connection of `user`'s `device`.
+    /// The writer of a connection of `user`'s `device`, opening now.
     pub fn new(sink: W, user: UserId, device: Arc<str>) -> Self {
         Self {
             sink,
             positions: HashMap::new(),
             user,
             device,
+            opened_at: confab_common::ids::now_ms(),
+            sent: RecentIds::default(),
         }
+    }
+
+    /// Notes that this connection sent `msg_id` (it is never written back).
+    pub fn sent(&mut self, msg_id: MessageId) {
+        self.sent.insert(msg_id);
+    }
+
+    /// Whether `logged` is this connection's own: it sent it, or its device
+    /// did before the connection opened.
+    fn own(&self, logged: &Logged) -> bool {
+        let m = &logged.message;
+        self.sent.contains(m.msg_id)
+            || (m.from == self.user
+                && logged.sender_device.as_deref() == Some(&*self.device)
+                && m.ts < self.opened_at)
     }
 
     /// Where the connection stands in each conversation it has seen.
@@ -119,9 +143,7 @@ where
             // was read from, so anything new is next.
             if !matches!(self.place(&encoded), Place::Repeat) {
                 self.positions.insert(encoded.conv, encoded.seq);
-                let own = logged.message.from == self.user
-                    && logged.sender_device.as_deref() == Some(&*self.device);
-                if !own {
+                if !self.own(logged) {
                     self.feed(&encoded).await?;
                     written += 1;
                 }
@@ -324,19 +346,23 @@ mod tests {
         let thens = deliver(&mut writer, vec![own(1, 1), live(1, 3), live(1, 4)]).await;
         assert_eq!(thens, [Then::CatchUp, Then::CatchUp]);
         assert_eq!(writer.positions(), [(1, 1)]);
-        // The catch-up reads the log after 1; what this device sent (from
-        // another connection of it) is passed, what another device of the
-        // user sent is written.
-        let mut caught_up: Vec<Logged> = (2..=5).map(|seq| logged(1, seq)).collect();
-        caught_up[3].sender_device = Some("phone".into());
+        // The catch-up reads the log after 1. Passed: what this device sent
+        // before the connection opened (seq 5), what this connection sent
+        // (seq 7). Written: what another device of the user sent (seq 4),
+        // what another connection of this device sent since (seq 6).
+        let mut caught_up: Vec<Logged> = (2..=7).map(|seq| logged(1, seq)).collect();
         caught_up[2].sender_device = Some("laptop".into());
+        caught_up[3].sender_device = Some("phone".into());
+        caught_up[4].sender_device = Some("phone".into());
+        caught_up[4].message.ts = i64::MAX;
+        writer.sent(MessageId(107));
         let page = Page {
             opened: None,
             messages: caught_up,
         };
-        assert_eq!(writer.page(&page).await, Ok(3));
-        assert_eq!(writer.positions(), [(1, 5)]);
+        assert_eq!(writer.page(&page).await, Ok(4));
+        assert_eq!(writer.positions(), [(1, 7)]);
         drop(writer);
-        assert_eq!(written(&out), ["c1s2", "c1s3", "c1s4"]);
+        assert_eq!(written(&out), ["c1s2", "c1s3", "c1s4", "c1s6"]);
     }
 }
