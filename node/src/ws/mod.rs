@@ -6,6 +6,7 @@
 
 pub mod command;
 pub mod context;
+pub mod end;
 pub mod recent;
 pub mod replay;
 pub mod session;

@@ -32,42 +32,16 @@ use crate::send::authorize::Denied;
 use crate::send::{Answer, Handed, Pipeline, SendRequest, Sender};
 use crate::ws::command::{self, Command, Refusal};
 use crate::ws::context::SessionContext;
+use crate::ws::end::{End, close, too_big_or_gone};
 use crate::ws::replay::{Page, Reader, Replay};
 use crate::ws::signals::InHand;
-use crate::ws::writer::{Gone, Then, Writer};
-
-/// Close codes this endpoint uses.
-mod close {
-    /// The node is shutting down: reconnect (to another node).
-    pub const GOING_AWAY: u16 = 1001;
-    /// Repeated abuse.
-    pub const POLICY: u16 = 1008;
-    /// A frame over the size limit.
-    pub const TOO_BIG: u16 = 1009;
-    /// A dependency is down, or the client reads too slowly: try again later.
-    pub const TRY_AGAIN: u16 = 1013;
-}
+use crate::ws::writer::{Then, Writer};
 
 /// Most `send`s in the pipeline or awaiting their confirm per connection;
 /// past this the session stops reading until some are answered.
 const MAX_IN_FLIGHT: usize = 256;
 /// How long `send`s in hand may take to be confirmed when the node stops.
 const FINISH_GRACE: Duration = Duration::from_secs(2);
-
-/// Why the loop ended.
-#[derive(Debug)]
-enum End {
-    /// The client closed, or the socket failed: nothing more to send.
-    Gone,
-    /// Close the socket with this code and reason.
-    Close(u16, &'static str),
-}
-
-impl From<Gone> for End {
-    fn from(Gone: Gone) -> Self {
-        End::Gone
-    }
-}
 
 /// Serves an upgraded socket until it closes.
 pub async fn run(ctx: SessionContext, socket: WebSocket) {
@@ -389,20 +363,5 @@ where
                 }
             }
         }
-    }
-}
-
-/// A frame over the limit closes with 1009; any other read error means the
-/// connection is gone. (axum hands the transport's error over boxed; its
-/// type is the only way to tell the two apart.)
-fn too_big_or_gone(e: axum::Error) -> End {
-    let too_big = e
-        .into_inner()
-        .downcast_ref::<tungstenite::Error>()
-        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
-    if too_big {
-        End::Close(close::TOO_BIG, "frame too large")
-    } else {
-        End::Gone
     }
 }
