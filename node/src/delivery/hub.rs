@@ -151,10 +151,13 @@ impl Hub {
             };
             for conn in list {
                 if conn.key == delivery.origin {
-                    // Never a reason to kick: if the queue is full, the
+                    // Never a reason to kick, and never the cause of one:
+                    // it only takes the queue's first half. Dropped, the
                     // writer finds the gap at the next message and the
                     // catch-up passes this one.
-                    let _ = conn.tx.try_send(Outbound::Own(encoded.clone()));
+                    if conn.tx.capacity() > self.capacity / 2 {
+                        let _ = conn.tx.try_send(Outbound::Own(encoded.clone()));
+                    }
                 } else if self.offer(conn, Outbound::Message(encoded.clone())) {
                     queued += 1;
                 }
@@ -295,5 +298,25 @@ mod tests {
         }
         assert!(slow.kick.is_cancelled());
         assert_eq!(ids(&mut slow), [1, 2]);
+    }
+
+    #[test]
+    fn a_fast_senders_own_markers_never_get_it_kicked() {
+        let hub = Hub::new(NodeId(1), 4, 4);
+        let alice = UserId(1);
+        let mut sender = hub.register(alice);
+        // A burst the sender's loop has not drained yet: its own markers
+        // take at most half the queue…
+        for msg_id in 1..=10 {
+            hub.deliver(&delivery(msg_id, &[alice], sender.key));
+        }
+        // …so a notice still fits, and nobody is kicked.
+        hub.notify(&Notice {
+            frame: "{}".into(),
+            recipients: vec![alice],
+            except: None,
+        });
+        assert!(!sender.kick.is_cancelled());
+        assert_eq!(ids(&mut sender), [-1, -2, 0]);
     }
 }
