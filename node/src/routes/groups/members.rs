@@ -10,17 +10,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use confab_common::entity::group_members::{self, Role};
 use confab_common::{GroupId, UserId};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, TransactionTrait};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{GroupDetails, details, insufficient_role, lock_as_member, require_friends, role_of};
+use super::{
+    GroupDetails, details, insufficient_role, lock_as_member, member_ids, require_friends, role_of,
+};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AuthUser, Json, Path};
 use crate::routes::events;
@@ -90,14 +89,8 @@ async fn add_members(
 
     let txn = state.db.begin().await?;
     lock_as_member(&txn, id, me).await?;
-    let existing: Vec<i64> = group_members::Entity::find()
-        .filter(group_members::Column::GroupId.eq(id.0))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|m| m.user_id)
-        .collect();
-    users.retain(|u| !existing.contains(&u.0));
+    let existing = member_ids(&txn, id).await?;
+    users.retain(|u| !existing.contains(u));
     require_friends(&txn, me, &users).await?;
     check_size(&state, (existing.len() + users.len()) as u64)?;
     if !users.is_empty() {
@@ -119,9 +112,8 @@ async fn add_members(
     state.forget_members(id).await;
     let group = details(&state, id, me).await?;
     if !users.is_empty() {
-        let earlier: Vec<UserId> = existing.into_iter().map(UserId).collect();
         let event = json!({ "group": &group, "user_ids": &users });
-        events::send(&state, earlier, "member_added", event).await;
+        events::send(&state, existing, "member_added", event).await;
         events::send(&state, users, "group_added", json!({ "group": &group })).await;
     }
     Ok(Json(group))
@@ -174,13 +166,7 @@ async fn remove_member(
     group_members::Entity::delete_by_id((id.0, target.0))
         .exec(&txn)
         .await?;
-    let remaining: Vec<UserId> = group_members::Entity::find()
-        .filter(group_members::Column::GroupId.eq(id.0))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|m| UserId(m.user_id))
-        .collect();
+    let remaining = member_ids(&txn, id).await?;
     txn.commit().await?;
     state.forget_members(id).await;
     let event = json!({ "group_id": id });

@@ -310,13 +310,7 @@ async fn delete_group(
     if lock_as_member(&txn, id, me).await? != Role::Owner {
         return Err(insufficient_role("only the owner may disband a group"));
     }
-    let members: Vec<UserId> = group_members::Entity::find()
-        .filter(group_members::Column::GroupId.eq(id.0))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|m| UserId(m.user_id))
-        .collect();
+    let members = member_ids(&txn, id).await?;
     groups::Entity::delete_by_id(id.0).exec(&txn).await?;
     txn.commit().await?;
     state.forget_members(id).await;
@@ -329,6 +323,17 @@ async fn delete_group(
     .await;
     tracing::info!(group_id = id.0, user_id = me.0, "group disbanded");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everyone in group `id` now.
+async fn member_ids(db: &impl ConnectionTrait, id: GroupId) -> ApiResult<Vec<UserId>> {
+    Ok(group_members::Entity::find()
+        .filter(group_members::Column::GroupId.eq(id.0))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| UserId(m.user_id))
+        .collect())
 }
 
 /// The 403 for a member whose role does not allow the change.
