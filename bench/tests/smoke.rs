@@ -190,7 +190,15 @@ async fn remove(unique: &str) {
         lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await
         && let Ok(channel) = amqp.create_channel().await
     {
-        for queue in ["input", "input.dead", "node.1", "node.2"] {
+        for queue in [
+            "input",
+            "input.1",
+            "input.2",
+            "input.3",
+            "input.dead",
+            "node.1",
+            "node.2",
+        ] {
             let name = format!("bench-{unique}.{queue}");
             let _ = channel
                 .queue_delete(name.as_str().into(), Default::default())

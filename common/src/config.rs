@@ -98,6 +98,12 @@ pub struct AmqpConfig {
     /// retried on a new connection.
     #[arg(long, env = "AMQP_TIMEOUT_MS", default_value_t = 5_000)]
     pub amqp_timeout_ms: u64,
+
+    /// How many shards `input` has (`input`, `input.1`, …). A deploy-time
+    /// choice: every node and dispatcher must agree, and changing it means
+    /// draining `input` first (docs/architecture.md, "Input shards").
+    #[arg(long, env = "INPUT_SHARDS", default_value_t = 4)]
+    pub input_shards: u16,
 }
 
 impl AmqpConfig {
@@ -108,16 +114,26 @@ impl AmqpConfig {
         crate::broker::Broker::new(
             self.amqp_url.expose_secret(),
             name,
-            4,
+            // A connection per input shard (the dispatcher consumes each on
+            // its own), and some to spare.
+            usize::from(self.input_shards) + 4,
             Duration::from_millis(self.amqp_timeout_ms),
         )
         .context("cannot create the AMQP connection pool")
     }
 
-    /// Rejects a zero timeout.
+    /// The queue names and shard count.
+    pub fn topology(&self) -> crate::topology::Topology {
+        crate::topology::Topology::new(self.amqp_prefix.clone(), self.input_shards)
+    }
+
+    /// Rejects a zero timeout or shard count.
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.amqp_timeout_ms == 0 {
             bail!("AMQP_TIMEOUT_MS must be positive");
+        }
+        if self.input_shards == 0 || self.input_shards > 64 {
+            bail!("INPUT_SHARDS must be between 1 and 64");
         }
         Ok(())
     }

@@ -1,12 +1,14 @@
 //! What travels through RabbitMQ: an [`Input`] from a node to the
-//! dispatcher on `input` (a message to append to a log, or a signal to pass
-//! on), a [`ToNode`] from the dispatcher to a node's queue. All JSON.
+//! dispatcher on an `input` shard (a message to append to a log, or a
+//! signal to pass on), a [`Bundle`] from the dispatcher to a node's queue:
+//! everything one batch has for that node, in one AMQP message. All JSON.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
-use crate::ids::UserId;
+use crate::ids::{ConvKey, MessageId, UserId};
 use crate::presence::ConnKey;
-use crate::wire::{MessagePayload, Target};
+use crate::wire::{MessagePayload, ServerFrame, Target};
 
 /// A message accepted by a node: the sender is the token's user, the id and
 /// time were stamped by the node.
@@ -62,17 +64,56 @@ pub enum Input {
     Notify(Notify),
 }
 
+impl Input {
+    /// What the item is about, which picks its `input` shard: a message's or
+    /// a receipt's conversation; for presence and social events, which are
+    /// about users rather than a conversation, the first user's own pair.
+    pub fn shard_key(&self) -> ConvKey {
+        match self {
+            Input::Message(e) => e.message.to.conv_of(e.message.from),
+            Input::Signal(s) => match s.kind {
+                SignalKind::Read { conv, .. } | SignalKind::Typing { conv } => conv.conv_of(s.from),
+                SignalKind::Presence { .. } => ConvKey::direct(s.from, s.from),
+            },
+            Input::Notify(n) => {
+                let first = n.users.first().copied().unwrap_or(UserId(0));
+                ConvKey::direct(first, first)
+            }
+        }
+    }
+}
+
 /// A logged message for some users connected to one node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Delivery {
-    /// The message, with its `seq`.
-    pub message: MessagePayload,
+    /// The `message` frame, with its `seq`, encoded once by the dispatcher
+    /// for every node: the node writes it to sockets as it is.
+    pub frame: Box<RawValue>,
+    pub msg_id: MessageId,
     /// The conversation's internal id (the key of device positions).
     pub conv: i64,
+    /// The message's place in its conversation.
+    pub seq: i64,
+    /// When the node accepted the message (Unix ms).
+    pub ts: i64,
     /// Who gets it: the recipients and the sender (for their other devices).
     pub recipients: Vec<UserId>,
     /// The sending connection: it only learns the message's position.
     pub origin: ConnKey,
+}
+
+impl Delivery {
+    /// The encoded `message` frame of `message` (which has its `seq`).
+    pub fn frame_of(message: &MessagePayload) -> Box<RawValue> {
+        let json = ServerFrame::Message(message.clone()).to_json();
+        // A frame is always a JSON object; `to_json` cannot produce
+        // anything else.
+        RawValue::from_string(json).unwrap_or_else(|_| empty_object())
+    }
+}
+
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_owned()).unwrap_or_default()
 }
 
 /// A frame for some users connected to one node, written as it is.
@@ -85,10 +126,24 @@ pub struct Notice {
     pub except: Option<ConnKey>,
 }
 
-/// One item of a node's queue. Untagged: a [`Delivery`] is what it always was.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ToNode {
-    Delivery(Delivery),
-    Notice(Notice),
+/// One AMQP message of a node's queue: what one dispatcher batch has for
+/// that node — its messages in routing order, then its notices.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Bundle {
+    #[serde(default)]
+    pub deliveries: Vec<Delivery>,
+    #[serde(default)]
+    pub notices: Vec<Notice>,
+}
+
+impl Bundle {
+    /// How many items it carries.
+    pub fn len(&self) -> usize {
+        self.deliveries.len() + self.notices.len()
+    }
+
+    /// Whether it carries nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }

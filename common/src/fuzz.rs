@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
-use crate::envelope::{Delivery, Envelope, Input, ToNode};
+use crate::envelope::{Bundle, Delivery, Envelope, Input};
 use crate::ids::{GroupId, MessageId, NodeId, UserId};
 use crate::presence::ConnKey;
 use crate::wire::{ClientFrame, MessagePayload, Target};
@@ -104,7 +104,7 @@ proptest! {
     #[test]
     fn broker_payloads_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         let _ = serde_json::from_slice::<Input>(&bytes);
-        let _ = serde_json::from_slice::<ToNode>(&bytes);
+        let _ = serde_json::from_slice::<Bundle>(&bytes);
     }
 
     #[test]
@@ -112,13 +112,27 @@ proptest! {
         let envelope = Input::Message(Envelope { message: message.clone(), origin, device: Some("phone".into()) });
         let decoded: Input = serde_json::from_slice(&serde_json::to_vec(&envelope).unwrap()).unwrap();
         prop_assert_eq!(decoded, envelope);
-        let delivery = ToNode::Delivery(Delivery {
-            message,
-            conv,
-            recipients: users.into_iter().map(UserId).collect(),
-            origin,
-        });
-        let decoded: ToNode = serde_json::from_slice(&serde_json::to_vec(&delivery).unwrap()).unwrap();
-        prop_assert_eq!(decoded, delivery);
+        let bundle = Bundle {
+            deliveries: vec![Delivery {
+                frame: Delivery::frame_of(&message),
+                msg_id: message.msg_id,
+                conv,
+                seq: message.seq.unwrap_or_default(),
+                ts: message.ts,
+                recipients: users.into_iter().map(UserId).collect(),
+                origin,
+            }],
+            notices: Vec::new(),
+        };
+        let decoded: Bundle = serde_json::from_slice(&serde_json::to_vec(&bundle).unwrap()).unwrap();
+        let (sent, got) = (&bundle.deliveries[0], &decoded.deliveries[0]);
+        prop_assert_eq!(got.frame.get(), sent.frame.get());
+        prop_assert_eq!((got.msg_id, got.conv, got.seq, got.ts), (sent.msg_id, sent.conv, sent.seq, sent.ts));
+        prop_assert_eq!(&got.recipients, &sent.recipients);
+        prop_assert_eq!(got.origin, sent.origin);
+        // The frame is the message, as a client reads it.
+        let frame: serde_json::Value = serde_json::from_str(got.frame.get()).unwrap();
+        prop_assert_eq!(&frame["type"], "message");
+        prop_assert_eq!(frame["body"].as_str(), Some(message.body.as_str()));
     }
 }

@@ -174,6 +174,22 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Which conversation something belongs to: a direct pair (smaller id
+/// first) or a group. What `input` is sharded by, and what the dispatcher
+/// finds a conversation's log row by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConvKey {
+    Direct(i64, i64),
+    Group(i64),
+}
+
+impl ConvKey {
+    /// The direct conversation of `a` and `b`, whichever sends.
+    pub fn direct(a: UserId, b: UserId) -> Self {
+        Self::Direct(a.0.min(b.0), a.0.max(b.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,14 @@ pub const DISPATCH_RETRIES: &str = "confab_dispatch_retries_total";
 pub const DISPATCH_POISON: &str = "confab_dispatch_poison_total";
 /// Histogram: one batch from receipt to ack, seconds.
 pub const DISPATCH_BATCH_SECONDS: &str = "confab_dispatch_batch_seconds";
+/// Histogram: one batch's routing (append to the logs, presence, plan),
+/// seconds; with the two below, the dispatcher's stages.
+pub const DISPATCH_ROUTE_SECONDS: &str = "confab_dispatch_route_seconds";
+/// Histogram: one batch's publishes until every confirm came, seconds.
+pub const DISPATCH_CONFIRM_SECONDS: &str = "confab_dispatch_confirm_seconds";
+/// Histogram: from a node accepting a message (its `ts`) to the dispatcher
+/// having it in its log, seconds.
+pub const DISPATCH_LOGGED_AFTER_SECONDS: &str = "confab_dispatch_logged_after_seconds";
 /// Counter: messages removed by retention.
 pub const MESSAGES_EXPIRED: &str = "confab_messages_expired_total";
 /// Counter: messages appended to a conversation log.
@@ -52,7 +60,7 @@ pub const MESSAGES_LOGGED: &str = "confab_messages_logged_total";
 pub const DELIVERIES_PUBLISHED: &str = "confab_deliveries_published_total";
 /// Counter: deliveries returned because their node queue was gone.
 pub const DELIVERIES_RETURNED: &str = "confab_deliveries_returned_total";
-/// Gauge: messages waiting in `input`.
+/// Gauge: messages waiting in an `input` shard (label `shard`).
 pub const INPUT_QUEUE_DEPTH: &str = "confab_input_queue_depth";
 
 /// Counts a refused send under its code.

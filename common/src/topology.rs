@@ -4,7 +4,7 @@
 //!
 //! | queue | declared by | purpose |
 //! |---|---|---|
-//! | `input` | nodes and dispatchers | every accepted message, node → dispatcher |
+//! | `input`, `input.1` … `input.{N-1}` | nodes and dispatchers | the `input` shards: every accepted message and signal, node → dispatcher, sharded by conversation |
 //! | `input.dead` | nodes and dispatchers | envelopes the dispatcher could not decode |
 //! | `node.{id}` | that node | deliveries for connections on that node |
 
@@ -12,7 +12,7 @@ use lapin::options::{BasicQosOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel};
 
-use crate::ids::NodeId;
+use crate::ids::{ConvKey, NodeId};
 
 /// How long a node queue outlives its last consumer: a node that died stops
 /// consuming, and its queue (with whatever deliveries sat in it, all of them
@@ -24,23 +24,56 @@ pub const NODE_QUEUE_EXPIRES_MS: i64 = 30_000;
 /// It bounds the broker's memory when a node stalls.
 pub const NODE_QUEUE_MAX_LENGTH: i64 = 100_000;
 
-/// Queue names under one prefix.
+/// Queue names under one prefix, and how many shards `input` has.
 #[derive(Debug, Clone)]
 pub struct Topology {
     prefix: String,
+    shards: u16,
 }
 
 impl Topology {
-    /// The names under `prefix` (e.g. `confab.`).
-    pub fn new(prefix: impl Into<String>) -> Self {
+    /// The names under `prefix` (e.g. `confab.`), with `shards` input
+    /// shards (at least one).
+    pub fn new(prefix: impl Into<String>, shards: u16) -> Self {
         Self {
             prefix: prefix.into(),
+            shards: shards.max(1),
         }
     }
 
-    /// Where nodes publish and the dispatcher consumes.
-    pub fn input(&self) -> String {
-        format!("{}input", self.prefix)
+    /// How many shards `input` has.
+    pub fn shards(&self) -> u16 {
+        self.shards
+    }
+
+    /// The input shard `shard`: `input` for shard 0 (so one shard is the
+    /// queue Confab always had), `input.{shard}` for the others.
+    pub fn input(&self, shard: u16) -> String {
+        match shard {
+            0 => format!("{}input", self.prefix),
+            n => format!("{}input.{n}", self.prefix),
+        }
+    }
+
+    /// Every input shard's name, shard 0 first.
+    pub fn inputs(&self) -> Vec<String> {
+        (0..self.shards).map(|s| self.input(s)).collect()
+    }
+
+    /// The shard that carries everything about `key`: one conversation is
+    /// always routed by one shard's active dispatcher, which keeps its order.
+    pub fn shard_of(&self, key: ConvKey) -> u16 {
+        let n = u64::from(self.shards);
+        // A fixed mix (splitmix64's finaliser): every process, whatever its
+        // build, picks the same shard.
+        let mut x = match key {
+            ConvKey::Direct(lo, hi) => (lo as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi as u64,
+            ConvKey::Group(g) => (g as u64) ^ 0x5851_f42d_4c95_7f2d,
+        };
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        u16::try_from(x % n).unwrap_or(0)
     }
 
     /// Where undecodable envelopes go, for an operator to look at.
@@ -53,8 +86,9 @@ impl Topology {
         format!("{}node.{}", self.prefix, node.0)
     }
 
-    /// Declares `input` and its dead-letter queue. Idempotent; both sides
-    /// declare, so that neither depends on the other having started first.
+    /// Declares every input shard and the dead-letter queue. Idempotent;
+    /// both sides declare, so that neither depends on the other having
+    /// started first.
     pub async fn declare_input(&self, channel: &Channel) -> lapin::Result<()> {
         channel
             .queue_declare(
@@ -67,14 +101,23 @@ impl Topology {
                 FieldTable::default(),
             )
             .await?;
+        for shard in self.inputs() {
+            self.declare_shard(channel, shard).await?;
+        }
+        Ok(())
+    }
+
+    /// Declares one input shard.
+    async fn declare_shard(&self, channel: &Channel, name: String) -> lapin::Result<()> {
         let mut args = FieldTable::default();
         // Quorum: replicated and fsynced; a confirmed publish is on disk.
         args.insert(
             "x-queue-type".into(),
             AMQPValue::LongString("quorum".into()),
         );
-        // One dispatcher consumes at a time: the others stand by, so routing
-        // order is `input` order even with several dispatchers running.
+        // One dispatcher consumes a shard at a time: the others stand by, so
+        // routing order is the shard's order even with several dispatchers
+        // running (each may be the active one of different shards).
         args.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
         // A rejected (undecodable) envelope goes to `input.dead`, not away.
         args.insert(
@@ -87,7 +130,7 @@ impl Topology {
         );
         channel
             .queue_declare(
-                ShortString::from(self.input()),
+                ShortString::from(name),
                 QueueDeclareOptions {
                     durable: true,
                     ..QueueDeclareOptions::default()
@@ -146,9 +189,38 @@ pub fn persistent_json() -> BasicProperties {
         .with_delivery_mode(2)
 }
 
-/// Properties of a delivery to a node queue: JSON, transient.
+/// Properties of a bundle of deliveries to a node queue: JSON, transient.
 pub fn transient_json() -> BasicProperties {
     BasicProperties::default()
         .with_content_type("application/json".into())
         .with_delivery_mode(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::UserId;
+
+    const PINNED: [u16; 8] = [0, 0, 1, 0, 0, 1, 1, 3];
+
+    #[test]
+    fn shard_zero_is_the_old_input_queue_and_shards_are_stable() {
+        let one = Topology::new("c.", 1);
+        assert_eq!(one.inputs(), vec!["c.input"]);
+        assert_eq!(one.shard_of(ConvKey::Group(7)), 0);
+        let four = Topology::new("c.", 4);
+        assert_eq!(
+            four.inputs(),
+            ["c.input", "c.input.1", "c.input.2", "c.input.3"]
+        );
+        // Pinned: nodes and dispatchers of different builds must agree.
+        let picks: Vec<u16> = (1..=8).map(|g| four.shard_of(ConvKey::Group(g))).collect();
+        assert_eq!(picks, PINNED);
+        // Every shard gets some of many conversations.
+        let mut used = [0usize; 4];
+        for a in 1..200 {
+            used[usize::from(four.shard_of(ConvKey::direct(UserId(a), UserId(a + 1))))] += 1;
+        }
+        assert!(used.iter().all(|&n| n > 20), "{used:?}");
+    }
 }

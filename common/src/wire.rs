@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{GroupId, MessageId, UserId};
+use crate::ids::{ConvKey, GroupId, MessageId, UserId};
 
 /// Whom a message is for: `{"user": 7}` or `{"group": 3}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -14,6 +14,16 @@ use crate::ids::{GroupId, MessageId, UserId};
 pub enum Target {
     User(UserId),
     Group(GroupId),
+}
+
+impl Target {
+    /// The conversation that `from` writing to this target is in.
+    pub fn conv_of(self, from: UserId) -> ConvKey {
+        match self {
+            Target::User(to) => ConvKey::direct(from, to),
+            Target::Group(group) => ConvKey::Group(group.0),
+        }
+    }
 }
 
 /// A frame from a client. Unknown fields are ignored (a `from` field in

@@ -1,27 +1,44 @@
-//! One batch of `input` as a unit of work: decode (poison to `input.dead`),
-//! put in `msg_id` order, route (store, then plan), publish the deliveries
-//! and wait for every confirm, then ack the batch with one `multiple` ack.
-//! Nothing is acked before it is in its log and every delivery is
-//! confirmed, so a dispatcher that dies mid-batch loses nothing: the broker
-//! hands the batch to the next active dispatcher, and routing it again
-//! changes nothing (a logged message keeps its seq; repeated deliveries carry
-//! the same `seq` and are dropped by the node).
+//! One batch of an `input` shard as a unit of work, in two stages that
+//! overlap across batches:
+//! 1. [`Dispatch::prepare`]: decode (poison to `input.dead`), put in
+//!    `msg_id` order, route (append to the logs, then presence, then the
+//!    plan), retrying while Postgres or Redis is down;
+//! 2. [`publish_stage`]: publish each node's bundle, wait for every
+//!    confirm, then ack the batch with one `multiple` ack — while stage 1
+//!    already routes the next batch.
+//!
+//! Publishes are issued in batch order on one channel, so node queues get
+//! each conversation in `seq` order; acks go out in batch order, each only
+//! after its batch's confirms. Nothing is acked before it is in its log and
+//! every delivery is confirmed, so a dispatcher that dies mid-batch loses
+//! nothing: the broker hands what it held to the next active dispatcher,
+//! and routing it again changes nothing (a logged message keeps its seq;
+//! repeated deliveries carry the same `seq` and are dropped by the node).
 
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use confab_common::broker::{Broker, BrokerError};
 use confab_common::envelope::{Envelope, Input, Notify, Signal};
 use confab_common::retry::Backoff;
 use confab_common::{metric, topology};
+use futures_util::StreamExt;
 use futures_util::future::try_join_all;
+use futures_util::stream::FuturesOrdered;
+use lapin::Acker;
 use lapin::message::Delivery as AmqpDelivery;
 use lapin::options::{BasicAckOptions, BasicPublishOptions, BasicRejectOptions};
 use lapin::types::ShortString;
 use lapin::{Channel, Confirmation};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::plan::Outgoing;
 use crate::route::{RouteError, Router};
+
+/// Batches published and not yet confirmed, at most: stage 1 waits when
+/// stage 2 is this far behind.
+pub const IN_FLIGHT_BATCHES: usize = 4;
 
 /// Why a batch was left unacked (the broker hands it out again).
 #[derive(Debug, thiserror::Error)]
@@ -29,24 +46,14 @@ pub enum BatchError {
     /// The broker connection failed: the consumer reconnects.
     #[error("broker: {0}")]
     Broker(#[from] BrokerError),
+    /// The broker refused a delivery: the consumer reconnects, and the
+    /// batches it held are routed again.
+    #[error("the broker refused a delivery")]
+    Nacked,
     /// Shutdown came while the batch could not be routed; the next
     /// dispatcher gets it.
     #[error("stopped while the batch could not be routed")]
     Stopped,
-}
-
-/// Why one attempt at routing a batch failed. All but a broker failure are
-/// worth trying the same batch again on the same connection.
-#[derive(Debug, thiserror::Error)]
-enum AttemptError {
-    #[error(transparent)]
-    Broker(#[from] BrokerError),
-    #[error(transparent)]
-    Route(#[from] RouteError),
-    #[error("cannot encode a delivery: {0}")]
-    Encode(#[from] serde_json::Error),
-    #[error("the broker refused a delivery")]
-    Nacked,
 }
 
 /// A batch, decoded.
@@ -57,37 +64,51 @@ struct Decoded {
     notifies: Vec<Notify>,
 }
 
-/// What processing a batch needs.
+/// A routed batch, for stage 2: its bundles, and what acks it.
+#[derive(Debug)]
+pub struct Planned {
+    outgoing: Vec<Outgoing>,
+    /// The batch's last delivery (acked with `multiple`); `None` if the
+    /// batch was empty.
+    last: Option<Acker>,
+    messages: usize,
+    received: Instant,
+}
+
+/// What routing a batch needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Dispatch<'a> {
     pub router: &'a Router,
     pub broker: &'a Broker,
-    /// The channel (confirms on) that deliveries are published on.
-    pub publish_channel: &'a Channel,
     pub shutdown: &'a CancellationToken,
 }
 
 impl Dispatch<'_> {
-    /// Routes `batch`, retrying while Postgres or Redis is down, then acks it.
-    pub async fn process(&self, batch: Vec<AmqpDelivery>) -> Result<(), BatchError> {
-        let Some(last) = batch.last() else {
-            return Ok(());
-        };
-        let last_acker = last.acker.clone();
-        let started = Instant::now();
+    /// Stage 1: decodes and routes `batch`, retrying while Postgres or
+    /// Redis is down.
+    pub async fn prepare(&self, batch: Vec<AmqpDelivery>) -> Result<Planned, BatchError> {
+        let received = Instant::now();
+        let last = batch.last().map(|d| d.acker.clone());
         let redelivered = batch.iter().filter(|d| d.redelivered).count() as u64;
         metrics::counter!(metric::DISPATCH_REDELIVERIES).increment(redelivered);
         let mut decoded = self.decode(&batch).await?;
         // Messages of one sender carry increasing ids; routing a batch in id
         // order undoes any reordering the broker did on redelivery.
         decoded.messages.sort_by_key(|e| e.message.msg_id);
-        self.route_until_done(&decoded).await?;
-        // One ack for the whole batch (poison ones were rejected already).
-        let ack = last_acker.ack(BasicAckOptions { multiple: true });
-        self.broker.bounded("basic.ack batch", ack).await?;
-        metrics::counter!(metric::DISPATCH_ENVELOPES).increment(decoded.messages.len() as u64);
-        metrics::histogram!(metric::DISPATCH_BATCH_SECONDS).record(started.elapsed().as_secs_f64());
-        Ok(())
+        let outgoing = self.route_until_done(&decoded).await?;
+        metrics::histogram!(metric::DISPATCH_ROUTE_SECONDS)
+            .record(received.elapsed().as_secs_f64());
+        let now = confab_common::ids::now_ms();
+        for envelope in &decoded.messages {
+            let after = (now - envelope.message.ts).max(0) as f64 / 1000.0;
+            metrics::histogram!(metric::DISPATCH_LOGGED_AFTER_SECONDS).record(after);
+        }
+        Ok(Planned {
+            outgoing,
+            last,
+            messages: decoded.messages.len(),
+            received,
+        })
     }
 
     /// The messages and signals of `batch`; an undecodable item is poison
@@ -114,13 +135,17 @@ impl Dispatch<'_> {
         Ok(decoded)
     }
 
-    async fn route_until_done(&self, decoded: &Decoded) -> Result<(), BatchError> {
+    async fn route_until_done(&self, decoded: &Decoded) -> Result<Vec<Outgoing>, BatchError> {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
-            match self.attempt(decoded).await {
-                Ok(()) => return Ok(()),
-                Err(AttemptError::Broker(e)) => return Err(e.into()),
+            let routed = self
+                .router
+                .route(&decoded.messages, &decoded.signals, &decoded.notifies)
+                .await;
+            match routed {
+                Ok(outgoing) => return Ok(outgoing),
                 Err(e) => {
+                    let e: RouteError = e;
                     tracing::warn!(error = %e, batch = decoded.messages.len(), "routing failed; retrying the batch");
                     metrics::counter!(metric::DISPATCH_RETRIES).increment(1);
                     // Stopping mid-outage: leave the batch unacked.
@@ -131,55 +156,93 @@ impl Dispatch<'_> {
             }
         }
     }
+}
 
-    async fn attempt(&self, decoded: &Decoded) -> Result<(), AttemptError> {
-        let outgoing = self
-            .router
-            .route(&decoded.messages, &decoded.signals, &decoded.notifies)
-            .await?;
-        self.publish(outgoing).await
-    }
+/// A batch published, resolving once it is confirmed and acked.
+type Confirming = Pin<Box<dyn Future<Output = Result<(), BatchError>> + Send>>;
 
-    /// Publishes every delivery and waits for all confirms, each wait within
-    /// the broker bound: a confirm that never comes is a broken connection.
-    async fn publish(&self, outgoing: Vec<Outgoing>) -> Result<(), AttemptError> {
-        let mut confirms = Vec::with_capacity(outgoing.len());
-        for out in outgoing {
-            let payload = serde_json::to_vec(&out.item)?;
-            let publish = self.publish_channel.basic_publish(
-                ShortString::from(""),
-                ShortString::from(out.queue),
-                // Mandatory: a queue that is gone (its node died) returns the
-                // delivery instead of dropping it silently; it is in the log
-                // either way, but the return tells us.
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                &payload,
-                topology::transient_json(),
-            );
-            confirms.push(
-                self.broker
-                    .bounded("basic.publish delivery", publish)
-                    .await?,
-            );
+/// Stage 2, until `planned` closes: publishes each batch as it comes, and
+/// acks each once its confirms are in, in batch order; at most
+/// [`IN_FLIGHT_BATCHES`] wait for confirms at once. Returns (after every
+/// batch it took is acked) when `planned` closes, or at the first failure.
+pub async fn publish_stage(
+    mut planned: mpsc::Receiver<Planned>,
+    channel: Channel,
+    broker: Broker,
+) -> Result<(), BatchError> {
+    let mut confirming: FuturesOrdered<Confirming> = FuturesOrdered::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some(done) = confirming.next(), if !confirming.is_empty() => done?,
+            next = planned.recv(), if confirming.len() < IN_FLIGHT_BATCHES => match next {
+                Some(batch) => confirming.push_back(publish(&channel, &broker, batch).await?),
+                None => break,
+            },
         }
-        metrics::counter!(metric::DELIVERIES_PUBLISHED).increment(confirms.len() as u64);
-        let confirmations = self
-            .broker
+    }
+    while let Some(done) = confirming.next().await {
+        done?;
+    }
+    Ok(())
+}
+
+/// Publishes every bundle of `batch` and returns the future that waits for
+/// their confirms (each wait within the broker bound: a confirm that never
+/// comes is a broken connection), then acks the batch.
+async fn publish(
+    channel: &Channel,
+    broker: &Broker,
+    batch: Planned,
+) -> Result<Confirming, BatchError> {
+    let published = Instant::now();
+    let mut confirms = Vec::with_capacity(batch.outgoing.len());
+    let mut items = 0;
+    for out in &batch.outgoing {
+        items += out.bundle.len();
+        // A bundle is plain data; encoding it cannot fail.
+        let payload = serde_json::to_vec(&out.bundle).unwrap_or_default();
+        let publish = channel.basic_publish(
+            ShortString::from(""),
+            ShortString::from(out.queue.as_str()),
+            // Mandatory: a queue that is gone (its node died) returns the
+            // bundle instead of dropping it silently; it is in the logs
+            // either way, but the return tells us.
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            &payload,
+            topology::transient_json(),
+        );
+        confirms.push(broker.bounded("basic.publish bundle", publish).await?);
+    }
+    metrics::counter!(metric::DELIVERIES_PUBLISHED).increment(items as u64);
+    let broker = broker.clone();
+    Ok(Box::pin(async move {
+        let confirmations = broker
             .bounded("publisher confirms", try_join_all(confirms))
             .await?;
         for confirmation in confirmations {
             match confirmation {
                 Confirmation::Ack(None) | Confirmation::NotRequested => {}
                 Confirmation::Ack(Some(returned)) => {
-                    tracing::debug!(queue = %returned.delivery.routing_key, "node queue gone; the recipient will replay");
+                    tracing::debug!(queue = %returned.delivery.routing_key, "node queue gone; its recipients will replay");
                     metrics::counter!(metric::DELIVERIES_RETURNED).increment(1);
                 }
-                Confirmation::Nack(_) => return Err(AttemptError::Nacked),
+                Confirmation::Nack(_) => return Err(BatchError::Nacked),
             }
         }
+        metrics::histogram!(metric::DISPATCH_CONFIRM_SECONDS)
+            .record(published.elapsed().as_secs_f64());
+        if let Some(last) = batch.last {
+            // One ack for the whole batch (poison ones were rejected already).
+            let ack = last.ack(BasicAckOptions { multiple: true });
+            broker.bounded("basic.ack batch", ack).await?;
+        }
+        metrics::counter!(metric::DISPATCH_ENVELOPES).increment(batch.messages as u64);
+        metrics::histogram!(metric::DISPATCH_BATCH_SECONDS)
+            .record(batch.received.elapsed().as_secs_f64());
         Ok(())
-    }
+    }))
 }

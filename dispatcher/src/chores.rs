@@ -83,9 +83,10 @@ async fn announce_offline(
             kind: SignalKind::Presence { online: false },
         });
         let payload = serde_json::to_vec(&signal).unwrap_or_default();
+        let shard = topology.input(topology.shard_of(signal.shard_key()));
         let publish = channel.basic_publish(
             ShortString::from(""),
-            ShortString::from(topology.input()),
+            ShortString::from(shard),
             BasicPublishOptions::default(),
             &payload,
             topology::persistent_json(),

@@ -1,9 +1,12 @@
-//! The dispatcher's AMQP side: one connection with a consume channel on
-//! `input` (single active consumer, manual acks, bounded prefetch) and a
-//! publish channel with confirms for the deliveries. Takes what `input` has
-//! ready, up to a batch, and hands it to [`Dispatch::process`]; on any broker
-//! failure, connects again with backoff (unacked envelopes go back to the
-//! queue with the connection).
+//! The dispatcher's AMQP side: every `input` shard is consumed on a
+//! connection of its own (single active consumer per shard, manual acks,
+//! bounded prefetch), with a publish channel with confirms for that shard's
+//! deliveries. Each shard's loop takes what the shard has ready, up to a
+//! batch, routes it ([`Dispatch::prepare`]) and hands it to its publish
+//! stage ([`publish_stage`]), which publishes, waits for confirms and acks
+//! while the loop routes the next batch. On any broker failure the shard
+//! connects again with backoff (unacked envelopes go back to the queue with
+//! the connection); the other shards go on.
 
 use std::time::Duration;
 
@@ -16,10 +19,11 @@ use lapin::message::Delivery as AmqpDelivery;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, ConfirmSelectOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Channel, Consumer};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::batch::Dispatch;
+use crate::batch::{self, BatchError, Dispatch, IN_FLIGHT_BATCHES, Planned};
 use crate::route::Router;
 
 /// How long a dispatcher gathers its first window after subscribing (and any
@@ -31,33 +35,55 @@ const SETTLE: Duration = Duration::from_millis(250);
 /// envelope arrives to fail on).
 const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The `input` consumer.
+/// The `input` consumer: one loop per shard.
 #[derive(Debug)]
 pub struct InputConsumer {
     pub router: Router,
     pub broker: Broker,
-    /// Most unacked envelopes the broker hands over at once.
+    /// Most unacked envelopes the broker hands over at once, per shard.
     pub prefetch: u16,
     /// Most envelopes routed in one batch.
     pub batch: usize,
+    /// The shards this dispatcher subscribes to at once; it subscribes to
+    /// the others (as a standby) after `standby_after`. `None`: all at once.
+    pub home: Option<Vec<u16>>,
+    pub standby_after: Duration,
 }
 
-/// The two channels of one connection.
+/// The two channels of one shard's connection.
 struct Channels {
     consume: Channel,
     publish: Channel,
 }
 
 impl InputConsumer {
-    /// Consumes until `shutdown`, connecting again with backoff after a
-    /// broker failure.
+    /// Consumes every shard until `shutdown`.
     pub async fn consume_loop(&self, shutdown: &CancellationToken) {
+        let shards = (0..self.router.topology.shards()).map(|s| self.shard_loop(s, shutdown));
+        futures_util::future::join_all(shards).await;
+    }
+
+    /// Whether `shard` is one this dispatcher takes at once.
+    fn is_home(&self, shard: u16) -> bool {
+        self.home.as_ref().is_none_or(|home| home.contains(&shard))
+    }
+
+    /// Consumes `shard` until `shutdown`, connecting again with backoff
+    /// after a broker failure.
+    async fn shard_loop(&self, shard: u16, shutdown: &CancellationToken) {
+        if !self.is_home(shard) {
+            // Another dispatcher's home shard: let it subscribe first.
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.standby_after) => {}
+            }
+        }
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         while !shutdown.is_cancelled() {
             let connection = match self.broker.connection().await {
                 Ok(connection) => connection,
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot reach RabbitMQ; retrying");
+                    tracing::warn!(shard, error = %e, "cannot reach RabbitMQ; retrying");
                     if !backoff.wait(shutdown).await {
                         break;
                     }
@@ -65,12 +91,19 @@ impl InputConsumer {
                 }
             };
             backoff.reset();
-            match self.consume_once(&connection, shutdown).await {
+            // The connection is this shard's alone, and closed after it.
+            let connection = deadpool_lapin::Object::take(connection);
+            let consumed = self.consume_once(shard, &connection, shutdown).await;
+            let close = connection.close(200, "dispatcher shard stopping".into());
+            self.broker.bounded("connection.close", close).await.ok();
+            match consumed {
                 Ok(()) => break,
                 Err(e) => {
-                    tracing::warn!(error = format!("{e:#}"), "consuming stopped; reconnecting");
-                    // The connection may be dead; let the pool replace it.
-                    let _ = deadpool_lapin::Object::take(connection);
+                    tracing::warn!(
+                        shard,
+                        error = format!("{e:#}"),
+                        "consuming stopped; reconnecting"
+                    );
                     if !backoff.wait(shutdown).await {
                         break;
                     }
@@ -79,25 +112,35 @@ impl InputConsumer {
         }
     }
 
-    /// Consumes `input` on `connection` until `shutdown` or a failure.
+    /// Consumes `shard` on `connection` until `shutdown` or a failure.
     async fn consume_once(
         &self,
+        shard: u16,
         connection: &lapin::Connection,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         let channels = self.open(connection).await?;
-        let tag = ShortString::from(format!("dispatcher-{}", std::process::id()));
-        let mut consumer = self.subscribe(&channels.consume, tag.clone()).await?;
-        // The backlog of `input`, for the queue-lag gauge (aborted when this
-        // function returns, however it returns).
+        let queue = self.router.topology.input(shard);
+        let tag = ShortString::from(format!("dispatcher-{}-{shard}", std::process::id()));
+        let mut consumer = self
+            .subscribe(&channels.consume, &queue, tag.clone())
+            .await?;
+        // The backlog of the shard, for the queue-lag gauge (aborted when
+        // this function returns, however it returns).
         let _depth = AbortOnDropHandle::new(tokio::spawn(report_depth(
             channels.consume.clone(),
-            self.router.topology.input(),
+            queue,
+            shard,
+        )));
+        let (to_publish, planned) = mpsc::channel::<Planned>(IN_FLIGHT_BATCHES);
+        let mut publishing = AbortOnDropHandle::new(tokio::spawn(batch::publish_stage(
+            planned,
+            channels.publish.clone(),
+            self.broker.clone(),
         )));
         let dispatch = Dispatch {
             router: &self.router,
             broker: &self.broker,
-            publish_channel: &channels.publish,
             shutdown,
         };
         let mut settled = false;
@@ -109,6 +152,7 @@ impl InputConsumer {
                     anyhow::ensure!(channels.consume.status().connected(), "the input channel closed");
                     continue;
                 }
+                stopped = &mut publishing => return Err(publish_failure(stopped)),
                 next = consumer.next() => match next {
                     Some(delivery) => delivery.context("input consumer failed")?,
                     None => anyhow::bail!("the broker cancelled the input consumer"),
@@ -124,10 +168,18 @@ impl InputConsumer {
                 take_ready(&mut consumer, first, self.batch)?
             };
             settled = true;
-            dispatch.process(batch).await?;
+            let planned = dispatch.prepare(batch).await?;
+            if to_publish.send(planned).await.is_err() {
+                return Err(publish_failure((&mut publishing).await));
+            }
         }
-        // Stop receiving; what was prefetched but not processed goes back to
-        // the queue when the channel closes.
+        // Let the publish stage finish what it took (confirms and acks),
+        // then stop receiving; what was prefetched but not routed goes back
+        // to the queue when the channel closes.
+        drop(to_publish);
+        if let Err(e) = publishing.await.unwrap_or(Ok(())) {
+            tracing::warn!(shard, error = %e, "the last batches were not acked; the next dispatcher routes them again");
+        }
         let cancel = channels
             .consume
             .basic_cancel(tag, BasicCancelOptions::default());
@@ -139,7 +191,7 @@ impl InputConsumer {
         Ok(())
     }
 
-    /// The consume and publish channels, `input` declared.
+    /// The consume and publish channels, the input shards declared.
     async fn open(&self, connection: &lapin::Connection) -> anyhow::Result<Channels> {
         let consume = self.broker.open_channel(connection).await?;
         let publish = self.broker.open_channel(connection).await?;
@@ -152,10 +204,14 @@ impl InputConsumer {
         Ok(Channels { consume, publish })
     }
 
-    async fn subscribe(&self, channel: &Channel, tag: ShortString) -> anyhow::Result<Consumer> {
-        let input = self.router.topology.input();
+    async fn subscribe(
+        &self,
+        channel: &Channel,
+        queue: &str,
+        tag: ShortString,
+    ) -> anyhow::Result<Consumer> {
         let consume = channel.basic_consume(
-            ShortString::from(input.as_str()),
+            ShortString::from(queue),
             tag,
             // Manual acks: an envelope is acked only after it is stored and
             // its deliveries are confirmed.
@@ -163,13 +219,24 @@ impl InputConsumer {
             FieldTable::default(),
         );
         let consumer = self.broker.bounded("basic.consume input", consume).await?;
-        tracing::info!(queue = %input, "consuming (active once the broker makes us the single active consumer)");
+        tracing::info!(%queue, "consuming (active once the broker makes us the single active consumer)");
         Ok(consumer)
     }
 }
 
-/// Sets the input depth gauge every few seconds from a passive declare.
-async fn report_depth(channel: Channel, queue: String) {
+/// What a publish stage that stopped early failed with.
+fn publish_failure(
+    stopped: Result<Result<(), BatchError>, tokio::task::JoinError>,
+) -> anyhow::Error {
+    match stopped {
+        Ok(Err(e)) => anyhow::Error::new(e).context("publishing deliveries"),
+        Ok(Ok(())) => anyhow::anyhow!("the publish stage stopped"),
+        Err(e) => anyhow::Error::new(e).context("the publish stage failed"),
+    }
+}
+
+/// Sets the shard's depth gauge every few seconds from a passive declare.
+async fn report_depth(channel: Channel, queue: String, shard: u16) {
     let mut interval = tokio::time::interval(Duration::from_secs(5));
     loop {
         interval.tick().await;
@@ -184,7 +251,8 @@ async fn report_depth(channel: Channel, queue: String) {
             )
             .await;
         match declared {
-            Ok(q) => metrics::gauge!(metric::INPUT_QUEUE_DEPTH).set(f64::from(q.message_count())),
+            Ok(q) => metrics::gauge!(metric::INPUT_QUEUE_DEPTH, "shard" => shard.to_string())
+                .set(f64::from(q.message_count())),
             Err(_) => return,
         }
     }

@@ -24,7 +24,6 @@ use confab_common::health::Probe;
 use confab_common::metric;
 use confab_common::presence::Presence;
 use confab_common::social::SocialCache;
-use confab_common::topology::Topology;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -103,7 +102,7 @@ async fn connect(config: &Config) -> anyhow::Result<(InputConsumer, Probe)> {
     let router = Router {
         presence: Presence::new(redis.clone(), prefix.clone()),
         social: SocialCache::new(redis, db.clone(), prefix.clone()),
-        topology: Topology::new(config.amqp.amqp_prefix.clone()),
+        topology: config.amqp.topology(),
         db,
     };
     let input = InputConsumer {
@@ -111,6 +110,8 @@ async fn connect(config: &Config) -> anyhow::Result<(InputConsumer, Probe)> {
         broker,
         prefetch: config.prefetch,
         batch: config.batch,
+        home: config.home_shards.clone(),
+        standby_after: std::time::Duration::from_millis(config.standby_after_ms),
     };
     Ok((input, probe))
 }

@@ -1,28 +1,30 @@
 //! The delivery plan of a logged batch: which node queue gets which message
-//! or notice for which users. Pure — it reads nothing and writes nothing —
-//! so the routing rules are unit-tested here:
+//! or notice for which users, as one [`Bundle`] per node. Pure — it reads
+//! nothing and writes nothing — so the routing rules are unit-tested here:
 //! - a message goes once to every node that holds a connection of one of
 //!   its audience (the recipients and the sender, whose other devices get
 //!   it too and whose sending connection learns its `seq`), with its `seq`;
 //! - a message that was not logged (no conversation) goes nowhere;
 //! - a notice goes once to every node that holds one of its users, and
 //!   names the connection it must skip;
-//! - nodes come in a stable order, messages before notices.
+//! - each message's frame is encoded once, whatever the number of nodes;
+//! - nodes come in a stable order; in a bundle, messages (in batch order)
+//!   come before notices.
 
 use std::collections::{BTreeMap, HashMap};
 
-use confab_common::envelope::{Delivery, Envelope, Notice, ToNode};
+use confab_common::envelope::{Bundle, Delivery, Envelope, Notice};
 use confab_common::presence::ConnKey;
 use confab_common::topology::Topology;
 use confab_common::{MessageId, NodeId, UserId};
 
 use crate::store::Logged;
 
-/// An item and the node queue it goes to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A bundle and the node queue it goes to.
+#[derive(Debug, Clone)]
 pub struct Outgoing {
     pub queue: String,
-    pub item: ToNode,
+    pub bundle: Bundle,
 }
 
 /// A frame for some users, but not for one connection.
@@ -48,44 +50,50 @@ pub struct Facts<'a> {
     pub located: &'a HashMap<UserId, Vec<ConnKey>>,
 }
 
-/// The deliveries for `facts`: messages in batch order, then notices.
+/// The bundles for `facts`, one per node, in node order.
 pub fn plan(facts: Facts<'_>, topology: &Topology) -> Vec<Outgoing> {
-    let mut outgoing = Vec::new();
+    let mut bundles: BTreeMap<NodeId, Bundle> = BTreeMap::new();
     for (envelope, audience) in facts.batch.iter().zip(facts.audiences) {
         let m = &envelope.message;
         // Not logged (no conversation): nothing to deliver either.
         let Some(at) = facts.logged.get(&m.msg_id) else {
             continue;
         };
+        let nodes = per_node(facts.located, audience);
+        if nodes.is_empty() {
+            continue;
+        }
         let mut message = m.clone();
         message.seq = Some(at.seq);
-        outgoing.extend(
-            per_node(facts.located, audience)
-                .into_iter()
-                .map(|(node, recipients)| Outgoing {
-                    queue: topology.node_queue(node),
-                    item: ToNode::Delivery(Delivery {
-                        message: message.clone(),
-                        conv: at.conv,
-                        recipients,
-                        origin: envelope.origin,
-                    }),
-                }),
-        );
+        let frame = Delivery::frame_of(&message);
+        for (node, recipients) in nodes {
+            bundles.entry(node).or_default().deliveries.push(Delivery {
+                frame: frame.clone(),
+                msg_id: m.msg_id,
+                conv: at.conv,
+                seq: at.seq,
+                ts: m.ts,
+                recipients,
+                origin: envelope.origin,
+            });
+        }
     }
     for notice in facts.notices {
-        outgoing.extend(per_node(facts.located, &notice.users).into_iter().map(
-            |(node, recipients)| Outgoing {
-                queue: topology.node_queue(node),
-                item: ToNode::Notice(Notice {
-                    frame: notice.frame.clone(),
-                    recipients,
-                    except: notice.except,
-                }),
-            },
-        ));
+        for (node, recipients) in per_node(facts.located, &notice.users) {
+            bundles.entry(node).or_default().notices.push(Notice {
+                frame: notice.frame.clone(),
+                recipients,
+                except: notice.except,
+            });
+        }
     }
-    outgoing
+    bundles
+        .into_iter()
+        .map(|(node, bundle)| Outgoing {
+            queue: topology.node_queue(node),
+            bundle,
+        })
+        .collect()
 }
 
 /// The users of `audience` connected to each node, each node once.
@@ -137,29 +145,29 @@ mod tests {
         }
     }
 
-    /// (queue, what, users) of each item: a message's id and seq, or a
-    /// notice's frame.
+    /// (queue, what, users) of each item of each bundle: a message's id
+    /// and seq, or a notice's frame.
     fn summary(outgoing: &[Outgoing]) -> Vec<(String, String, Vec<i64>)> {
-        outgoing
-            .iter()
-            .map(|o| match &o.item {
-                ToNode::Delivery(d) => (
-                    o.queue.clone(),
-                    format!("{}@{}", d.message.msg_id, d.message.seq.unwrap_or(0)),
-                    d.recipients.iter().map(|u| u.0).collect(),
-                ),
-                ToNode::Notice(n) => (
-                    o.queue.clone(),
-                    n.frame.clone(),
-                    n.recipients.iter().map(|u| u.0).collect(),
-                ),
-            })
-            .collect()
+        let mut items = Vec::new();
+        for o in outgoing {
+            for d in &o.bundle.deliveries {
+                let frame: serde_json::Value = serde_json::from_str(d.frame.get()).unwrap();
+                assert_eq!(frame["seq"], d.seq, "the frame carries the seq");
+                assert_eq!(frame["msg_id"], d.msg_id.to_string());
+                let users = d.recipients.iter().map(|u| u.0).collect();
+                items.push((o.queue.clone(), format!("{}@{}", d.msg_id, d.seq), users));
+            }
+            for n in &o.bundle.notices {
+                let users = n.recipients.iter().map(|u| u.0).collect();
+                items.push((o.queue.clone(), n.frame.clone(), users));
+            }
+        }
+        items
     }
 
     #[test]
     fn each_node_of_the_audience_gets_the_message_once_with_its_seq() {
-        let topology = Topology::new("t.");
+        let topology = Topology::new("t.", 1);
         let (alice, bob, carol) = (UserId(1), UserId(2), UserId(3));
         let group = Target::Group(confab_common::GroupId(9));
         let batch = [envelope(100, 1, group, conn(1, 1))];
@@ -186,13 +194,17 @@ mod tests {
                 ("t.node.2".into(), "100@7".into(), vec![2]),
             ]
         );
-        assert!(outgoing.iter().all(|o| matches!(&o.item,
-            ToNode::Delivery(d) if d.conv == 4 && d.origin == conn(1, 1))));
+        assert!(
+            outgoing
+                .iter()
+                .flat_map(|o| &o.bundle.deliveries)
+                .all(|d| d.conv == 4 && d.origin == conn(1, 1))
+        );
     }
 
     #[test]
-    fn an_unlogged_message_goes_nowhere_and_notices_follow_messages() {
-        let topology = Topology::new("t.");
+    fn an_unlogged_message_goes_nowhere_and_notices_follow_messages_in_a_nodes_bundle() {
+        let topology = Topology::new("t.", 1);
         let (alice, bob) = (UserId(1), UserId(2));
         let batch = [
             envelope(100, 1, Target::User(bob), conn(1, 1)),
@@ -221,5 +233,6 @@ mod tests {
                 ("t.node.3".into(), "typing".into(), vec![2]),
             ]
         );
+        assert_eq!(plan(facts, &topology).len(), 2, "one bundle per node");
     }
 }

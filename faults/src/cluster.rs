@@ -399,7 +399,15 @@ impl Cluster {
             ))
             .status()
             .await;
-        for queue in ["input", "input.dead", "node.1", "node.2"] {
+        for queue in [
+            "input",
+            "input.1",
+            "input.2",
+            "input.3",
+            "input.dead",
+            "node.1",
+            "node.2",
+        ] {
             let _ = sh(
                 "rabbitmqctl",
                 &[

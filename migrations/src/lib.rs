@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_accounts_and_social;
 mod m20261125_000002_inbox;
 mod m20261129_000003_conversations;
+mod m20261129_000004_append_function;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_accounts_and_social::Migration),
             Box::new(m20261125_000002_inbox::Migration),
             Box::new(m20261129_000003_conversations::Migration),
+            Box::new(m20261129_000004_append_function::Migration),
         ]
     }
 }

@@ -77,7 +77,7 @@ impl Node {
             broker: config
                 .amqp
                 .broker(&format!("confab-node-{}", config.node_id().0))?,
-            topology: Topology::new(config.amqp.amqp_prefix.clone()),
+            topology: config.amqp.topology(),
         };
         confab_common::telemetry::prometheus();
         metric::register_node();

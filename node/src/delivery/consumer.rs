@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use confab_common::NodeId;
 use confab_common::broker::Broker;
-use confab_common::envelope::ToNode;
+use confab_common::envelope::Bundle;
 use confab_common::retry::Backoff;
 use confab_common::topology::{self, Topology};
 use futures_util::{FutureExt, StreamExt};
@@ -171,15 +171,23 @@ impl NodeQueue {
         }
     }
 
+    /// Hands a bundle's deliveries, then its notices, to the hub.
     fn hand_over(&self, delivery: &lapin::message::Delivery) {
-        match serde_json::from_slice::<ToNode>(&delivery.data) {
-            Ok(ToNode::Delivery(d)) => {
-                self.hub.deliver(&d);
+        match serde_json::from_slice::<Bundle>(&delivery.data) {
+            Ok(bundle) => {
+                for d in &bundle.deliveries {
+                    self.hub.deliver(d);
+                }
+                for n in &bundle.notices {
+                    self.hub.notify(n);
+                }
             }
-            Ok(ToNode::Notice(n)) => {
-                self.hub.notify(&n);
+            Err(e) => {
+                // (A dispatcher of another version, say.) Whatever it held
+                // is in the logs: every connection reads them again.
+                tracing::error!(error = %e, "undecodable delivery bundle; catching every connection up");
+                self.hub.catch_up_all();
             }
-            Err(e) => tracing::error!(error = %e, "undecodable delivery dropped"),
         }
     }
 

@@ -42,6 +42,17 @@ impl Encoded {
             ts: message.ts,
         }
     }
+
+    /// The frame a delivery carries, as it is.
+    pub fn delivered(delivery: &Delivery) -> Self {
+        Self {
+            text: delivery.frame.get().into(),
+            msg_id: delivery.msg_id,
+            conv: delivery.conv,
+            seq: delivery.seq,
+            ts: delivery.ts,
+        }
+    }
 }
 
 /// What the hub hands a connection.
@@ -141,8 +152,8 @@ impl Hub {
     /// connection it came from only learns its position. Returns how many
     /// messages were queued.
     pub fn deliver(&self, delivery: &Delivery) -> usize {
-        // Encoded once for every local recipient.
-        let encoded = Encoded::new(delivery.conv, &delivery.message);
+        // Encoded by the dispatcher; one copy for every local recipient.
+        let encoded = Encoded::delivered(delivery);
         let conns = self.read();
         let mut queued = 0;
         for user in &delivery.recipients {
@@ -233,16 +244,20 @@ mod tests {
     use super::*;
 
     fn delivery(msg_id: i64, to: &[UserId], origin: ConnKey) -> Delivery {
+        let message = MessagePayload {
+            msg_id: MessageId(msg_id),
+            from: UserId(1),
+            to: Target::User(to[0]),
+            body: "hi".into(),
+            ts: 0,
+            seq: Some(msg_id),
+        };
         Delivery {
-            message: MessagePayload {
-                msg_id: MessageId(msg_id),
-                from: UserId(1),
-                to: Target::User(to[0]),
-                body: "hi".into(),
-                ts: 0,
-                seq: Some(msg_id),
-            },
+            frame: Delivery::frame_of(&message),
+            msg_id: message.msg_id,
             conv: 1,
+            seq: msg_id,
+            ts: 0,
             recipients: to.to_vec(),
             origin,
         }

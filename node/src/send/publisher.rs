@@ -88,6 +88,9 @@ impl Publisher {
         input: &Input,
     ) -> Result<impl Future<Output = Result<(), PublishError>> + use<>, PublishError> {
         let payload = serde_json::to_vec(input)?;
+        // One conversation, one shard: its order is kept by that shard's
+        // active dispatcher.
+        let shard = self.topology.shard_of(input.shard_key());
         let Some(channel) = self.healthy() else {
             self.broken.notify_one();
             return Err(PublishError::NotConnected);
@@ -98,7 +101,7 @@ impl Publisher {
                 "basic.publish",
                 channel.basic_publish(
                     ShortString::from(""),
-                    ShortString::from(self.topology.input()),
+                    ShortString::from(self.topology.input(shard)),
                     BasicPublishOptions {
                         // Unroutable (no `input` queue) comes back instead of
                         // being dropped with an ack.
@@ -172,7 +175,7 @@ impl Publisher {
     }
 
     /// Opens a channel with confirms on a pooled connection and declares
-    /// `input`; every step within the broker bound.
+    /// the input shards; every step within the broker bound.
     async fn open(&self) -> Result<(), BrokerError> {
         // A broken connection goes back to the pool, which drops it.
         self.lock().take();

@@ -78,7 +78,7 @@ impl Drop for TestApp {
             dispatcher.kill();
         }
         let isolation = self.isolation.clone();
-        let queues: Vec<String> = ["input", "input.dead"]
+        let queues: Vec<String> = ["input", "input.1", "input.2", "input.3", "input.dead"]
             .iter()
             .map(|q| q.to_string())
             .chain((1..=self.nodes.len()).map(|n| format!("node.{n}")))
