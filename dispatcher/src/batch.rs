@@ -158,13 +158,23 @@ impl Dispatch<'_> {
     }
 }
 
-/// A batch published, resolving once it is confirmed and acked.
-type Confirming = Pin<Box<dyn Future<Output = Result<(), BatchError>> + Send>>;
+/// A batch published, resolving once its deliveries are confirmed.
+type Confirming = Pin<Box<dyn Future<Output = Result<Confirmed, BatchError>> + Send>>;
+
+/// A batch whose deliveries are all confirmed, to be acked.
+struct Confirmed {
+    last: Option<Acker>,
+    messages: usize,
+    received: Instant,
+}
 
 /// Stage 2, until `planned` closes: publishes each batch as it comes, and
-/// acks each once its confirms are in, in batch order; at most
-/// [`IN_FLIGHT_BATCHES`] wait for confirms at once. Returns (after every
-/// batch it took is acked) when `planned` closes, or at the first failure.
+/// acks each once its confirms are in, in batch order (the confirms of
+/// several batches are awaited together; their acks are not: a `multiple`
+/// ack of a later batch would cover an earlier one's still unconfirmed
+/// deliveries). At most [`IN_FLIGHT_BATCHES`] wait for confirms at once.
+/// Returns (after every batch it took is acked) when `planned` closes, or
+/// at the first failure.
 pub async fn publish_stage(
     mut planned: mpsc::Receiver<Planned>,
     channel: Channel,
@@ -174,7 +184,7 @@ pub async fn publish_stage(
     loop {
         tokio::select! {
             biased;
-            Some(done) = confirming.next(), if !confirming.is_empty() => done?,
+            Some(done) = confirming.next(), if !confirming.is_empty() => ack(&broker, done?).await?,
             next = planned.recv(), if confirming.len() < IN_FLIGHT_BATCHES => match next {
                 Some(batch) => confirming.push_back(publish(&channel, &broker, batch).await?),
                 None => break,
@@ -182,14 +192,27 @@ pub async fn publish_stage(
         }
     }
     while let Some(done) = confirming.next().await {
-        done?;
+        ack(&broker, done?).await?;
     }
     Ok(())
 }
 
+/// Acks a confirmed batch with one `multiple` ack (poison envelopes were
+/// rejected already).
+async fn ack(broker: &Broker, batch: Confirmed) -> Result<(), BrokerError> {
+    if let Some(last) = batch.last {
+        let ack = last.ack(BasicAckOptions { multiple: true });
+        broker.bounded("basic.ack batch", ack).await?;
+    }
+    metrics::counter!(metric::DISPATCH_ENVELOPES).increment(batch.messages as u64);
+    metrics::histogram!(metric::DISPATCH_BATCH_SECONDS)
+        .record(batch.received.elapsed().as_secs_f64());
+    Ok(())
+}
+
 /// Publishes every bundle of `batch` and returns the future that waits for
-/// their confirms (each wait within the broker bound: a confirm that never
-/// comes is a broken connection), then acks the batch.
+/// their confirms (within the broker bound: a confirm that never comes is a
+/// broken connection).
 async fn publish(
     channel: &Channel,
     broker: &Broker,
@@ -219,6 +242,12 @@ async fn publish(
     }
     metrics::counter!(metric::DELIVERIES_PUBLISHED).increment(items as u64);
     let broker = broker.clone();
+    let Planned {
+        last,
+        messages,
+        received,
+        ..
+    } = batch;
     Ok(Box::pin(async move {
         let confirmations = broker
             .bounded("publisher confirms", try_join_all(confirms))
@@ -235,14 +264,10 @@ async fn publish(
         }
         metrics::histogram!(metric::DISPATCH_CONFIRM_SECONDS)
             .record(published.elapsed().as_secs_f64());
-        if let Some(last) = batch.last {
-            // One ack for the whole batch (poison ones were rejected already).
-            let ack = last.ack(BasicAckOptions { multiple: true });
-            broker.bounded("basic.ack batch", ack).await?;
-        }
-        metrics::counter!(metric::DISPATCH_ENVELOPES).increment(batch.messages as u64);
-        metrics::histogram!(metric::DISPATCH_BATCH_SECONDS)
-            .record(batch.received.elapsed().as_secs_f64());
-        Ok(())
+        Ok(Confirmed {
+            last,
+            messages,
+            received,
+        })
     }))
 }

@@ -46,12 +46,20 @@ pub struct Config {
     /// `DISPATCHER_STANDBY_AFTER_MS`, so that dispatchers started together
     /// split the shards and each takes over a dead one's. Unset: all shards
     /// at once (the first dispatcher to start is active on all of them).
-    #[arg(long, env = "DISPATCHER_SHARDS", value_delimiter = ',')]
+    #[arg(
+        long = "dispatcher-shards",
+        env = "DISPATCHER_SHARDS",
+        value_delimiter = ','
+    )]
     pub home_shards: Option<Vec<u16>>,
 
     /// How long a dispatcher waits before standing by for shards that are
     /// not its own (`DISPATCHER_SHARDS`), in milliseconds.
-    #[arg(long, env = "DISPATCHER_STANDBY_AFTER_MS", default_value_t = 3_000)]
+    #[arg(
+        long = "dispatcher-standby-after-ms",
+        env = "DISPATCHER_STANDBY_AFTER_MS",
+        default_value_t = 3_000
+    )]
     pub standby_after_ms: u64,
 
     /// Days a message is kept; older ones leave the logs (checked every 10
@@ -72,10 +80,10 @@ impl Config {
         if self.batch > usize::from(self.prefetch) {
             bail!("DISPATCH_BATCH cannot exceed DISPATCH_PREFETCH");
         }
-        if let Some(home) = &self.home_shards {
-            if home.iter().any(|&s| s >= self.amqp.input_shards) {
-                bail!("DISPATCHER_SHARDS names a shard past INPUT_SHARDS");
-            }
+        if let Some(home) = &self.home_shards
+            && home.iter().any(|&s| s >= self.amqp.input_shards)
+        {
+            bail!("DISPATCHER_SHARDS names a shard past INPUT_SHARDS");
         }
         self.amqp.validate()
     }

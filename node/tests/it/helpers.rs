@@ -358,9 +358,59 @@ impl TestApp {
         self.start_dispatcher();
     }
 
+    /// Stops the dispatcher as SIGTERM would, and waits for it.
+    pub async fn stop_dispatcher(&mut self) {
+        if let Some(dispatcher) = self.dispatcher.take() {
+            dispatcher.stop().await;
+        }
+    }
+
     /// Starts a dispatcher (after [`Self::kill_dispatcher`]).
     pub fn start_dispatcher(&mut self) {
         self.dispatcher = Some(Dispatcher::start(&self.dispatcher_args));
+    }
+
+    /// Starts the dispatcher with extra flags (e.g. its home shards).
+    pub fn start_dispatcher_with(&mut self, extra: &[&str]) {
+        self.dispatcher = Some(self.add_dispatcher_with(extra));
+    }
+
+    /// Starts one more dispatcher with extra flags.
+    pub fn add_dispatcher_with(&self, extra: &[&str]) -> Dispatcher {
+        let mut args = self.dispatcher_args.clone();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Dispatcher::start(&args)
+    }
+
+    /// The queue names (`input` shards and all) of this test.
+    pub fn topology(&self) -> confab_common::topology::Topology {
+        confab_common::topology::Topology::new(self.isolation.amqp_prefix.clone(), 4)
+    }
+
+    /// Envelopes waiting in the input shards, ready or unacked (as a
+    /// passive declare counts them once nothing consumes).
+    pub async fn input_depth(&self) -> u32 {
+        let amqp = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .expect("connect to RabbitMQ");
+        let channel = amqp.create_channel().await.expect("a channel");
+        let mut depth = 0;
+        for queue in self.topology().inputs() {
+            let declared = channel
+                .queue_declare(
+                    queue.as_str().into(),
+                    lapin::options::QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    Default::default(),
+                )
+                .await
+                .expect("the input shard exists");
+            depth += declared.message_count();
+        }
+        amqp.close(200, "done".into()).await.ok();
+        depth
     }
 
     /// Sends `method path` with an optional bearer token and JSON body.

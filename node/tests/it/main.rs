@@ -25,6 +25,7 @@ mod migration;
 mod openapi;
 mod ops;
 mod realtime;
+mod shards;
 mod tokens;
 mod users;
 mod walkthrough;
