@@ -21,6 +21,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::entity::{friendships, group_members, groups};
 use crate::ids::{GroupId, UserId};
+use crate::wire::Target;
 
 /// How long a cached set lives without being invalidated.
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -35,6 +36,49 @@ pub enum SocialError {
     Redis(#[from] redis::RedisError),
     #[error("postgres: {0}")]
     Db(#[from] DbErr),
+}
+
+/// The cache lookup a send's authorization needs — "is the recipient a
+/// friend", "is the sender a member" — as commands that ride in another
+/// pipeline (the node sends them with the client-id claim: one round trip
+/// per send).
+#[derive(Debug, Clone)]
+pub struct Probe {
+    key: String,
+    member: i64,
+}
+
+/// What the cache alone says about a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cached {
+    /// Not cached (or expired): ask [`SocialCache`] the long way.
+    Unknown,
+    /// A friend, or a member.
+    Yes,
+    /// Not a friend, or not a member.
+    No,
+    /// The group does not exist.
+    NoSuchGroup,
+}
+
+impl Probe {
+    /// Adds the probe's three commands to `pipe`; their replies read as
+    /// `(bool, bool, bool)` for [`Probe::read`].
+    pub fn add_to(&self, pipe: &mut redis::Pipeline) {
+        pipe.exists(&self.key)
+            .sismember(&self.key, self.member)
+            .sismember(&self.key, NO_SUCH_GROUP);
+    }
+
+    /// The answer, from the replies of [`Probe::add_to`]'s commands.
+    pub fn read((cached, member, missing): (bool, bool, bool)) -> Cached {
+        match (cached, missing, member) {
+            (false, _, _) => Cached::Unknown,
+            (true, true, _) => Cached::NoSuchGroup,
+            (true, false, true) => Cached::Yes,
+            (true, false, false) => Cached::No,
+        }
+    }
 }
 
 /// The cached social graph.
@@ -73,6 +117,21 @@ impl SocialCache {
 
     fn members_key(&self, group: GroupId) -> String {
         format!("{}members:{}", self.prefix, group.0)
+    }
+
+    /// What to ask the cache about `from` writing to `to`: whether `to` is
+    /// among `from`'s friends, or `from` among the group's members.
+    pub fn probe(&self, from: UserId, to: Target) -> Probe {
+        match to {
+            Target::User(to) => Probe {
+                key: self.friends_key(from),
+                member: to.0,
+            },
+            Target::Group(group) => Probe {
+                key: self.members_key(group),
+                member: from.0,
+            },
+        }
     }
 
     /// Whether `a` and `b` are friends.

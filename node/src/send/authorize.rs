@@ -4,7 +4,7 @@
 //! refusal looks the recipient up, to say which refusal it is.
 
 use confab_common::UserId;
-use confab_common::social::SocialCache;
+use confab_common::social::{Cached, Probe, SocialCache};
 use confab_common::wire::{ErrorCode, Target};
 use sea_orm::DatabaseConnection;
 
@@ -49,8 +49,25 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    /// Friends only, members only.
-    pub async fn authorize(&self, user: UserId, to: Target) -> Result<(), Denied> {
+    /// What to ask the social cache (with the claim, in one round trip).
+    pub fn probe(&self, user: UserId, to: Target) -> Probe {
+        self.social.probe(user, to)
+    }
+
+    /// Friends only, members only: from the cache's answer to the probe
+    /// when it has one, else the long way.
+    pub async fn authorize(&self, user: UserId, to: Target, cached: Cached) -> Result<(), Denied> {
+        match (to, cached) {
+            (Target::User(other), Cached::Yes) if other != user => Ok(()),
+            (Target::Group(_), Cached::Yes) => Ok(()),
+            (Target::Group(_), Cached::No) => Err(Denied::NOT_MEMBER),
+            (Target::Group(_), Cached::NoSuchGroup) => Err(Denied::NO_SUCH_GROUP),
+            _ => self.look_up(user, to).await,
+        }
+    }
+
+    /// Friends only, members only, asking the cache (filling it on a miss).
+    async fn look_up(&self, user: UserId, to: Target) -> Result<(), Denied> {
         match to {
             Target::User(other) => self.direct(user, other).await,
             Target::Group(group) => match self.social.is_member(group, user).await {

@@ -7,11 +7,25 @@
 //! `p` id is published again *with the same msg_id*, which the dispatcher
 //! stores idempotently — so a node that died between publish and confirm
 //! neither loses the message nor makes a second one.
+//!
+//! Round trips: the claim carries the send's social-cache probe in the same
+//! pipeline (one round trip per send in the steady state), and confirms are
+//! recorded by one writer per node, many per pipeline.
 
 use std::time::Duration;
 
+use confab_common::social::{Cached, Probe};
 use confab_common::{MessageId, UserId};
 use redis::aio::ConnectionManager;
+use tokio::sync::mpsc;
+
+/// Confirms waiting to be recorded, at most; past it a record is dropped
+/// (a repeat of that id then publishes the same `msg_id` again, which
+/// storage absorbs).
+const CONFIRMS_QUEUED: usize = 16_384;
+
+/// Most confirms recorded in one pipeline.
+const CONFIRMS_PER_WRITE: usize = 512;
 
 /// How long a client id is remembered (the contract promises at least 24 h).
 pub const DEDUP_TTL: Duration = Duration::from_secs(48 * 3600);
@@ -32,6 +46,8 @@ pub enum Seen {
 pub struct Dedup {
     redis: ConnectionManager,
     prefix: String,
+    /// To the confirm writer: (key, value) records.
+    confirms: mpsc::Sender<(String, String)>,
 }
 
 impl std::fmt::Debug for Dedup {
@@ -43,11 +59,15 @@ impl std::fmt::Debug for Dedup {
 }
 
 impl Dedup {
-    /// Client ids kept in `redis` under `prefix`.
+    /// Client ids kept in `redis` under `prefix`. Starts the confirm
+    /// writer, which ends when the last clone of this is dropped.
     pub fn new(redis: ConnectionManager, prefix: impl Into<String>) -> Self {
+        let (confirms, queued) = mpsc::channel(CONFIRMS_QUEUED);
+        tokio::spawn(record_confirms(redis.clone(), queued));
         Self {
             redis,
             prefix: prefix.into(),
+            confirms,
         }
     }
 
@@ -56,39 +76,65 @@ impl Dedup {
     }
 
     /// Claims `client_id` of `user` for a new message (`fresh`, accepted at
-    /// `now`) unless it already stands for one, in one round trip
-    /// (`SET NX GET`). The [`Claim`] says which message the send is about and
-    /// is resolved by what happens next: [`Claim::release`] if the send was
-    /// refused, [`Claim::confirmed`] once the broker has it.
+    /// `now`) unless it already stands for one (`SET NX GET`), and asks the
+    /// social cache `probe`, in one round trip. The [`Claim`] says which
+    /// message the send is about and is resolved by what happens next:
+    /// [`Claim::release`] if the send was refused, [`Claim::confirmed`] once
+    /// the broker has it.
     pub async fn claim(
         &self,
         user: UserId,
         client_id: &str,
         fresh: MessageId,
         now: i64,
-    ) -> redis::RedisResult<Claim> {
+        probe: &Probe,
+    ) -> redis::RedisResult<(Claim, Cached)> {
         let key = self.key(user, client_id);
-        let previous: Option<String> = redis::cmd("SET")
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
             .arg(&key)
             .arg(format!("{}:{now}:p", fresh.0))
             .arg("NX")
             .arg("GET")
             .arg("EX")
-            .arg(DEDUP_TTL.as_secs())
-            .query_async(&mut self.redis.clone())
-            .await?;
+            .arg(DEDUP_TTL.as_secs());
+        probe.add_to(&mut pipe);
+        let (previous, cached, member, missing): (Option<String>, bool, bool, bool) =
+            pipe.query_async(&mut self.redis.clone()).await?;
         let seen = previous.as_deref().and_then(parse).unwrap_or(Seen::New);
         let (msg_id, ts) = match seen {
             Seen::New => (fresh, now),
             Seen::Pending { msg_id, ts } | Seen::Sent { msg_id, ts } => (msg_id, ts),
         };
-        Ok(Claim {
+        let claim = Claim {
             redis: self.redis.clone(),
+            confirms: self.confirms.clone(),
             key,
             seen,
             msg_id,
             ts,
-        })
+        };
+        Ok((claim, Probe::read((cached, member, missing))))
+    }
+}
+
+/// Records confirms until every [`Dedup`] is gone: whatever is queued, up
+/// to [`CONFIRMS_PER_WRITE`], in one pipeline.
+async fn record_confirms(redis: ConnectionManager, mut queued: mpsc::Receiver<(String, String)>) {
+    let mut batch = Vec::with_capacity(CONFIRMS_PER_WRITE);
+    while queued.recv_many(&mut batch, CONFIRMS_PER_WRITE).await > 0 {
+        let mut pipe = redis::pipe();
+        for (key, value) in batch.drain(..) {
+            pipe.cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("XX")
+                .arg("KEEPTTL")
+                .ignore();
+        }
+        if let Err(e) = pipe.exec_async(&mut redis.clone()).await {
+            tracing::warn!(error = %e, "cannot record confirms");
+        }
     }
 }
 
@@ -98,6 +144,7 @@ impl Dedup {
 #[must_use = "a claim is released on refusal or confirmed on publish"]
 pub struct Claim {
     redis: ConnectionManager,
+    confirms: mpsc::Sender<(String, String)>,
     key: String,
     seen: Seen,
     msg_id: MessageId,
@@ -140,22 +187,14 @@ impl Claim {
     }
 
     /// The broker confirmed the message: a repeat of the id is answered
-    /// `sent` from now on. Recorded on a task of its own, so that the `sent`
-    /// does not wait for Redis; if the record fails, a repeat publishes the
-    /// same `msg_id` again, harmlessly.
+    /// `sent` from now on. Recorded by the node's confirm writer, so that
+    /// the `sent` does not wait for Redis; if the record is lost, a repeat
+    /// publishes the same `msg_id` again, harmlessly.
     pub fn confirmed(self) {
-        tokio::spawn(async move {
-            let recorded: redis::RedisResult<()> = redis::cmd("SET")
-                .arg(&self.key)
-                .arg(format!("{}:{}:s", self.msg_id.0, self.ts))
-                .arg("XX")
-                .arg("KEEPTTL")
-                .exec_async(&mut self.redis.clone())
-                .await;
-            if let Err(e) = recorded {
-                tracing::warn!(error = %e, "cannot record the confirm");
-            }
-        });
+        let value = format!("{}:{}:s", self.msg_id.0, self.ts);
+        if self.confirms.try_send((self.key, value)).is_err() {
+            tracing::debug!("confirm writer behind; a confirm is not recorded");
+        }
     }
 }
 

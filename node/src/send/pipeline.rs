@@ -135,12 +135,14 @@ impl SendPath {
         // The client id first: a repeat of a confirmed send gets its `sent`
         // even if the sender may no longer write there (the first one may
         // well have been delivered).
-        let claim = match self
+        let probe = self.authorizer.probe(user, to);
+        let now = confab_common::ids::now_ms();
+        let claimed = self
             .dedup
-            .claim(user, &id, self.ids.next_id(), confab_common::ids::now_ms())
-            .await
-        {
-            Ok(claim) => claim,
+            .claim(user, &id, self.ids.next_id(), now, &probe)
+            .await;
+        let (claim, cached) = match claimed {
+            Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "dedup unavailable");
                 return unsent(refused(id, Denied::UNAVAILABLE));
@@ -155,7 +157,7 @@ impl SendPath {
                 answer,
             };
         }
-        if let Err(denied) = self.authorizer.authorize(user, to).await {
+        if let Err(denied) = self.authorizer.authorize(user, to, cached).await {
             claim.release().await;
             return unsent(refused(id, denied));
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use confab_common::UserId;
 use confab_common::envelope::{Input, Notify, Signal, SignalKind};
 use confab_common::presence::ConnKey;
+use confab_common::social::Cached;
 use confab_common::wire::{ErrorCode, Target};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
@@ -68,7 +69,9 @@ impl Signals {
     /// `user` is typing in `conv`: passed on unless it was, for this user
     /// and conversation, less than [`TYPING_INTERVAL`] ago (on any node).
     pub async fn typing(&self, user: UserId, origin: ConnKey, conv: Target) -> Result<(), Denied> {
-        self.authorizer.authorize(user, conv).await?;
+        self.authorizer
+            .authorize(user, conv, Cached::Unknown)
+            .await?;
         let key = match conv {
             Target::User(u) => format!("{}typing:{}:u{}", self.prefix, user.0, u.0),
             Target::Group(g) => format!("{}typing:{}:g{}", self.prefix, user.0, g.0),
