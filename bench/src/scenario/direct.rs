@@ -1,13 +1,14 @@
 //! `direct`: users in friend pairs, each sending to its partner (pairs split
 //! across the target URLs, so with two nodes every message crosses nodes),
-//! either at a fixed total rate or as fast as each sender's window allows.
+//! either at a fixed total rate or as fast as the windows allow: each
+//! sender's own (`--in-flight`) and, with `--window`, one shared by all.
 
 use std::collections::HashSet;
 
 use serde_json::json;
 
 use super::broker::{self, BrokerConn, BrokerOptions};
-use super::traffic::{self, Plan, SendPlan, Shape};
+use super::traffic::{self, Plan, SendPlan, Shape, Traffic};
 use crate::Ctx;
 use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, To};
@@ -38,6 +39,14 @@ pub struct DirectOptions {
     #[arg(long, default_value_t = 8)]
     pub in_flight: usize,
 
+    /// Messages all senders together may have sent and not yet seen
+    /// delivered: a window shared by every sender, in addition to each
+    /// one's `--in-flight` (which then rarely binds: 100 pairs × 8 is far
+    /// above a window of 64). The same option of `xmpp` bounds ejabberd's
+    /// traffic the same way.
+    #[arg(long)]
+    pub window: Option<usize>,
+
     /// Length of each message body, in characters.
     #[arg(long, default_value_t = 64)]
     pub body_bytes: usize,
@@ -61,7 +70,7 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
     let params = json!({
         "urls": o.target.urls.iter().map(url::Url::as_str).collect::<Vec<_>>(),
         "pairs": o.pairs, "duration": o.duration, "rate": o.rate,
-        "in_flight": o.in_flight, "body_bytes": o.body_bytes,
+        "in_flight": o.in_flight, "window": o.window, "body_bytes": o.body_bytes,
     });
     let mut record = RunRecord::new(ctx, "direct", o.target.label.clone(), params);
     let api = Api::new(&o.target.urls)?;
@@ -108,23 +117,15 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
     let shape = Shape {
         senders: n,
         in_flight: o.in_flight,
+        window: o.window,
         duration: o.duration,
         drain: o.drain,
     };
     let traffic = traffic::drive(ctx, plans, &shape, "direct").await?;
 
-    // Lost: confirmed to a partner who never received it.
-    let confirmed = traffic.confirmed_by_sender();
-    let mut lost = 0;
-    for outcome in &traffic.outcomes {
-        let Some(sender) = outcome.sender else {
-            continue;
-        };
-        let partner = &traffic.outcomes[sender ^ 1].received;
-        lost += count_missing(confirmed.get(&sender).copied().unwrap_or_default(), partner);
-    }
     let (e2e, confirm, mut correctness, fell_behind) = traffic.merged();
-    correctness.lost = lost;
+    correctness.lost = lost_between_partners(&traffic);
+    let confirmed = traffic.confirmed_by_sender();
     let confirmed_total: usize = confirmed.values().map(|c| c.len()).sum();
     let delivered_per_sec = traffic.delivered as f64 / traffic.active_secs.max(1e-9);
     record.figure("delivered/s", delivered_per_sec, "msg/s");
@@ -156,6 +157,24 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
         record.ceiling = Some(Box::new(ceiling));
     }
     Ok(record)
+}
+
+/// Messages confirmed to a partner who never received them, when
+/// connection `i` (sender index `i`) sends to connection `i ^ 1`.
+pub fn lost_between_partners(traffic: &Traffic) -> u64 {
+    let confirmed = traffic.confirmed_by_sender();
+    let mut lost = 0;
+    for outcome in &traffic.outcomes {
+        let Some(sender) = outcome.sender else {
+            continue;
+        };
+        let Some(partner) = traffic.outcomes.get(sender ^ 1) else {
+            continue;
+        };
+        let sent = confirmed.get(&sender).copied().unwrap_or_default();
+        lost += count_missing(sent, &partner.received);
+    }
+    lost
 }
 
 /// How many of `sent` are not in `received`.

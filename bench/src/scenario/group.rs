@@ -112,6 +112,7 @@ pub async fn run(ctx: &Ctx, o: &GroupOptions) -> anyhow::Result<RunRecord> {
     let shape = Shape {
         senders: o.senders,
         in_flight: o.in_flight,
+        window: None,
         duration: o.duration,
         drain: o.drain,
     };

@@ -1,5 +1,6 @@
 //! The scenarios, and what several of them share: the message body that
-//! carries the send time, and connecting many users at once.
+//! carries the send time, and connecting many users at once. All but
+//! `xmpp` (the peer, ejabberd) drive Confab.
 
 pub mod broker;
 pub mod connections;
@@ -7,6 +8,7 @@ pub mod direct;
 pub mod group;
 pub mod offline;
 pub mod traffic;
+pub mod xmpp;
 
 use anyhow::Context;
 use futures_util::{StreamExt, TryStreamExt};

@@ -7,22 +7,27 @@
 //!   so a client that falls behind shows as latency instead of hiding it.
 //! - **Window**: each sender may have `in_flight` messages sent but not yet
 //!   received by its witness (in `direct` the partner, in `group` one chosen
-//!   member); the witness opens the window again on receipt.
+//!   member), and, with a shared window, all senders together at most
+//!   `window`; the witness opens the windows again on receipt ([`window`]).
 //! - **Receiving**: every `message` is acked (in batches), counted once per
 //!   `msg_id` (repeats are duplicates), and its latency taken from its body.
 //!
 //! The driver stops the sends after the duration, waits (bounded) until every
 //! send is answered and every confirmed message delivered, then stops all.
-//! One connection's loop is in [`conn`].
+//! One Confab connection's loop is in [`conn`]; [`drive_with`] runs another
+//! protocol's loop (the `xmpp` peer's) over the same windows, schedule,
+//! counters and drain, so both report the same figures.
 
 mod conn;
+pub mod schedule;
+pub mod window;
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio::time::Interval;
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +35,7 @@ use crate::client::ws::{To, Ws};
 use crate::output::Correctness;
 use crate::stats::{Latency, Timeline};
 use crate::{Clock, Ctx};
+use window::Windows;
 
 /// What one connection does.
 #[derive(Debug)]
@@ -60,6 +66,9 @@ pub struct Shape {
     /// Sender windows (one per sender index).
     pub senders: usize,
     pub in_flight: usize,
+    /// Messages sent and not yet delivered across all senders; `None`: no
+    /// bound but the senders' own.
+    pub window: Option<usize>,
     /// Seconds of sending.
     pub duration: f64,
     /// Most seconds to wait, after sending, for answers and deliveries.
@@ -68,18 +77,36 @@ pub struct Shape {
 
 /// Counters every connection task updates, and the stop signals.
 #[derive(Debug)]
-pub(super) struct Shared {
-    pub(super) clock: Clock,
-    pub(super) windows: Vec<Arc<Semaphore>>,
-    pub(super) timeline: Timeline,
-    pub(super) sent: AtomicU64,
-    pub(super) answered: AtomicU64,
-    pub(super) expected: AtomicU64,
-    pub(super) delivered: AtomicU64,
+pub struct Shared {
+    pub clock: Clock,
+    pub windows: Windows,
+    timeline: Timeline,
+    /// Sends written.
+    pub sent: AtomicU64,
+    /// Sends the server answered (confirmed or refused).
+    pub answered: AtomicU64,
+    /// Deliveries to wait for: what confirmed sends owe.
+    pub expected: AtomicU64,
+    delivered: AtomicU64,
     /// Clock time of the latest delivery.
-    pub(super) last_delivery: AtomicU64,
-    pub(super) stop_sending: CancellationToken,
-    pub(super) stop: CancellationToken,
+    last_delivery: AtomicU64,
+    /// Cancelled when the sending time is over.
+    pub stop_sending: CancellationToken,
+    /// Cancelled when the drain is over: every connection closes.
+    pub stop: CancellationToken,
+}
+
+impl Shared {
+    /// Counts the first receipt (at clock time `now`) of a message from
+    /// sender index `sender`; a witness gives its windows' slots back.
+    pub fn delivered(&self, now: u64, sender: usize, witness: bool) {
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        self.last_delivery.fetch_max(now, Ordering::Relaxed);
+        self.timeline.add(1);
+        if witness {
+            self.windows.release(sender);
+        }
+    }
 }
 
 /// What one connection saw.
@@ -87,9 +114,11 @@ pub(super) struct Shared {
 pub struct Outcome {
     /// Its sender index, if it sent.
     pub sender: Option<usize>,
-    /// The `msg_id`s of its confirmed sends.
+    /// The `msg_id`s of its confirmed sends (over XMPP, which confirms
+    /// nothing, the sequence numbers of every send written).
     pub confirmed: Vec<u64>,
-    /// The `msg_id`s it received, once each.
+    /// The `msg_id`s (over XMPP: the sender's sequence numbers) it
+    /// received, once each.
     pub received: HashSet<u64>,
     pub correctness: Correctness,
     /// Send → receipt, for messages received here.
@@ -141,20 +170,36 @@ impl Traffic {
     }
 }
 
-/// Runs `plans` with `shape`, showing progress as `what`.
+/// Runs `plans` (Confab connections) with `shape`, showing progress as
+/// `what`.
 pub async fn drive(
     ctx: &Ctx,
     plans: Vec<Plan>,
     shape: &Shape,
     what: &str,
 ) -> anyhow::Result<Traffic> {
+    drive_with(ctx, plans, shape, what, conn::run).await
+}
+
+/// Runs one task per plan, each `connection(plan, shared)`, with `shape`:
+/// the sending time, then the bounded drain, then the stop; showing
+/// progress as `what`. The outcomes are in the plans' order.
+pub async fn drive_with<P, F, Fut>(
+    ctx: &Ctx,
+    plans: Vec<P>,
+    shape: &Shape,
+    what: &str,
+    connection: F,
+) -> anyhow::Result<Traffic>
+where
+    F: Fn(P, Arc<Shared>) -> Fut,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
     let clock = ctx.clock;
     let seconds = (shape.duration + shape.drain).ceil() as usize + 2;
     let shared = Arc::new(Shared {
         clock,
-        windows: (0..shape.senders)
-            .map(|_| Arc::new(Semaphore::new(shape.in_flight.max(1))))
-            .collect(),
+        windows: Windows::new(shape.senders, shape.in_flight, shape.window),
         timeline: Timeline::new(clock, seconds),
         sent: AtomicU64::new(0),
         answered: AtomicU64::new(0),
@@ -167,7 +212,7 @@ pub async fn drive(
     let start = clock.now();
     let tasks: Vec<_> = plans
         .into_iter()
-        .map(|plan| tokio::spawn(conn::run(plan, shared.clone())))
+        .map(|plan| tokio::spawn(connection(plan, shared.clone())))
         .collect();
 
     let bar = crate::progress::timed(ctx.quiet, shape.duration, what);
