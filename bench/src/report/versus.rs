@@ -8,15 +8,16 @@ use std::fmt::Write as _;
 use crate::output::{RunRecord, number};
 use crate::stats::{LatencySummary, median};
 
-/// The figures compared: a name, how to read it from a run, its unit.
-type Pick = (&'static str, fn(&RunRecord) -> Option<f64>, &'static str);
+/// The figures compared: a name (with its unit) and how to read it from a
+/// run.
+type Pick = (&'static str, fn(&RunRecord) -> Option<f64>);
 
 const FIGURES: [Pick; 5] = [
-    ("delivered/s", |r| r.value("delivered/s"), "msg/s"),
-    ("e2e p50", |r| e2e(r, |l| l.p50_us), "ms"),
-    ("e2e p90", |r| e2e(r, |l| l.p90_us), "ms"),
-    ("e2e p99", |r| e2e(r, |l| l.p99_us), "ms"),
-    ("e2e max", |r| e2e(r, |l| l.max_us), "ms"),
+    ("delivered/s", |r| r.value("delivered/s")),
+    ("e2e p50 ms", |r| e2e(r, |l| l.p50_us)),
+    ("e2e p90 ms", |r| e2e(r, |l| l.p90_us)),
+    ("e2e p99 ms", |r| e2e(r, |l| l.p99_us)),
+    ("e2e max ms", |r| e2e(r, |l| l.max_us)),
 ];
 
 /// One end-to-end percentile of a run, in milliseconds.
@@ -63,12 +64,12 @@ pub fn table(records: &[RunRecord]) -> String {
             );
             let _ = writeln!(
                 out,
-                "  {:<20} {:<12} {:>14} {:>14} {:>10}",
+                "  {:<20} {:<12} {:>14} {:>14} {:>8}",
                 "label", "figure", "Confab", "ejabberd", "ratio"
             );
         }
         let runs = format!("{label} ({}×{})", confab.len(), ejabberd.len());
-        for (i, (name, pick, unit)) in FIGURES.iter().enumerate() {
+        for (i, (name, pick)) in FIGURES.iter().enumerate() {
             let (Some(c), Some(e)) = (median_of(&confab, *pick), median_of(&ejabberd, *pick))
             else {
                 continue;
@@ -80,9 +81,9 @@ pub fn table(records: &[RunRecord]) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {:<20} {:<12} {:>14} {:>14} {:>10}",
+                "  {:<20} {:<12} {:>14} {:>14} {:>8}",
                 if i == 0 { runs.as_str() } else { "" },
-                format!("{name} {unit}"),
+                name,
                 number(c),
                 number(e),
                 ratio

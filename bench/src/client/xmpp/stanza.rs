@@ -203,7 +203,10 @@ impl Element {
         for attr in start.attributes() {
             let attr = attr?;
             let value = attr.normalized_value(XmlVersion::Implicit1_0)?;
-            attrs.push((attr.key.local_name().as_ref().to_owned(), value.into_owned()));
+            attrs.push((
+                attr.key.local_name().as_ref().to_owned(),
+                value.into_owned(),
+            ));
         }
         Ok(Self {
             name: start.local_name().as_ref().to_owned(),
@@ -296,7 +299,8 @@ mod tests {
         assert_eq!(Stanza::parse(open).ok(), Some(Stanza::Open));
         let success = r#"<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>"#;
         assert_eq!(Stanza::parse(success).ok(), Some(Stanza::Success));
-        let failure = r#"<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><not-authorized/></failure>"#;
+        let failure =
+            r#"<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><not-authorized/></failure>"#;
         assert_eq!(
             Stanza::parse(failure).ok(),
             Some(Stanza::Failure("not-authorized".into()))
