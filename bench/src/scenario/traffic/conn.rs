@@ -1,5 +1,6 @@
-//! One connection of the traffic: its socket, its send schedule, its window
-//! and its acks, in one `select!` loop.
+//! One connection of the traffic: its socket, its send schedule
+//! ([`super::schedule`]), its windows ([`super::window`]) and its acks, in
+//! one `select!` loop.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -215,39 +215,10 @@ where
         .map(|plan| tokio::spawn(connection(plan, shared.clone())))
         .collect();
 
-    let bar = crate::progress::timed(ctx.quiet, shape.duration, what);
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let mut last = (start, 0u64);
-    while clock.since(start) < secs_to_nanos(shape.duration) {
-        tick.tick().await;
-        bar.inc(1);
-        let now = clock.now();
-        let delivered = shared.delivered.load(Ordering::Relaxed);
-        if now - last.0 >= 1_000_000_000 {
-            let rate = (delivered - last.1) as f64 / ((now - last.0) as f64 / 1e9);
-            bar.set_message(format!("{rate:.0} deliveries/s"));
-            last = (now, delivered);
-        }
-    }
+    send_for(ctx, &shared, shape.duration, what).await;
     shared.stop_sending.cancel();
     let send_secs = clock.since(start) as f64 / 1e9;
-    bar.finish_and_clear();
-
-    // Bounded drain: every send answered, every confirmed message delivered.
-    let drain_start = clock.now();
-    let deadline = drain_start + secs_to_nanos(shape.drain);
-    let bar = crate::progress::timed(ctx.quiet, shape.drain, "draining");
-    while clock.now() < deadline {
-        let settled = shared.answered.load(Ordering::Relaxed)
-            >= shared.sent.load(Ordering::Relaxed)
-            && shared.delivered.load(Ordering::Relaxed) >= shared.expected.load(Ordering::Relaxed);
-        if settled {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        bar.set_position(clock.since(drain_start) / 100_000_000);
-    }
-    bar.finish_and_clear();
+    drain(ctx, &shared, shape.drain).await;
     shared.stop.cancel();
 
     let mut outcomes = Vec::with_capacity(tasks.len());
@@ -269,6 +240,47 @@ where
         expected: shared.expected.load(Ordering::Relaxed),
         timeline: shared.timeline.counts(),
     })
+}
+
+/// The sending time: `duration` seconds, showing deliveries per second.
+async fn send_for(ctx: &Ctx, shared: &Shared, duration: f64, what: &str) {
+    let clock = shared.clock;
+    let start = clock.now();
+    let bar = crate::progress::timed(ctx.quiet, duration, what);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut last = (start, 0u64);
+    while clock.since(start) < secs_to_nanos(duration) {
+        tick.tick().await;
+        bar.inc(1);
+        let now = clock.now();
+        let delivered = shared.delivered.load(Ordering::Relaxed);
+        if now - last.0 >= 1_000_000_000 {
+            let rate = (delivered - last.1) as f64 / ((now - last.0) as f64 / 1e9);
+            bar.set_message(format!("{rate:.0} deliveries/s"));
+            last = (now, delivered);
+        }
+    }
+    bar.finish_and_clear();
+}
+
+/// The bounded drain: until every send is answered and every confirmed
+/// message delivered, or `drain` seconds.
+async fn drain(ctx: &Ctx, shared: &Shared, drain: f64) {
+    let clock = shared.clock;
+    let drain_start = clock.now();
+    let deadline = drain_start + secs_to_nanos(drain);
+    let bar = crate::progress::timed(ctx.quiet, drain, "draining");
+    while clock.now() < deadline {
+        let settled = shared.answered.load(Ordering::Relaxed)
+            >= shared.sent.load(Ordering::Relaxed)
+            && shared.delivered.load(Ordering::Relaxed) >= shared.expected.load(Ordering::Relaxed);
+        if settled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        bar.set_position(clock.since(drain_start) / 100_000_000);
+    }
+    bar.finish_and_clear();
 }
 
 fn secs_to_nanos(secs: f64) -> u64 {
