@@ -22,6 +22,7 @@ use confab_bench::scenario::connections::ConnectionsOptions;
 use confab_bench::scenario::direct::DirectOptions;
 use confab_bench::scenario::group::GroupOptions;
 use confab_bench::scenario::offline::OfflineOptions;
+use confab_bench::scenario::pairs::PairTraffic;
 use confab_bench::scenario::xmpp::XmppOptions;
 
 /// Nothing lost, nothing duplicated, no error of any kind.
@@ -41,12 +42,9 @@ fn assert_clean(record: &RunRecord) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn direct_loses_and_duplicates_nothing_and_reports() {
-    let cluster = Cluster::start().await;
-    let ctx = Ctx::new(true);
-    let options = DirectOptions {
-        target: cluster.target(),
+/// Three pairs sending for a moment, as fast as 4 in flight each allow.
+fn small_pairs() -> PairTraffic {
+    PairTraffic {
         pairs: 3,
         duration: 1.5,
         rate: 0.0,
@@ -54,6 +52,16 @@ async fn direct_loses_and_duplicates_nothing_and_reports() {
         window: None,
         body_bytes: 64,
         drain: 20.0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_loses_and_duplicates_nothing_and_reports() {
+    let cluster = Cluster::start().await;
+    let ctx = Ctx::new(true);
+    let options = DirectOptions {
+        target: cluster.target(),
+        traffic: small_pairs(),
         compare_broker: true,
         broker: broker_conn(),
     };
@@ -85,14 +93,11 @@ async fn direct_with_a_shared_window_loses_and_duplicates_nothing() {
     let cluster = Cluster::start().await;
     let options = DirectOptions {
         target: cluster.target(),
-        pairs: 3,
-        duration: 1.5,
-        rate: 0.0,
-        in_flight: 4,
-        // Fewer slots than senders: most wait for another's delivery.
-        window: Some(2),
-        body_bytes: 64,
-        drain: 20.0,
+        traffic: PairTraffic {
+            // Fewer slots than senders: most wait for another's delivery.
+            window: Some(2),
+            ..small_pairs()
+        },
         compare_broker: false,
         broker: broker_conn(),
     };
@@ -140,13 +145,10 @@ async fn xmpp_against_ejabberd_loses_and_duplicates_nothing() {
         user_prefix: "b".into(),
         password: "bench".into(),
         label: Some("smoke".into()),
-        pairs: 3,
-        duration: 1.5,
-        rate: 0.0,
-        in_flight: 4,
-        window: Some(4),
-        body_bytes: 64,
-        drain: 20.0,
+        traffic: PairTraffic {
+            window: Some(4),
+            ..small_pairs()
+        },
     };
     let result = confab_bench::scenario::xmpp::run(&Ctx::new(true), &options).await;
     if !was_running {

@@ -6,8 +6,7 @@
 
 use serde_json::json;
 
-use super::direct::count_missing;
-use super::traffic::{self, Plan, SendPlan, Shape};
+use super::traffic::{self, Plan, SendPlan, Shape, count_missing};
 use crate::Ctx;
 use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, To};

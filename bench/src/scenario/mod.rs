@@ -7,6 +7,7 @@ pub mod connections;
 pub mod direct;
 pub mod group;
 pub mod offline;
+pub mod pairs;
 pub mod traffic;
 pub mod xmpp;
 

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::client::ws::Ws;
+use crate::client::ws::{self, Ws};
 use stanza::{Features, Stanza};
 
 /// How long a login (every step from the TCP connect to the presence) may
@@ -97,14 +97,9 @@ impl XmppEndpoint {
         Ok(ws)
     }
 
-    /// The TCP connection (Nagle off: the bench measures latency) and the
-    /// WebSocket upgrade asking for the `xmpp` subprotocol (which
-    /// tungstenite checks the server accepted).
+    /// The WebSocket, asking for the `xmpp` subprotocol (tungstenite checks
+    /// that the server accepted it).
     async fn connect(&self) -> anyhow::Result<Ws> {
-        let stream = TcpStream::connect(self.addr)
-            .await
-            .with_context(|| format!("connecting to {}", self.addr))?;
-        stream.set_nodelay(true).context("TCP_NODELAY")?;
         let mut request = self
             .url
             .as_str()
@@ -113,10 +108,7 @@ impl XmppEndpoint {
         request
             .headers_mut()
             .insert("sec-websocket-protocol", HeaderValue::from_static("xmpp"));
-        let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, None)
-            .await
-            .context("WebSocket upgrade (subprotocol xmpp)")?;
-        Ok(ws)
+        ws::open(self.addr, None, request, WebSocketConfig::default()).await
     }
 
     /// Writes `<open/>`, reads the server's and its stream features.

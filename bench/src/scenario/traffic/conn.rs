@@ -13,7 +13,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::schedule::Schedule;
-use super::{Outcome, Plan, SendPlan, Shared};
+use super::{Outcome, Plan, Read, SendPlan, Shared};
 use crate::client::ws::{ServerFrame, Ws, ack_frame, msg_id, send_frame};
 use crate::scenario::Body;
 
@@ -65,22 +65,10 @@ pub(super) async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
             biased;
             () = shared.stop.cancelled() => break,
             frame = stream.next() => {
-                let open = match frame {
-                    Some(Ok(Message::Text(text))) => conn.on_text(text.as_str()).await,
-                    Some(Ok(Message::Close(close))) => {
-                        let code = close.map_or(1005, |c| u16::from(c.code));
-                        conn.out.correctness.error(format!("closed by the server ({code})"));
-                        false
-                    }
-                    Some(Ok(_)) => true,
-                    Some(Err(e)) => {
-                        conn.out.correctness.error(format!("socket error: {e}"));
-                        false
-                    }
-                    None => {
-                        conn.out.correctness.error("connection ended");
-                        false
-                    }
+                let open = match Read::of(frame, &mut conn.out.correctness) {
+                    Read::Text(text) => conn.on_text(text.as_str()).await,
+                    Read::Nothing => true,
+                    Read::Ended => false,
                 };
                 if !open {
                     break;

@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Interval;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::ws::{To, Ws};
@@ -281,6 +282,45 @@ async fn drain(ctx: &Ctx, shared: &Shared, drain: f64) {
         bar.set_position(clock.since(drain_start) / 100_000_000);
     }
     bar.finish_and_clear();
+}
+
+/// How many of `sent` are not in `received`.
+pub fn count_missing(sent: &[u64], received: &HashSet<u64>) -> u64 {
+    sent.iter().filter(|m| !received.contains(m)).count() as u64
+}
+
+/// What one read from a connection's socket means to its loop.
+#[derive(Debug)]
+pub enum Read {
+    /// A text frame to handle.
+    Text(Utf8Bytes),
+    /// Nothing to do (a ping, a pong, a binary frame).
+    Nothing,
+    /// The connection is over; why was counted as an error.
+    Ended,
+}
+
+impl Read {
+    /// Classifies `frame`, counting in `correctness` why a connection ended.
+    pub fn of(frame: Option<Result<Message, WsError>>, correctness: &mut Correctness) -> Self {
+        match frame {
+            Some(Ok(Message::Text(text))) => Self::Text(text),
+            Some(Ok(Message::Close(close))) => {
+                let code = close.map_or(1005, |c| u16::from(c.code));
+                correctness.error(format!("closed by the server ({code})"));
+                Self::Ended
+            }
+            Some(Ok(_)) => Self::Nothing,
+            Some(Err(e)) => {
+                correctness.error(format!("socket error: {e}"));
+                Self::Ended
+            }
+            None => {
+                correctness.error("connection ended");
+                Self::Ended
+            }
+        }
+    }
 }
 
 fn secs_to_nanos(secs: f64) -> u64 {

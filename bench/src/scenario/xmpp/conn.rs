@@ -15,7 +15,7 @@ use crate::client::ws::Ws;
 use crate::client::xmpp::stanza::{self, Chat, Stanza};
 use crate::scenario::Body;
 use crate::scenario::traffic::schedule::Schedule;
-use crate::scenario::traffic::{Outcome, Shared};
+use crate::scenario::traffic::{Outcome, Read, Shared};
 
 /// How long the closing steps (`<close/>`, the close frame) may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -65,22 +65,10 @@ pub(super) async fn run(plan: XmppPlan, shared: Arc<Shared>) -> Outcome {
             biased;
             () = shared.stop.cancelled() => break,
             frame = stream.next() => {
-                let open = match frame {
-                    Some(Ok(Message::Text(text))) => conn.on_text(text.as_str()),
-                    Some(Ok(Message::Close(close))) => {
-                        let code = close.map_or(1005, |c| u16::from(c.code));
-                        conn.out.correctness.error(format!("closed by the server ({code})"));
-                        false
-                    }
-                    Some(Ok(_)) => true,
-                    Some(Err(e)) => {
-                        conn.out.correctness.error(format!("socket error: {e}"));
-                        false
-                    }
-                    None => {
-                        conn.out.correctness.error("connection ended");
-                        false
-                    }
+                let open = match Read::of(frame, &mut conn.out.correctness) {
+                    Read::Text(text) => conn.on_text(text.as_str()),
+                    Read::Nothing => true,
+                    Read::Ended => false,
                 };
                 if !open {
                     break;

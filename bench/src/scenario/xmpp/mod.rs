@@ -19,8 +19,8 @@ use anyhow::Context;
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 
-use super::direct::lost_between_partners;
-use super::traffic::{self, Shape};
+use super::pairs::{PairTraffic, lost_between_partners};
+use super::traffic;
 use crate::Ctx;
 use crate::client::ws::Ws;
 use crate::client::xmpp::XmppEndpoint;
@@ -55,36 +55,8 @@ pub struct XmppOptions {
     #[arg(long)]
     pub label: Option<String>,
 
-    /// User pairs; both users of a pair send to each other.
-    #[arg(long, default_value_t = 50)]
-    pub pairs: usize,
-
-    /// Seconds of sending.
-    #[arg(long, default_value_t = 10.0)]
-    pub duration: f64,
-
-    /// Messages per second across all senders; 0: as fast as the windows
-    /// allow.
-    #[arg(long, default_value_t = 0.0)]
-    pub rate: f64,
-
-    /// Messages each sender may have sent and not yet seen delivered.
-    #[arg(long, default_value_t = 8)]
-    pub in_flight: usize,
-
-    /// Messages all senders together may have sent and not yet seen
-    /// delivered (a window shared by every sender, in addition to each
-    /// one's `--in-flight`), as `direct --window`.
-    #[arg(long)]
-    pub window: Option<usize>,
-
-    /// Length of each message body, in characters.
-    #[arg(long, default_value_t = 64)]
-    pub body_bytes: usize,
-
-    /// Most seconds to wait after sending for the last deliveries.
-    #[arg(long, default_value_t = 15.0)]
-    pub drain: f64,
+    #[command(flatten)]
+    pub traffic: PairTraffic,
 }
 
 /// What one XMPP connection does: send to its partner, and witness what
@@ -106,15 +78,13 @@ pub struct XmppPlan {
 
 /// Runs `xmpp`.
 pub async fn run(ctx: &Ctx, o: &XmppOptions) -> anyhow::Result<RunRecord> {
-    anyhow::ensure!(o.pairs > 0, "--pairs must be at least 1");
-    let params = json!({
-        "url": o.url.as_str(), "domain": o.domain,
-        "pairs": o.pairs, "duration": o.duration, "rate": o.rate,
-        "in_flight": o.in_flight, "window": o.window, "body_bytes": o.body_bytes,
-    });
-    let mut record = RunRecord::new(ctx, "xmpp", o.label.clone(), params);
+    let t = &o.traffic;
+    let n = t.users()?;
+    let mut params = t.params();
+    params.insert("url".into(), json!(o.url.as_str()));
+    params.insert("domain".into(), json!(o.domain));
+    let mut record = RunRecord::new(ctx, "xmpp", o.label.clone(), params.into());
     let endpoint = XmppEndpoint::new(&o.url, &o.domain).await?;
-    let n = o.pairs * 2;
     let users: Vec<String> = (1..=n).map(|i| format!("{}{i}", o.user_prefix)).collect();
 
     let bar = progress::bar(ctx.quiet, n as u64, "logging in");
@@ -135,7 +105,6 @@ pub async fn run(ctx: &Ctx, o: &XmppOptions) -> anyhow::Result<RunRecord> {
         .context("logging the users in (is ejabberd up? bench/peers/ejabberd.sh start)")?;
     bar.finish_and_clear();
 
-    let rate = (o.rate > 0.0).then(|| o.rate / n as f64);
     let plans = sockets
         .into_iter()
         .enumerate()
@@ -144,18 +113,11 @@ pub async fn run(ctx: &Ctx, o: &XmppOptions) -> anyhow::Result<RunRecord> {
             index,
             run_tag: ctx.run_id.clone(),
             to: endpoint.jid(&users[index ^ 1]),
-            rate,
-            body_bytes: o.body_bytes,
+            rate: t.rate_per_sender(),
+            body_bytes: t.body_bytes,
         })
         .collect();
-    let shape = Shape {
-        senders: n,
-        in_flight: o.in_flight,
-        window: o.window,
-        duration: o.duration,
-        drain: o.drain,
-    };
-    let traffic = traffic::drive_with(ctx, plans, &shape, "xmpp", conn::run).await?;
+    let traffic = traffic::drive_with(ctx, plans, &t.shape(), "xmpp", conn::run).await?;
 
     let (e2e, _, mut correctness, fell_behind) = traffic.merged();
     correctness.lost = lost_between_partners(&traffic);
@@ -167,8 +129,8 @@ pub async fn run(ctx: &Ctx, o: &XmppOptions) -> anyhow::Result<RunRecord> {
     record.figure("sent", traffic.sent as f64, "messages");
     record.figure("delivered", traffic.delivered as f64, "messages");
     record.figure("senders", n as f64, "connections");
-    if o.rate > 0.0 {
-        record.figure("target rate", o.rate, "msg/s");
+    if t.rate > 0.0 {
+        record.figure("target rate", t.rate, "msg/s");
         record.figure("fell behind schedule", fell_behind as f64, "sends dropped");
     }
     record.latencies.insert("e2e".into(), e2e.summary());
