@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # The figures of BENCHMARKS.md: every scenario REPEAT times against the bench
 # cluster (`bench/run-local.sh start` first), JSON into OUT_DIR, then the
-# report (medians and the SVG).
+# report (medians, Confab ÷ ejabberd, and the SVG).
 #
 #   bench/suite.sh [OUT_DIR]      default docs/bench
 #
+# Each round runs Confab's `direct` three ways (as fast as a window of 64
+# messages in flight across all senders allows, the same with 8, and at
+# 1,000 msg/s), then ejabberd (`xmpp`, bench/peers/ejabberd.sh) the same
+# three ways under the same labels, then the other scenarios: Confab and
+# its peer are measured side by side, round after round, on the same box.
+# If ejabberd cannot be started, its runs are skipped (and said so).
+#
 # Settings (environment): REPEAT=3, DURATION=20 (seconds of traffic per run),
-# CONNECTIONS=15000 (idle connections; needs `ulimit -n` above it here and
-# for the node), LABEL_SUFFIX= (appended to every label, e.g. " patched").
-# The connections runs restart the bench cluster (same settings: export
-# BENCH_BIN and the like before running this).
+# PAIRS=100 (direct and xmpp pairs: 200 users), EJABBERD=1 (0: no ejabberd
+# runs), CONNECTIONS=15000 (idle connections; needs `ulimit -n` above it
+# here and for the node), LABEL_SUFFIX= (appended to every label, e.g.
+# " patched"). The connections runs restart the bench cluster (same
+# settings: export BENCH_BIN and the like before running this).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${1:-docs/bench}
 REPEAT=${REPEAT:-3}
 DURATION=${DURATION:-20}
+PAIRS=${PAIRS:-100}
 CONNECTIONS=${CONNECTIONS:-15000}
 SUFFIX=${LABEL_SUFFIX:-}
 BENCH=target/release/confab-bench
@@ -32,18 +41,49 @@ run() { # name args...
   "$BENCH" -q --json "$OUT/$name.json" "$@"
 }
 
-for i in $(seq "$REPEAT"); do
-  # Confab at full speed, with the broker's ceiling measured just before it.
-  run "direct-max-$i" direct --url "$NODE1" --url "$NODE2" --pairs 50 --in-flight 8 \
-    --duration "$DURATION" --compare-broker --label "max$SUFFIX"
-  # Both at 1,000 messages/s, for latency.
-  run "direct-1000-$i" direct --url "$NODE1" --url "$NODE2" --pairs 50 --rate 1000 \
+# The peer: ejabberd with the users of the xmpp runs. Stopped after the
+# rounds if this script started it.
+XMPP=""
+EJABBERD_STARTED=""
+if [ "${EJABBERD:-1}" != 0 ]; then
+  bench/peers/ejabberd.sh status 2>/dev/null | grep -q running || EJABBERD_STARTED=1
+  if bench/peers/ejabberd.sh start && bench/peers/ejabberd.sh users $((PAIRS * 2)); then
+    XMPP=1
+  else
+    echo "ejabberd could not be started: the xmpp runs (Confab ÷ ejabberd) are skipped" >&2
+  fi
+fi
+
+# The three settings Confab and ejabberd are compared at, under the same
+# labels. FIRST (an option, or empty) goes to the w64 run only.
+three() { # name-prefix scenario FIRST scenario-args...
+  local prefix=$1 scenario=$2 first=$3
+  shift 3
+  run "$prefix-w64-$i" "$scenario" "$@" ${first:+"$first"} --pairs "$PAIRS" --window 64 \
+    --duration "$DURATION" --label "w64$SUFFIX"
+  run "$prefix-w8-$i" "$scenario" "$@" --pairs "$PAIRS" --window 8 \
+    --duration "$DURATION" --label "w8$SUFFIX"
+  run "$prefix-1000-$i" "$scenario" "$@" --pairs "$PAIRS" --rate 1000 \
     --duration "$DURATION" --label "1000/s$SUFFIX"
+}
+
+for i in $(seq "$REPEAT"); do
+  # Confab (the broker's ceiling is measured just before its w64 run), then
+  # ejabberd, at the same three settings.
+  three direct direct --compare-broker --url "$NODE1" --url "$NODE2"
+  if [ -n "$XMPP" ]; then
+    three xmpp xmpp ""
+  else
+    echo "## xmpp-*-$i skipped (no ejabberd)" >&2
+  fi
   run "broker-1000-$i" broker --rate 1000 --duration "$DURATION" --label "1000/s$SUFFIX"
   run "group-$i" group --url "$NODE1" --url "$NODE2" --members 1000 --offline 0 --senders 4 \
     --in-flight 4 --duration "$DURATION" --label "1000 online$SUFFIX"
   run "offline-$i" offline --url "$NODE1" --url "$NODE2" --messages 10000 --verify --label "10000$SUFFIX"
 done
+if [ -n "$EJABBERD_STARTED" ] && [ -n "$XMPP" ]; then
+  bench/peers/ejabberd.sh stop
+fi
 for i in $(seq "$REPEAT"); do
   # A fresh node each time (memory freed by earlier connections would be
   # reused and hide the cost), and users registered on node 2, so that node

@@ -9,6 +9,7 @@ use crate::scenario::connections::ConnectionsOptions;
 use crate::scenario::direct::DirectOptions;
 use crate::scenario::group::GroupOptions;
 use crate::scenario::offline::OfflineOptions;
+use crate::scenario::xmpp::XmppOptions;
 
 pub use crate::target::Target;
 
@@ -48,6 +49,11 @@ pub enum Command {
     /// RabbitMQ alone: publish → consume → publish → consume through two
     /// durable queues with persistent messages and confirms.
     Broker(BrokerOptions),
+    /// `direct` against an XMPP server (ejabberd, started by
+    /// `bench/peers/ejabberd.sh start` and `… users N`) over XMPP over
+    /// WebSocket: the same pairs, windows and figures, for a side-by-side
+    /// comparison (`report` prints Confab ÷ ejabberd for matching labels).
+    Xmpp(XmppOptions),
     /// An SVG (latency distributions, throughput) and a table of medians
     /// from JSON results.
     Report(ReportOptions),

@@ -1,9 +1,11 @@
 //! Confab's load generator. It speaks only the public contract
 //! (`docs/protocol.md`): REST to register users, befriend them and make
 //! groups, WebSocket to send, receive and ack. So it can point at a node, at
-//! nginx or at a deployment elsewhere. The one exception is the `broker`
-//! scenario, which measures RabbitMQ alone (raw AMQP, no Confab code) so that
-//! Confab's figures can be quoted as a fraction of the broker's ceiling.
+//! nginx or at a deployment elsewhere. The two exceptions measure what
+//! Confab is compared with: the `broker` scenario measures RabbitMQ alone
+//! (raw AMQP, no Confab code) so that Confab's figures can be quoted as a
+//! fraction of the broker's ceiling, and `xmpp` runs `direct`'s traffic
+//! against ejabberd over XMPP, so that they can be quoted beside a peer's.
 //!
 //! Every scenario is bounded in count and time and ends by itself; each
 //! prints a table and writes a JSON [`output::RunRecord`], from which
@@ -94,6 +96,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Group(o) => scenario::group::run(&ctx, &o).await?,
         Command::Offline(o) => scenario::offline::run(&ctx, &o).await?,
         Command::Broker(o) => scenario::broker::run(&ctx, &o).await?,
+        Command::Xmpp(o) => scenario::xmpp::run(&ctx, &o).await?,
         Command::Report(o) => return report::run(&o),
     };
     print!("{}", output::table(&record));

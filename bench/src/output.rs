@@ -13,7 +13,7 @@ use crate::stats::LatencySummary;
 /// One scenario run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
-    /// `connections`, `direct`, `group`, `offline` or `broker`.
+    /// `connections`, `direct`, `group`, `offline`, `broker` or `xmpp`.
     pub scenario: String,
     pub label: Option<String>,
     pub run_id: String,

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -54,28 +55,13 @@ impl Endpoint {
     }
 
     /// Opens a WebSocket authenticated with `token` (header, not query), from
-    /// `source` if given. Nagle is off: the bench measures latency.
+    /// `source` if given.
     pub async fn connect(
         &self,
         token: &str,
         source: Option<IpAddr>,
         config: WebSocketConfig,
     ) -> anyhow::Result<Ws> {
-        let socket = match self.addr {
-            SocketAddr::V4(_) => TcpSocket::new_v4(),
-            SocketAddr::V6(_) => TcpSocket::new_v6(),
-        }
-        .context("creating a socket")?;
-        if let Some(ip) = source {
-            socket
-                .bind(SocketAddr::new(ip, 0))
-                .with_context(|| format!("binding {ip}"))?;
-        }
-        let stream = socket
-            .connect(self.addr)
-            .await
-            .with_context(|| format!("connecting to {}", self.addr))?;
-        stream.set_nodelay(true).context("TCP_NODELAY")?;
         let mut request = self
             .url
             .as_str()
@@ -85,11 +71,37 @@ impl Endpoint {
             "authorization",
             HeaderValue::from_str(&format!("Bearer {token}")).context("token header")?,
         );
-        let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
-            .await
-            .context("WebSocket upgrade")?;
-        Ok(ws)
+        open(self.addr, source, request, config).await
     }
+}
+
+/// Connects to `addr`, from `source` if given, and upgrades with `request`.
+/// Nagle is off: the bench measures latency.
+pub async fn open(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    request: Request,
+    config: WebSocketConfig,
+) -> anyhow::Result<Ws> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .context("creating a socket")?;
+    if let Some(ip) = source {
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .with_context(|| format!("binding {ip}"))?;
+    }
+    let stream = socket
+        .connect(addr)
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    stream.set_nodelay(true).context("TCP_NODELAY")?;
+    let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+        .await
+        .context("WebSocket upgrade")?;
+    Ok(ws)
 }
 
 /// Client buffers for connections that only send small frames: tungstenite

@@ -1,13 +1,13 @@
 //! `direct`: users in friend pairs, each sending to its partner (pairs split
 //! across the target URLs, so with two nodes every message crosses nodes),
-//! either at a fixed total rate or as fast as each sender's window allows.
-
-use std::collections::HashSet;
+//! either at a fixed total rate or as fast as the windows allow: each
+//! sender's own (`--in-flight`) and, with `--window`, one shared by all.
 
 use serde_json::json;
 
 use super::broker::{self, BrokerConn, BrokerOptions};
-use super::traffic::{self, Plan, SendPlan, Shape};
+use super::pairs::{PairTraffic, lost_between_partners};
+use super::traffic::{self, Plan, SendPlan};
 use crate::Ctx;
 use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, To};
@@ -21,30 +21,8 @@ pub struct DirectOptions {
     #[command(flatten)]
     pub target: Target,
 
-    /// Friend pairs; both users of a pair send to each other.
-    #[arg(long, default_value_t = 50)]
-    pub pairs: usize,
-
-    /// Seconds of sending.
-    #[arg(long, default_value_t = 10.0)]
-    pub duration: f64,
-
-    /// Messages per second across all senders; 0: as fast as the windows
-    /// allow.
-    #[arg(long, default_value_t = 0.0)]
-    pub rate: f64,
-
-    /// Messages each sender may have sent and not yet seen delivered.
-    #[arg(long, default_value_t = 8)]
-    pub in_flight: usize,
-
-    /// Length of each message body, in characters.
-    #[arg(long, default_value_t = 64)]
-    pub body_bytes: usize,
-
-    /// Most seconds to wait after sending for the last deliveries.
-    #[arg(long, default_value_t = 15.0)]
-    pub drain: f64,
+    #[command(flatten)]
+    pub traffic: PairTraffic,
 
     /// Measure the broker's ceiling (the `broker` scenario, same duration
     /// and body size) just before the traffic, and report Confab's fraction.
@@ -57,16 +35,22 @@ pub struct DirectOptions {
 
 /// Runs `direct`.
 pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
-    anyhow::ensure!(o.pairs > 0, "--pairs must be at least 1");
-    let params = json!({
-        "urls": o.target.urls.iter().map(url::Url::as_str).collect::<Vec<_>>(),
-        "pairs": o.pairs, "duration": o.duration, "rate": o.rate,
-        "in_flight": o.in_flight, "body_bytes": o.body_bytes,
-    });
-    let mut record = RunRecord::new(ctx, "direct", o.target.label.clone(), params);
+    let t = &o.traffic;
+    let n = t.users()?;
+    let mut params = t.params();
+    params.insert(
+        "urls".into(),
+        json!(
+            o.target
+                .urls
+                .iter()
+                .map(url::Url::as_str)
+                .collect::<Vec<_>>()
+        ),
+    );
+    let mut record = RunRecord::new(ctx, "direct", o.target.label.clone(), params.into());
     let api = Api::new(&o.target.urls)?;
     let endpoints = Endpoint::all(&o.target.urls).await?;
-    let n = o.pairs * 2;
 
     let bar = progress::bar(ctx.quiet, n as u64, "registering");
     let users = api
@@ -79,7 +63,7 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
     bar.finish_and_clear();
 
     let ceiling = if o.compare_broker {
-        let options = BrokerOptions::ceiling(o.broker.clone(), o.duration, o.body_bytes);
+        let options = BrokerOptions::ceiling(o.broker.clone(), t.duration, t.body_bytes);
         Some(broker::run(ctx, &options).await?)
     } else {
         None
@@ -89,7 +73,6 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
     let refs: Vec<_> = users.iter().collect();
     let sockets = super::connect_users(&refs, &endpoints, &bar).await?;
     bar.finish_and_clear();
-    let per_sender = (o.rate > 0.0).then(|| o.rate / n as f64);
     let plans = sockets
         .into_iter()
         .enumerate()
@@ -98,33 +81,18 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
             send: Some(SendPlan {
                 index: i,
                 to: To::User(users[i ^ 1].id),
-                rate: per_sender,
+                rate: t.rate_per_sender(),
                 fanout: 1,
-                body_bytes: o.body_bytes,
+                body_bytes: t.body_bytes,
             }),
             witness: true,
         })
         .collect();
-    let shape = Shape {
-        senders: n,
-        in_flight: o.in_flight,
-        duration: o.duration,
-        drain: o.drain,
-    };
-    let traffic = traffic::drive(ctx, plans, &shape, "direct").await?;
+    let traffic = traffic::drive(ctx, plans, &t.shape(), "direct").await?;
 
-    // Lost: confirmed to a partner who never received it.
-    let confirmed = traffic.confirmed_by_sender();
-    let mut lost = 0;
-    for outcome in &traffic.outcomes {
-        let Some(sender) = outcome.sender else {
-            continue;
-        };
-        let partner = &traffic.outcomes[sender ^ 1].received;
-        lost += count_missing(confirmed.get(&sender).copied().unwrap_or_default(), partner);
-    }
     let (e2e, confirm, mut correctness, fell_behind) = traffic.merged();
-    correctness.lost = lost;
+    correctness.lost = lost_between_partners(&traffic);
+    let confirmed = traffic.confirmed_by_sender();
     let confirmed_total: usize = confirmed.values().map(|c| c.len()).sum();
     let delivered_per_sec = traffic.delivered as f64 / traffic.active_secs.max(1e-9);
     record.figure("delivered/s", delivered_per_sec, "msg/s");
@@ -137,8 +105,8 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
     record.figure("confirmed", confirmed_total as f64, "messages");
     record.figure("delivered", traffic.delivered as f64, "messages");
     record.figure("senders", n as f64, "connections");
-    if o.rate > 0.0 {
-        record.figure("target rate", o.rate, "msg/s");
+    if t.rate > 0.0 {
+        record.figure("target rate", t.rate, "msg/s");
         record.figure("fell behind schedule", fell_behind as f64, "sends dropped");
     }
     record.latencies.insert("e2e".into(), e2e.summary());
@@ -156,9 +124,4 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
         record.ceiling = Some(Box::new(ceiling));
     }
     Ok(record)
-}
-
-/// How many of `sent` are not in `received`.
-pub fn count_missing(sent: &[u64], received: &HashSet<u64>) -> u64 {
-    sent.iter().filter(|m| !received.contains(m)).count() as u64
 }

@@ -6,8 +6,7 @@
 
 use serde_json::json;
 
-use super::direct::count_missing;
-use super::traffic::{self, Plan, SendPlan, Shape};
+use super::traffic::{self, Plan, SendPlan, Shape, count_missing};
 use crate::Ctx;
 use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, To};
@@ -112,6 +111,7 @@ pub async fn run(ctx: &Ctx, o: &GroupOptions) -> anyhow::Result<RunRecord> {
     let shape = Shape {
         senders: o.senders,
         in_flight: o.in_flight,
+        window: None,
         duration: o.duration,
         drain: o.drain,
     };

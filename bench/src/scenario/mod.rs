@@ -1,12 +1,15 @@
 //! The scenarios, and what several of them share: the message body that
-//! carries the send time, and connecting many users at once.
+//! carries the send time, and connecting many users at once. All but
+//! `xmpp` (the peer, ejabberd) drive Confab.
 
 pub mod broker;
 pub mod connections;
 pub mod direct;
 pub mod group;
 pub mod offline;
+pub mod pairs;
 pub mod traffic;
+pub mod xmpp;
 
 use anyhow::Context;
 use futures_util::{StreamExt, TryStreamExt};

@@ -1,18 +1,19 @@
-//! One connection of the traffic: its socket, its send schedule, its window
-//! and its acks, in one `select!` loop.
+//! One connection of the traffic: its socket, its send schedule
+//! ([`super::schedule`]), its windows ([`super::window`]) and its acks, in
+//! one `select!` loop.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Outcome, Plan, SendPlan, Shared, tick};
+use super::schedule::Schedule;
+use super::{Outcome, Plan, Read, SendPlan, Shared};
 use crate::client::ws::{ServerFrame, Ws, ack_frame, msg_id, send_frame};
 use crate::scenario::Body;
 
@@ -34,64 +35,40 @@ struct Conn {
     pending: HashMap<u64, u64>,
     next_id: u64,
     acks: Vec<u64>,
-    /// Scheduled send times not yet sent (fixed rate only).
-    owed: VecDeque<u64>,
+    schedule: Schedule,
 }
 
 pub(super) async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
     let Plan { ws, send, witness } = plan;
     let (sink, mut stream): (_, SplitStream<Ws>) = ws.split();
-    let window = send.as_ref().map(|s| shared.windows[s.index].clone());
-    let mut rate = send.as_ref().and_then(|s| s.rate).map(|r| {
-        let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / r.max(0.001)));
-        // Keep the schedule: missed ticks fire at once (and count as late).
-        interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
-        interval
-    });
-    let max_owed = send
-        .as_ref()
-        .and_then(|s| s.rate)
-        .map_or(0, |r| (r.ceil() as usize).max(1));
+    let sender = send.as_ref().map(|s| s.index);
     let mut ack_timer = tokio::time::interval(ACK_EVERY);
     ack_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut conn = Conn {
         out: Outcome {
-            sender: send.as_ref().map(|s| s.index),
+            sender,
             ..Outcome::default()
         },
         shared: shared.clone(),
         sink,
+        schedule: Schedule::new(send.as_ref().and_then(|s| s.rate)),
         send,
         witness,
         pending: HashMap::new(),
         next_id: 0,
         acks: Vec::new(),
-        owed: VecDeque::new(),
     };
-    let mut sending = conn.send.is_some();
-    let fixed_rate = rate.is_some();
+    let mut sending = sender.is_some();
 
     loop {
         tokio::select! {
             biased;
             () = shared.stop.cancelled() => break,
             frame = stream.next() => {
-                let open = match frame {
-                    Some(Ok(Message::Text(text))) => conn.on_text(text.as_str()).await,
-                    Some(Ok(Message::Close(close))) => {
-                        let code = close.map_or(1005, |c| u16::from(c.code));
-                        conn.out.correctness.error(format!("closed by the server ({code})"));
-                        false
-                    }
-                    Some(Ok(_)) => true,
-                    Some(Err(e)) => {
-                        conn.out.correctness.error(format!("socket error: {e}"));
-                        false
-                    }
-                    None => {
-                        conn.out.correctness.error("connection ended");
-                        false
-                    }
+                let open = match Read::of(frame, &mut conn.out.correctness) {
+                    Read::Text(text) => conn.on_text(text.as_str()).await,
+                    Read::Nothing => true,
+                    Read::Ended => false,
                 };
                 if !open {
                     break;
@@ -103,19 +80,12 @@ pub(super) async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
                 }
             }
             () = shared.stop_sending.cancelled(), if sending => sending = false,
-            due = tick(&mut rate), if sending => {
+            due = conn.schedule.tick(), if sending => {
                 // The scheduled time, not the time the tick was seen.
-                conn.owed.push_back(shared.clock.at(due));
-                if conn.owed.len() > max_owed {
-                    conn.owed.pop_front();
-                    conn.out.fell_behind += 1;
-                }
+                conn.schedule.owe(shared.clock.at(due));
             }
-            permit = acquire(window.as_deref()), if sending && (!fixed_rate || !conn.owed.is_empty()) => {
-                if let Some(permit) = permit {
-                    // Given back by the witness on receipt (or on refusal).
-                    permit.forget();
-                }
+            // Slots are given back by the witness on receipt (or on refusal).
+            () = shared.windows.acquire(sender.unwrap_or_default()), if sending && conn.schedule.ready() => {
                 if !conn.send_one().await {
                     break;
                 }
@@ -132,7 +102,7 @@ impl Conn {
             return true;
         };
         let now = self.shared.clock.now();
-        let sent = self.owed.pop_front().unwrap_or(now);
+        let sent = self.schedule.take(now);
         let id = self.next_id;
         self.next_id += 1;
         let body = Body {
@@ -181,14 +151,7 @@ impl Conn {
                 } else if let Some(body) = Body::decode(&body) {
                     let now = clock.now();
                     self.out.e2e.record_nanos(now.saturating_sub(body.sent));
-                    self.shared.delivered.fetch_add(1, Ordering::Relaxed);
-                    self.shared.last_delivery.fetch_max(now, Ordering::Relaxed);
-                    self.shared.timeline.add(1);
-                    if self.witness
-                        && let Some(window) = self.shared.windows.get(body.sender)
-                    {
-                        window.add_permits(1);
-                    }
+                    self.shared.delivered(now, body.sender, self.witness);
                 }
                 if self.acks.len() >= ACK_BATCH {
                     return self.flush_acks().await;
@@ -203,7 +166,7 @@ impl Conn {
                     self.shared.answered.fetch_add(1, Ordering::Relaxed);
                     // This one will not arrive: its slot is free again.
                     if let Some(plan) = &self.send {
-                        self.shared.windows[plan.index].add_permits(1);
+                        self.shared.windows.release(plan.index);
                     }
                 }
             }
@@ -234,6 +197,7 @@ impl Conn {
             let _ = self.sink.send(Message::Close(None)).await;
         })
         .await;
+        self.out.fell_behind = self.schedule.fell_behind;
         if !self.pending.is_empty() {
             *self
                 .out
@@ -243,13 +207,5 @@ impl Conn {
                 .or_default() += self.pending.len() as u64;
         }
         self.out
-    }
-}
-
-/// A slot of an optional window (at once, without one).
-async fn acquire(window: Option<&Semaphore>) -> Option<SemaphorePermit<'_>> {
-    match window {
-        Some(window) => window.acquire().await.ok(),
-        None => None,
     }
 }

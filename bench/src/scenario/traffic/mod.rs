@@ -7,29 +7,36 @@
 //!   so a client that falls behind shows as latency instead of hiding it.
 //! - **Window**: each sender may have `in_flight` messages sent but not yet
 //!   received by its witness (in `direct` the partner, in `group` one chosen
-//!   member); the witness opens the window again on receipt.
+//!   member), and, with a shared window, all senders together at most
+//!   `window`; the witness opens the windows again on receipt ([`window`]).
 //! - **Receiving**: every `message` is acked (in batches), counted once per
 //!   `msg_id` (repeats are duplicates), and its latency taken from its body.
 //!
 //! The driver stops the sends after the duration, waits (bounded) until every
 //! send is answered and every confirmed message delivered, then stops all.
-//! One connection's loop is in [`conn`].
+//! One Confab connection's loop is in [`conn`]; [`drive_with`] runs another
+//! protocol's loop (the `xmpp` peer's) over the same windows, schedule,
+//! counters and drain, so both report the same figures.
 
 mod conn;
+pub mod schedule;
+pub mod window;
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio::time::Interval;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::ws::{To, Ws};
 use crate::output::Correctness;
 use crate::stats::{Latency, Timeline};
 use crate::{Clock, Ctx};
+use window::Windows;
 
 /// What one connection does.
 #[derive(Debug)]
@@ -60,6 +67,9 @@ pub struct Shape {
     /// Sender windows (one per sender index).
     pub senders: usize,
     pub in_flight: usize,
+    /// Messages sent and not yet delivered across all senders; `None`: no
+    /// bound but the senders' own.
+    pub window: Option<usize>,
     /// Seconds of sending.
     pub duration: f64,
     /// Most seconds to wait, after sending, for answers and deliveries.
@@ -68,18 +78,36 @@ pub struct Shape {
 
 /// Counters every connection task updates, and the stop signals.
 #[derive(Debug)]
-pub(super) struct Shared {
-    pub(super) clock: Clock,
-    pub(super) windows: Vec<Arc<Semaphore>>,
-    pub(super) timeline: Timeline,
-    pub(super) sent: AtomicU64,
-    pub(super) answered: AtomicU64,
-    pub(super) expected: AtomicU64,
-    pub(super) delivered: AtomicU64,
+pub struct Shared {
+    pub clock: Clock,
+    pub windows: Windows,
+    timeline: Timeline,
+    /// Sends written.
+    pub sent: AtomicU64,
+    /// Sends the server answered (confirmed or refused).
+    pub answered: AtomicU64,
+    /// Deliveries to wait for: what confirmed sends owe.
+    pub expected: AtomicU64,
+    delivered: AtomicU64,
     /// Clock time of the latest delivery.
-    pub(super) last_delivery: AtomicU64,
-    pub(super) stop_sending: CancellationToken,
-    pub(super) stop: CancellationToken,
+    last_delivery: AtomicU64,
+    /// Cancelled when the sending time is over.
+    pub stop_sending: CancellationToken,
+    /// Cancelled when the drain is over: every connection closes.
+    pub stop: CancellationToken,
+}
+
+impl Shared {
+    /// Counts the first receipt (at clock time `now`) of a message from
+    /// sender index `sender`; a witness gives its windows' slots back.
+    pub fn delivered(&self, now: u64, sender: usize, witness: bool) {
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        self.last_delivery.fetch_max(now, Ordering::Relaxed);
+        self.timeline.add(1);
+        if witness {
+            self.windows.release(sender);
+        }
+    }
 }
 
 /// What one connection saw.
@@ -87,9 +115,11 @@ pub(super) struct Shared {
 pub struct Outcome {
     /// Its sender index, if it sent.
     pub sender: Option<usize>,
-    /// The `msg_id`s of its confirmed sends.
+    /// The `msg_id`s of its confirmed sends (over XMPP, which confirms
+    /// nothing, the sequence numbers of every send written).
     pub confirmed: Vec<u64>,
-    /// The `msg_id`s it received, once each.
+    /// The `msg_id`s (over XMPP: the sender's sequence numbers) it
+    /// received, once each.
     pub received: HashSet<u64>,
     pub correctness: Correctness,
     /// Send → receipt, for messages received here.
@@ -141,20 +171,36 @@ impl Traffic {
     }
 }
 
-/// Runs `plans` with `shape`, showing progress as `what`.
+/// Runs `plans` (Confab connections) with `shape`, showing progress as
+/// `what`.
 pub async fn drive(
     ctx: &Ctx,
     plans: Vec<Plan>,
     shape: &Shape,
     what: &str,
 ) -> anyhow::Result<Traffic> {
+    drive_with(ctx, plans, shape, what, conn::run).await
+}
+
+/// Runs one task per plan, each `connection(plan, shared)`, with `shape`:
+/// the sending time, then the bounded drain, then the stop; showing
+/// progress as `what`. The outcomes are in the plans' order.
+pub async fn drive_with<P, F, Fut>(
+    ctx: &Ctx,
+    plans: Vec<P>,
+    shape: &Shape,
+    what: &str,
+    connection: F,
+) -> anyhow::Result<Traffic>
+where
+    F: Fn(P, Arc<Shared>) -> Fut,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
     let clock = ctx.clock;
     let seconds = (shape.duration + shape.drain).ceil() as usize + 2;
     let shared = Arc::new(Shared {
         clock,
-        windows: (0..shape.senders)
-            .map(|_| Arc::new(Semaphore::new(shape.in_flight.max(1))))
-            .collect(),
+        windows: Windows::new(shape.senders, shape.in_flight, shape.window),
         timeline: Timeline::new(clock, seconds),
         sent: AtomicU64::new(0),
         answered: AtomicU64::new(0),
@@ -167,42 +213,13 @@ pub async fn drive(
     let start = clock.now();
     let tasks: Vec<_> = plans
         .into_iter()
-        .map(|plan| tokio::spawn(conn::run(plan, shared.clone())))
+        .map(|plan| tokio::spawn(connection(plan, shared.clone())))
         .collect();
 
-    let bar = crate::progress::timed(ctx.quiet, shape.duration, what);
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let mut last = (start, 0u64);
-    while clock.since(start) < secs_to_nanos(shape.duration) {
-        tick.tick().await;
-        bar.inc(1);
-        let now = clock.now();
-        let delivered = shared.delivered.load(Ordering::Relaxed);
-        if now - last.0 >= 1_000_000_000 {
-            let rate = (delivered - last.1) as f64 / ((now - last.0) as f64 / 1e9);
-            bar.set_message(format!("{rate:.0} deliveries/s"));
-            last = (now, delivered);
-        }
-    }
+    send_for(ctx, &shared, shape.duration, what).await;
     shared.stop_sending.cancel();
     let send_secs = clock.since(start) as f64 / 1e9;
-    bar.finish_and_clear();
-
-    // Bounded drain: every send answered, every confirmed message delivered.
-    let drain_start = clock.now();
-    let deadline = drain_start + secs_to_nanos(shape.drain);
-    let bar = crate::progress::timed(ctx.quiet, shape.drain, "draining");
-    while clock.now() < deadline {
-        let settled = shared.answered.load(Ordering::Relaxed)
-            >= shared.sent.load(Ordering::Relaxed)
-            && shared.delivered.load(Ordering::Relaxed) >= shared.expected.load(Ordering::Relaxed);
-        if settled {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        bar.set_position(clock.since(drain_start) / 100_000_000);
-    }
-    bar.finish_and_clear();
+    drain(ctx, &shared, shape.drain).await;
     shared.stop.cancel();
 
     let mut outcomes = Vec::with_capacity(tasks.len());
@@ -224,6 +241,86 @@ pub async fn drive(
         expected: shared.expected.load(Ordering::Relaxed),
         timeline: shared.timeline.counts(),
     })
+}
+
+/// The sending time: `duration` seconds, showing deliveries per second.
+async fn send_for(ctx: &Ctx, shared: &Shared, duration: f64, what: &str) {
+    let clock = shared.clock;
+    let start = clock.now();
+    let bar = crate::progress::timed(ctx.quiet, duration, what);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut last = (start, 0u64);
+    while clock.since(start) < secs_to_nanos(duration) {
+        tick.tick().await;
+        bar.inc(1);
+        let now = clock.now();
+        let delivered = shared.delivered.load(Ordering::Relaxed);
+        if now - last.0 >= 1_000_000_000 {
+            let rate = (delivered - last.1) as f64 / ((now - last.0) as f64 / 1e9);
+            bar.set_message(format!("{rate:.0} deliveries/s"));
+            last = (now, delivered);
+        }
+    }
+    bar.finish_and_clear();
+}
+
+/// The bounded drain: until every send is answered and every confirmed
+/// message delivered, or `drain` seconds.
+async fn drain(ctx: &Ctx, shared: &Shared, drain: f64) {
+    let clock = shared.clock;
+    let drain_start = clock.now();
+    let deadline = drain_start + secs_to_nanos(drain);
+    let bar = crate::progress::timed(ctx.quiet, drain, "draining");
+    while clock.now() < deadline {
+        let settled = shared.answered.load(Ordering::Relaxed)
+            >= shared.sent.load(Ordering::Relaxed)
+            && shared.delivered.load(Ordering::Relaxed) >= shared.expected.load(Ordering::Relaxed);
+        if settled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        bar.set_position(clock.since(drain_start) / 100_000_000);
+    }
+    bar.finish_and_clear();
+}
+
+/// How many of `sent` are not in `received`.
+pub fn count_missing(sent: &[u64], received: &HashSet<u64>) -> u64 {
+    sent.iter().filter(|m| !received.contains(m)).count() as u64
+}
+
+/// What one read from a connection's socket means to its loop.
+#[derive(Debug)]
+pub enum Read {
+    /// A text frame to handle.
+    Text(Utf8Bytes),
+    /// Nothing to do (a ping, a pong, a binary frame).
+    Nothing,
+    /// The connection is over; why was counted as an error.
+    Ended,
+}
+
+impl Read {
+    /// Classifies `frame`, counting in `correctness` why a connection ended.
+    pub fn of(frame: Option<Result<Message, WsError>>, correctness: &mut Correctness) -> Self {
+        match frame {
+            Some(Ok(Message::Text(text))) => Self::Text(text),
+            Some(Ok(Message::Close(close))) => {
+                let code = close.map_or(1005, |c| u16::from(c.code));
+                correctness.error(format!("closed by the server ({code})"));
+                Self::Ended
+            }
+            Some(Ok(_)) => Self::Nothing,
+            Some(Err(e)) => {
+                correctness.error(format!("socket error: {e}"));
+                Self::Ended
+            }
+            None => {
+                correctness.error("connection ended");
+                Self::Ended
+            }
+        }
+    }
 }
 
 fn secs_to_nanos(secs: f64) -> u64 {

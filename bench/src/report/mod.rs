@@ -1,7 +1,10 @@
 //! `report`: reads JSON results, prints the median of every figure per
-//! series (scenario and label) over its runs, and draws one SVG: end-to-end
+//! series (scenario and label) over its runs, then Confab ÷ ejabberd for
+//! the labels run both ways ([`versus`]), and draws one SVG: end-to-end
 //! latency distributions, median throughput per series, and throughput
 //! second by second.
+
+pub mod versus;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +35,7 @@ pub struct ReportOptions {
 pub fn run(o: &ReportOptions) -> anyhow::Result<()> {
     let records = load(&o.inputs)?;
     print!("{}", medians(&records));
+    print!("{}", versus::table(&records));
     draw(&records, &o.output, &o.title)?;
     println!("plot: {}", o.output.display());
     Ok(())
@@ -148,10 +152,13 @@ pub fn medians(records: &[RunRecord]) -> String {
     out
 }
 
-/// Whether a record is message traffic (direct, group or the broker),
-/// whose deliveries per second the timeline shows.
+/// Whether a record is message traffic (direct, its XMPP peer, group or
+/// the broker), whose deliveries per second the timeline shows.
 fn is_traffic(record: &RunRecord) -> bool {
-    matches!(record.scenario.as_str(), "direct" | "group" | "broker")
+    matches!(
+        record.scenario.as_str(),
+        "direct" | "xmpp" | "group" | "broker"
+    )
 }
 
 /// The saturation rate of a traffic record run as fast as its windows
