@@ -30,6 +30,9 @@ pub const ACKS: &str = "confab_acks_total";
 /// Counter: acks dropped because the ack writer was behind (the messages
 /// come again on the next connect).
 pub const ACKS_DROPPED: &str = "confab_acks_dropped_total";
+/// Counter: log-ins and sign-ups refused because too many waited for the
+/// password hasher (503).
+pub const PASSWORD_BUSY: &str = "confab_password_busy_total";
 /// Counter: connections closed because they read too slowly.
 pub const SLOW_CONSUMER_CLOSES: &str = "confab_slow_consumer_closes_total";
 
@@ -82,6 +85,10 @@ pub fn register_node() {
         (
             SLOW_CONSUMER_CLOSES,
             "connections closed for reading too slowly",
+        ),
+        (
+            PASSWORD_BUSY,
+            "requests refused while the password hasher was full",
         ),
     ]);
 }

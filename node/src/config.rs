@@ -45,6 +45,12 @@ pub struct Config {
     #[command(flatten)]
     pub ws: WsConfig,
 
+    /// Sign-ups, log-ins and password changes that may wait for the
+    /// password hasher (one hash per core at a time); past it they are
+    /// answered 503 `busy` with `Retry-After` at once.
+    #[arg(long, env = "PASSWORD_QUEUE", default_value_t = 128)]
+    pub password_queue: usize,
+
     /// Largest REST request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,

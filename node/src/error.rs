@@ -23,6 +23,10 @@ pub enum ApiError {
     /// A dependency (Postgres, Redis) did not answer: 503, worth retrying.
     #[error("dependency unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// Too many requests wait for the password hasher: 503 with
+    /// `Retry-After`, worth retrying a moment later.
+    #[error("busy")]
+    Busy,
     /// A bug or an unexpected state: 500, logged with its cause.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -97,7 +101,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Client { status, .. } => *status,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,6 +111,7 @@ impl ApiError {
         match self {
             Self::Client { code, .. } => code,
             Self::Unavailable(_) => "unavailable",
+            Self::Busy => "busy",
             Self::Internal(_) => "internal",
         }
     }
@@ -120,6 +125,7 @@ impl IntoResponse for ApiError {
                 tracing::warn!(error = ?cause, "dependency unavailable");
                 "a service Confab depends on is unavailable; try again shortly".into()
             }
+            Self::Busy => "too many log-ins at once; try again in a second".into(),
             Self::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
                 "internal error".into()
@@ -131,7 +137,23 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if matches!(self, Self::Busy) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
+    }
+}
+
+impl From<crate::password::PasswordError> for ApiError {
+    fn from(err: crate::password::PasswordError) -> Self {
+        match err {
+            crate::password::PasswordError::Busy => Self::Busy,
+            crate::password::PasswordError::Failed(e) => Self::Internal(e),
+        }
     }
 }
 
@@ -177,3 +199,16 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
 
 /// The result type of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_is_a_503_with_retry_after() {
+        let response = ApiError::Busy.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "1");
+        assert_eq!(ApiError::Busy.code(), "busy");
+    }
+}

@@ -286,7 +286,7 @@ fn app_state(
             &config.jwt.validated_secret()?,
             config.jwt.ttl()?,
         )),
-        passwords: password::Passwords::new(cores)?,
+        passwords: password::Passwords::new(cores, config.password_queue)?,
         max_group_members: config.max_group_members,
         social,
         hub: Arc::new(Hub::new(node, incarnation, config.ws.outbound_queue)),
