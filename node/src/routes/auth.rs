@@ -74,6 +74,7 @@ fn issue(state: &AppState, user: users::Model) -> ApiResult<AuthResponse> {
         (status = 409, body = ErrorBody, description = "username_taken"),
         (status = 413, body = ErrorBody, description = "too_large"),
         (status = 422, body = ErrorBody, description = "invalid_username, weak_password, invalid_display_name, invalid_field"),
+        (status = 503, body = ErrorBody, description = "busy: too many sign-ups and log-ins wait for the password hasher (Retry-After: 1)"),
     )
 )]
 async fn register(
@@ -116,6 +117,7 @@ async fn register(
         (status = 200, body = AuthResponse),
         (status = 400, body = ErrorBody, description = "malformed_body"),
         (status = 401, body = ErrorBody, description = "invalid_credentials (unknown user and wrong password alike)"),
+        (status = 503, body = ErrorBody, description = "busy: too many sign-ups and log-ins wait for the password hasher (Retry-After: 1)"),
     )
 )]
 async fn login(

@@ -177,6 +177,7 @@ struct PasswordChange {
         (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
         (status = 403, body = ErrorBody, description = "wrong_password"),
         (status = 422, body = ErrorBody, description = "weak_password"),
+        (status = 503, body = ErrorBody, description = "busy: too many requests wait for the password hasher (Retry-After: 1)"),
     )
 )]
 async fn change_password(
