@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::batch::{self, BatchError, Dispatch, IN_FLIGHT_BATCHES, Planned};
+use crate::homes::{ANNOUNCE_EVERY, Homes};
 use crate::route::Router;
 
 /// How long a dispatcher gathers its first window after subscribing (and any
@@ -48,6 +49,18 @@ pub struct InputConsumer {
     /// the others (as a standby) after `standby_after`. `None`: all at once.
     pub home: Option<Vec<u16>>,
     pub standby_after: Duration,
+    /// Announces the home shards; says when another's home shard is to be
+    /// handed over.
+    pub homes: Homes,
+}
+
+/// Why consuming a shard ended without a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Shutdown.
+    Stopped,
+    /// The shard's home dispatcher is up: subscribe again, behind it.
+    HandedOver,
 }
 
 /// The two channels of one shard's connection.
@@ -97,7 +110,10 @@ impl InputConsumer {
             let close = connection.close(200, "dispatcher shard stopping".into());
             self.broker.bounded("connection.close", close).await.ok();
             match consumed {
-                Ok(()) => break,
+                Ok(Ended::Stopped) => break,
+                Ok(Ended::HandedOver) => {
+                    tracing::info!(shard, "handed the shard over to its home dispatcher");
+                }
                 Err(e) => {
                     tracing::warn!(
                         shard,
@@ -118,10 +134,10 @@ impl InputConsumer {
         shard: u16,
         connection: &lapin::Connection,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Ended> {
         let channels = self.open(connection).await?;
         let queue = self.router.topology.input(shard);
-        let tag = ShortString::from(format!("dispatcher-{}-{shard}", std::process::id()));
+        let tag = ShortString::from(format!("dispatcher-{}-{shard}", self.homes.me()));
         let mut consumer = self
             .subscribe(&channels.consume, &queue, tag.clone())
             .await?;
@@ -145,11 +161,20 @@ impl InputConsumer {
         };
         let mut settled = false;
         let mut check = tokio::time::interval(CHECK_INTERVAL);
-        loop {
+        let mut homes = tokio::time::interval(ANNOUNCE_EVERY);
+        let ended = loop {
             let first = tokio::select! {
-                () = shutdown.cancelled() => break,
+                () = shutdown.cancelled() => break Ended::Stopped,
                 _ = check.tick() => {
                     anyhow::ensure!(channels.consume.status().connected(), "the input channel closed");
+                    continue;
+                }
+                _ = homes.tick() => {
+                    // Active (it received) on another's home shard that
+                    // is up: hand it over.
+                    if self.home_check(shard, settled).await {
+                        break Ended::HandedOver;
+                    }
                     continue;
                 }
                 stopped = &mut publishing => return Err(publish_failure(stopped)),
@@ -172,7 +197,7 @@ impl InputConsumer {
             if to_publish.send(planned).await.is_err() {
                 return Err(publish_failure((&mut publishing).await));
             }
-        }
+        };
         // Let the publish stage finish what it took (confirms and acks),
         // then stop receiving; what was prefetched but not routed goes back
         // to the queue when the channel closes.
@@ -188,7 +213,22 @@ impl InputConsumer {
             let close = channel.close(200, "dispatcher stopping".into());
             self.broker.bounded("channel.close", close).await.ok();
         }
-        Ok(())
+        Ok(ended)
+    }
+
+    /// On a home shard, announces it; on another's, says whether to hand it
+    /// over: only if this dispatcher is active on it (`received`) and its
+    /// home dispatcher is up. Redis down: nothing is announced or handed.
+    async fn home_check(&self, shard: u16, received: bool) -> bool {
+        if self.is_home(shard) {
+            if self.home.is_some()
+                && let Err(e) = self.homes.announce(shard).await
+            {
+                tracing::debug!(shard, error = %e, "cannot announce the home shard");
+            }
+            return false;
+        }
+        received && self.homes.claimed_by_another(shard).await.unwrap_or(false)
     }
 
     /// The consume and publish channels, the input shards declared.

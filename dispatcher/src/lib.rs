@@ -11,6 +11,7 @@ pub mod batch;
 pub mod chores;
 pub mod config;
 pub mod consumer;
+pub mod homes;
 pub mod ops;
 pub mod plan;
 pub mod route;
@@ -99,9 +100,10 @@ async fn connect(config: &Config) -> anyhow::Result<(InputConsumer, Probe)> {
         redis: redis.clone(),
         amqp: broker.pool().clone(),
     };
+    let redis_for_homes = redis.clone();
     let router = Router {
         presence: Presence::new(redis.clone(), prefix.clone()),
-        social: SocialCache::new(redis, db.clone(), prefix.clone()),
+        social: SocialCache::new(redis.clone(), db.clone(), prefix.clone()),
         topology: config.amqp.topology(),
         db,
     };
@@ -111,6 +113,11 @@ async fn connect(config: &Config) -> anyhow::Result<(InputConsumer, Probe)> {
         prefetch: config.prefetch,
         batch: config.batch,
         home: config.home_shards.clone(),
+        homes: homes::Homes::new(
+            redis_for_homes,
+            prefix.clone(),
+            uuid::Uuid::new_v4().simple().to_string(),
+        ),
         standby_after: std::time::Duration::from_millis(config.standby_after_ms),
     };
     Ok((input, probe))

@@ -124,3 +124,83 @@ async fn overlapping_batches_are_each_acked_once_their_deliveries_are_confirmed(
     assert_eq!(app.input_depth().await, 0);
     assert_eq!(app.count("SELECT count(*) FROM messages").await, 1200);
 }
+
+/// The consumers of `queue` as RabbitMQ lists them: (tag, active).
+async fn consumers(queue: String) -> Vec<(String, bool)> {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new("rabbitmqctl")
+            .args(["list_consumers", "-q", "--no-table-headers"])
+            .args(["queue_name", "consumer_tag", "active"])
+            .output()
+            .expect("rabbitmqctl runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split('\t');
+                let (name, tag, active) = (fields.next()?, fields.next()?, fields.next()?);
+                (name == queue).then(|| (tag.to_owned(), active == "true"))
+            })
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_dispatcher_that_starts_late_is_handed_its_home_shards() {
+    let mut app = TestApp::spawn_cluster(2, false, &[]).await;
+    // Alone, and standing by for the other shards at once: active on all.
+    app.start_dispatcher_with(&[
+        "--dispatcher-shards",
+        "0,1",
+        "--dispatcher-standby-after-ms",
+        "0",
+    ]);
+    let alice = app.register("alice").await;
+    let topology = app.topology();
+    // A friend whose conversation is on shard 2 or 3 (ids are the same in
+    // every run, so this is too).
+    let mut friend = app.register("friend0").await;
+    let mut n = 0;
+    while topology.shard_of(ConvKey::direct(alice.id, friend.id)) < 2 {
+        n += 1;
+        friend = app.register(&format!("friend{n}")).await;
+    }
+    app.befriend(&alice, &friend).await;
+    let shard = topology.shard_of(ConvKey::direct(alice.id, friend.id));
+    let queue = topology.input(shard);
+    let mut a = Client::connect(&app, 0, &alice).await;
+    let mut f = Client::connect(&app, 1, &friend).await;
+    a.send_confirmed("m1", to_user(&friend), "before").await;
+    assert_eq!(f.next_message().await["seq"], 1);
+    let first = consumers(queue.clone()).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    let (first_tag, active) = first[0].clone();
+    assert!(active);
+
+    // The shard's home dispatcher starts: it is handed the shard, and the
+    // first one stays subscribed, standing by.
+    let home = app.add_dispatcher_with(&["--dispatcher-shards", "2,3"]);
+    let mut handed = false;
+    for _ in 0..60 {
+        let now = consumers(queue.clone()).await;
+        let active: Vec<&String> = now.iter().filter(|c| c.1).map(|c| &c.0).collect();
+        if now.len() == 2 && active.len() == 1 && *active[0] != first_tag {
+            handed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(
+        handed,
+        "the home dispatcher never became the shard's active consumer"
+    );
+    // The conversation goes on, in order, through its home dispatcher.
+    a.send_confirmed("m2", to_user(&friend), "after").await;
+    let next = f.next_message().await;
+    assert_eq!(
+        (next["body"].as_str(), next["seq"].as_i64()),
+        (Some("after"), Some(2))
+    );
+    home.stop().await;
+}

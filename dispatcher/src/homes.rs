@@ -1,0 +1,82 @@
+//! Which dispatcher an input shard belongs to, when it is up: a dispatcher
+//! announces its home shards (`DISPATCHER_SHARDS`) in Redis while it is
+//! subscribed to them, and a dispatcher that is active on a shard that is
+//! another's home hands it over (it re-subscribes, which puts it behind the
+//! home dispatcher in the shard's single-active-consumer line). So a
+//! dispatcher that starts after another took its shards gets them back,
+//! with the same failover ordering as a crash (RabbitMQ 3.10 ignores
+//! consumer priorities with single active consumer, which would otherwise
+//! do this).
+//!
+//! Key (under the prefix): `dispatcher_home:{shard}` → the home dispatcher's
+//! instance id, [`HOME_TTL`], refreshed every [`ANNOUNCE_EVERY`]. Losing
+//! Redis only delays a handover.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+/// How long an announcement lasts without being refreshed.
+pub const HOME_TTL: Duration = Duration::from_secs(15);
+
+/// How often a dispatcher announces its home shards, and how often one
+/// active on another's shard checks for its home dispatcher.
+pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(5);
+
+/// This dispatcher's view of shard ownership.
+#[derive(Clone)]
+pub struct Homes {
+    redis: ConnectionManager,
+    prefix: String,
+    /// This dispatcher process (a fresh id per start).
+    me: String,
+}
+
+impl std::fmt::Debug for Homes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Homes")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Homes {
+    /// Ownership kept in `redis` under `prefix`, for the dispatcher `me`.
+    pub fn new(redis: ConnectionManager, prefix: impl Into<String>, me: impl Into<String>) -> Self {
+        Self {
+            redis,
+            prefix: prefix.into(),
+            me: me.into(),
+        }
+    }
+
+    /// This dispatcher's instance id.
+    pub fn me(&self) -> &str {
+        &self.me
+    }
+
+    fn key(&self, shard: u16) -> String {
+        format!("{}dispatcher_home:{shard}", self.prefix)
+    }
+
+    /// Says that this dispatcher, whose home `shard` is, is subscribed to it.
+    pub async fn announce(&self, shard: u16) -> redis::RedisResult<()> {
+        let ttl = u64::try_from(HOME_TTL.as_millis()).unwrap_or(15_000);
+        redis::cmd("SET")
+            .arg(self.key(shard))
+            .arg(&self.me)
+            .arg("PX")
+            .arg(ttl)
+            .exec_async(&mut self.redis.clone())
+            .await
+    }
+
+    /// Whether another dispatcher, whose home `shard` is, is subscribed to it.
+    pub async fn claimed_by_another(&self, shard: u16) -> redis::RedisResult<bool> {
+        let home: Option<String> = redis::cmd("GET")
+            .arg(self.key(shard))
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(home.is_some_and(|home| home != self.me))
+    }
+}
