@@ -65,6 +65,16 @@ pub enum Input {
 }
 
 impl Input {
+    /// The items of one AMQP message of an input shard: a node publishes
+    /// one item, or (when several were waiting) a JSON array of them, in
+    /// the order they were handed to its publisher.
+    pub fn decode_all(bytes: &[u8]) -> Result<Vec<Input>, serde_json::Error> {
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => serde_json::from_slice(bytes),
+            _ => serde_json::from_slice::<Input>(bytes).map(|item| vec![item]),
+        }
+    }
+
     /// What the item is about, which picks its `input` shard: a message's or
     /// a receipt's conversation; for presence and social events, which are
     /// about users rather than a conversation, the first user's own pair.

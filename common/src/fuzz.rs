@@ -104,6 +104,7 @@ proptest! {
     #[test]
     fn broker_payloads_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         let _ = serde_json::from_slice::<Input>(&bytes);
+        let _ = Input::decode_all(&bytes);
         let _ = serde_json::from_slice::<Bundle>(&bytes);
     }
 
@@ -111,7 +112,12 @@ proptest! {
     fn envelopes_and_deliveries_round_trip(message in payload(), origin in conn_key(), users in prop::collection::vec(any::<i64>(), 0..5), conv in any::<i64>()) {
         let envelope = Input::Message(Envelope { message: message.clone(), origin, device: Some("phone".into()) });
         let decoded: Input = serde_json::from_slice(&serde_json::to_vec(&envelope).unwrap()).unwrap();
-        prop_assert_eq!(decoded, envelope);
+        prop_assert_eq!(&decoded, &envelope);
+        // Alone, or in an array as a node's publisher coalesces them.
+        let one = serde_json::to_vec(&envelope).unwrap();
+        prop_assert_eq!(Input::decode_all(&one).unwrap(), vec![envelope.clone()]);
+        let many = [b"[".as_slice(), &one, b",", &one, b"]"].concat();
+        prop_assert_eq!(Input::decode_all(&many).unwrap(), vec![envelope.clone(), envelope]);
         let bundle = Bundle {
             deliveries: vec![Delivery {
                 frame: Delivery::frame_of(&message),

@@ -111,8 +111,9 @@ impl Dispatch<'_> {
         })
     }
 
-    /// The messages and signals of `batch`; an undecodable item is poison
-    /// (it never will decode) and goes to `input.dead`.
+    /// The messages and signals of `batch` (each AMQP message holds one item
+    /// or an array of them); an undecodable one is poison (it never will
+    /// decode) and goes to `input.dead`.
     async fn decode(&self, batch: &[AmqpDelivery]) -> Result<Decoded, BrokerError> {
         let mut decoded = Decoded {
             messages: Vec::with_capacity(batch.len()),
@@ -120,10 +121,16 @@ impl Dispatch<'_> {
             notifies: Vec::new(),
         };
         for delivery in batch {
-            match serde_json::from_slice::<Input>(&delivery.data) {
-                Ok(Input::Message(envelope)) => decoded.messages.push(envelope),
-                Ok(Input::Signal(signal)) => decoded.signals.push(signal),
-                Ok(Input::Notify(notify)) => decoded.notifies.push(notify),
+            match Input::decode_all(&delivery.data) {
+                Ok(items) => {
+                    for item in items {
+                        match item {
+                            Input::Message(envelope) => decoded.messages.push(envelope),
+                            Input::Signal(signal) => decoded.signals.push(signal),
+                            Input::Notify(notify) => decoded.notifies.push(notify),
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "undecodable envelope dead-lettered");
                     metrics::counter!(metric::DISPATCH_POISON).increment(1);

@@ -1,5 +1,11 @@
-//! Publishes envelopes to `input` with publisher confirms, on one long-lived
-//! channel.
+//! Publishes envelopes to the input shards with publisher confirms, on one
+//! long-lived channel, coalescing: what the node's connections hand over
+//! while a publish is being written goes out as one AMQP message per shard
+//! (a JSON array, at most [`MAX_COALESCED`] items), whose one confirm
+//! answers all of them. Alone, an item goes out at once, as itself: nothing
+//! waits for company. Items keep the order they were handed over in, per
+//! shard, so a connection's sends (handed over one after another) reach
+//! their shard in order.
 //!
 //! The channel is opened, and opened again after the broker failed, by
 //! [`Publisher::keep_open`] on a task of its own, never by a session: a
@@ -10,6 +16,7 @@
 //! every session of the node that tried to send: their loops stopped
 //! writing deliveries while their clients stayed connected.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +27,11 @@ use confab_common::topology::{self, Topology};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
 use lapin::{Channel, Confirmation};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+
+/// Most items in one AMQP message.
+pub const MAX_COALESCED: usize = 256;
 
 /// How often [`Publisher::keep_open`] looks at a channel nobody reported
 /// broken: lapin marks a channel of a dead connection as not connected, and
@@ -43,6 +53,16 @@ pub enum PublishError {
     Timeout(Duration),
     #[error("cannot encode the envelope: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The failure of the AMQP message this item went out in.
+    #[error(transparent)]
+    Shared(Arc<PublishError>),
+}
+
+/// An item handed over, and who waits for its confirm.
+struct Pending {
+    shard: u16,
+    payload: Vec<u8>,
+    done: oneshot::Sender<Result<(), PublishError>>,
 }
 
 /// The node's publisher.
@@ -56,6 +76,10 @@ pub struct Publisher {
     current: std::sync::Mutex<Option<(Channel, Arc<deadpool_lapin::Object>)>>,
     /// Wakes [`Publisher::keep_open`] when a publish found the channel broken.
     broken: Notify,
+    /// Items handed over, to the coalescer.
+    queue: mpsc::UnboundedSender<Pending>,
+    /// The coalescer's end, taken by [`Publisher::keep_open`].
+    queued: std::sync::Mutex<Option<mpsc::UnboundedReceiver<Pending>>>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -70,19 +94,23 @@ impl Publisher {
     /// A publisher that waits at most `confirm_timeout` for each confirm. It
     /// has no channel until [`Publisher::keep_open`] runs.
     pub fn new(broker: Broker, topology: Topology, confirm_timeout: Duration) -> Self {
+        let (queue, queued) = mpsc::unbounded_channel();
         Self {
             broker,
             topology,
             confirm_timeout,
             current: std::sync::Mutex::new(None),
             broken: Notify::new(),
+            queue,
+            queued: std::sync::Mutex::new(Some(queued)),
         }
     }
 
-    /// Publishes `input` (persistent, mandatory) and returns a future that
-    /// resolves once the broker confirmed it. Messages published by one
-    /// caller in sequence reach `input` in that order. Never waits for a
-    /// reconnect: without a channel it fails at once.
+    /// Hands `input` over for publishing (persistent, mandatory, to its
+    /// conversation's shard) and returns a future that resolves once the
+    /// broker confirmed it. Items handed over by one caller in sequence reach
+    /// their shard in that order. Never waits for a reconnect: without a
+    /// channel it fails at once.
     pub async fn publish(
         &self,
         input: &Input,
@@ -91,9 +119,66 @@ impl Publisher {
         // One conversation, one shard: its order is kept by that shard's
         // active dispatcher.
         let shard = self.topology.shard_of(input.shard_key());
-        let Some(channel) = self.healthy() else {
+        if self.healthy().is_none() {
             self.broken.notify_one();
             return Err(PublishError::NotConnected);
+        }
+        let (done, confirmed) = oneshot::channel();
+        let pending = Pending {
+            shard,
+            payload,
+            done,
+        };
+        self.queue
+            .send(pending)
+            .map_err(|_| PublishError::NotConnected)?;
+        let timeout = self.confirm_timeout;
+        Ok(async move {
+            match tokio::time::timeout(timeout, confirmed).await {
+                Err(_) => Err(PublishError::Timeout(timeout)),
+                // The coalescer stopped (the node is stopping).
+                Ok(Err(_)) => Err(PublishError::NotConnected),
+                Ok(Ok(outcome)) => outcome,
+            }
+        })
+    }
+
+    /// Publishes what is handed over until every sender is gone: whatever
+    /// waits, grouped by shard (each shard's items in order), one AMQP
+    /// message per shard.
+    async fn coalesce(self: Arc<Self>, mut queued: mpsc::UnboundedReceiver<Pending>) {
+        let mut taken = Vec::with_capacity(MAX_COALESCED);
+        while queued.recv_many(&mut taken, MAX_COALESCED).await > 0 {
+            let mut shards: BTreeMap<u16, Vec<Pending>> = BTreeMap::new();
+            for pending in taken.drain(..) {
+                shards.entry(pending.shard).or_default().push(pending);
+            }
+            for (shard, items) in shards {
+                self.publish_together(shard, items).await;
+            }
+        }
+    }
+
+    /// Publishes `items` as one AMQP message and answers each of them when
+    /// its confirm (or failure) is known, without waiting for it here.
+    async fn publish_together(&self, shard: u16, items: Vec<Pending>) {
+        let Some(channel) = self.healthy() else {
+            self.broken.notify_one();
+            answer(items, Err(PublishError::NotConnected));
+            return;
+        };
+        let payload = match items.as_slice() {
+            [one] => one.payload.clone(),
+            many => {
+                let mut body =
+                    Vec::with_capacity(many.iter().map(|p| p.payload.len() + 1).sum::<usize>() + 1);
+                for (i, pending) in many.iter().enumerate() {
+                    body.push(if i == 0 { b'[' } else { b',' });
+                    body.extend_from_slice(&pending.payload);
+                }
+                body.push(b']');
+                body
+            }
         };
         let published = self
             .broker
@@ -103,7 +188,7 @@ impl Publisher {
                     ShortString::from(""),
                     ShortString::from(self.topology.input(shard)),
                     BasicPublishOptions {
-                        // Unroutable (no `input` queue) comes back instead of
+                        // Unroutable (no input queue) comes back instead of
                         // being dropped with an ack.
                         mandatory: true,
                         ..BasicPublishOptions::default()
@@ -117,12 +202,13 @@ impl Publisher {
             Ok(confirm) => confirm,
             Err(e) => {
                 self.forget(&channel);
-                return Err(e.into());
+                answer(items, Err(e.into()));
+                return;
             }
         };
         let timeout = self.confirm_timeout;
-        Ok(async move {
-            match tokio::time::timeout(timeout, confirm).await {
+        tokio::spawn(async move {
+            let outcome = match tokio::time::timeout(timeout, confirm).await {
                 Err(_) => Err(PublishError::Timeout(timeout)),
                 Ok(Err(e)) => Err(BrokerError::from(e).into()),
                 Ok(Ok(Confirmation::Ack(None))) => Ok(()),
@@ -130,8 +216,9 @@ impl Publisher {
                 Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Nacked),
                 // Confirms are always selected on our channels.
                 Ok(Ok(Confirmation::NotRequested)) => Err(PublishError::Nacked),
-            }
-        })
+            };
+            answer(items, outcome);
+        });
     }
 
     /// Keeps the channel open until `shutdown`: opens it (declaring `input`),
@@ -142,6 +229,10 @@ impl Publisher {
         opened: CancellationToken,
         shutdown: CancellationToken,
     ) {
+        let queued = self.queued.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let _coalescer = queued.map(|queued| {
+            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(self.clone().coalesce(queued)))
+        });
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
         while !shutdown.is_cancelled() {
             if self.healthy().is_some() {
@@ -228,5 +319,15 @@ impl Publisher {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Channel, Arc<deadpool_lapin::Object>)>> {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Answers every item of one AMQP message with its outcome.
+fn answer(items: Vec<Pending>, outcome: Result<(), PublishError>) {
+    let outcome = outcome.map_err(Arc::new);
+    for pending in items {
+        let _ = pending
+            .done
+            .send(outcome.clone().map_err(PublishError::Shared));
     }
 }
