@@ -205,6 +205,12 @@ impl InputConsumer {
         if let Err(e) = publishing.await.unwrap_or(Ok(())) {
             tracing::warn!(shard, error = %e, "the last batches were not acked; the next dispatcher routes them again");
         }
+        self.unsubscribe(&channels, tag).await;
+        Ok(ended)
+    }
+
+    /// Stops receiving and closes the shard's channels.
+    async fn unsubscribe(&self, channels: &Channels, tag: ShortString) {
         let cancel = channels
             .consume
             .basic_cancel(tag, BasicCancelOptions::default());
@@ -213,7 +219,6 @@ impl InputConsumer {
             let close = channel.close(200, "dispatcher stopping".into());
             self.broker.bounded("channel.close", close).await.ok();
         }
-        Ok(ended)
     }
 
     /// On a home shard, announces it; on another's, says whether to hand it
