@@ -67,7 +67,16 @@ impl RedisConfig {
     /// A multiplexed connection that connects on first use and reconnects
     /// by itself after Redis restarts.
     pub async fn connect(&self) -> anyhow::Result<ConnectionManager> {
-        let client = redis::Client::open(self.redis_url.expose_secret())
+        use redis::IntoConnectionInfo;
+        let info = self
+            .redis_url
+            .expose_secret()
+            .into_connection_info()
+            .context("REDIS_URL is not a valid Redis URL")?;
+        // Nagle off: many tasks share the connection, and a small write
+        // behind an unacknowledged one would wait for its ACK.
+        let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true);
+        let client = redis::Client::open(info.set_tcp_settings(tcp))
             .context("REDIS_URL is not a valid Redis URL")?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(3)))

@@ -18,7 +18,12 @@ CREATE FUNCTION append_messages(
     p_ids BIGINT[], p_senders BIGINT[], p_to_users BIGINT[], p_to_groups BIGINT[],
     p_bodies TEXT[], p_sent_at BIGINT[], p_devices TEXT[])
 RETURNS TABLE (msg_id BIGINT, conv_id BIGINT, seq BIGINT)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- Planned once per connection: a custom plan per call (the default for
+-- the first calls, and for ever when Postgres guesses the generic one is
+-- dearer) cost 1-2 ms of planning, more than running it.
+SET plan_cache_mode = force_generic_plan
+AS $fn$
 #variable_conflict use_column
 BEGIN
     -- The batch's conversations, locked in id order (two dispatchers, each
