@@ -108,10 +108,11 @@ pub struct AmqpConfig {
     #[arg(long, env = "AMQP_TIMEOUT_MS", default_value_t = 5_000)]
     pub amqp_timeout_ms: u64,
 
-    /// How many shards `input` has (`input`, `input.1`, …). A deploy-time
-    /// choice: every node and dispatcher must agree, and changing it means
-    /// draining `input` first (docs/architecture.md, "Input shards").
-    #[arg(long, env = "INPUT_SHARDS", default_value_t = 4)]
+    /// How many shards `input` has (`input`, `input.1`, …): as many as
+    /// dispatchers are to be active at once. A deploy-time choice: every
+    /// node and dispatcher must agree, and changing it means draining
+    /// `input` first (docs/architecture.md, "Input shards").
+    #[arg(long, env = "INPUT_SHARDS", default_value_t = 1)]
     pub input_shards: u16,
 }
 

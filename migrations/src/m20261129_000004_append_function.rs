@@ -27,7 +27,9 @@ AS $fn$
 #variable_conflict use_column
 BEGIN
     -- The batch's conversations, locked in id order (two dispatchers, each
-    -- the active one of other shards, never deadlock).
+    -- the active one of other shards, never deadlock). NO KEY UPDATE: only
+    -- `last_seq` and `last_at` change, so the key-share locks of foreign
+    -- keys (an ack's device position, a read position) do not wait on it.
     PERFORM 1 FROM conversations c
     WHERE c.id IN (
         SELECT d.id FROM conversations d
@@ -37,7 +39,7 @@ BEGIN
         UNION
         SELECT g.id FROM conversations g WHERE g.group_id = ANY (p_to_groups))
     ORDER BY c.id
-    FOR UPDATE;
+    FOR NO KEY UPDATE;
     -- A new statement, so a new snapshot: what another dispatcher committed
     -- before we got the locks (a batch it logged but never acked) is seen.
     RETURN QUERY

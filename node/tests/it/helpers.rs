@@ -382,20 +382,20 @@ impl TestApp {
         Dispatcher::start(&args)
     }
 
-    /// The queue names (`input` shards and all) of this test.
-    pub fn topology(&self) -> confab_common::topology::Topology {
-        confab_common::topology::Topology::new(self.isolation.amqp_prefix.clone(), 4)
+    /// The queue names of this test, with `shards` input shards.
+    pub fn topology(&self, shards: u16) -> confab_common::topology::Topology {
+        confab_common::topology::Topology::new(self.isolation.amqp_prefix.clone(), shards)
     }
 
-    /// Envelopes waiting in the input shards, ready or unacked (as a
-    /// passive declare counts them once nothing consumes).
-    pub async fn input_depth(&self) -> u32 {
+    /// Envelopes waiting in the `shards` input shards, ready or unacked (as
+    /// a passive declare counts them once nothing consumes).
+    pub async fn input_depth(&self, shards: u16) -> u32 {
         let amqp = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
             .await
             .expect("connect to RabbitMQ");
         let channel = amqp.create_channel().await.expect("a channel");
         let mut depth = 0;
-        for queue in self.topology().inputs() {
+        for queue in self.topology(shards).inputs() {
             let declared = channel
                 .queue_declare(
                     queue.as_str().into(),

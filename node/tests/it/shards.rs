@@ -32,9 +32,11 @@ fn numbered(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
 #[tokio::test]
 async fn dispatchers_active_on_different_shards_keep_each_conversation_in_order_through_a_failover()
 {
-    let mut app = TestApp::spawn_cluster(2, false, &[]).await;
+    let mut app = TestApp::spawn_cluster(2, false, &["--input-shards", "4"]).await;
     let home = |shards: &str| {
         [
+            "--input-shards".to_owned(),
+            "4".to_owned(),
             "--dispatcher-shards".to_owned(),
             shards.to_owned(),
             "--dispatcher-standby-after-ms".to_owned(),
@@ -53,7 +55,7 @@ async fn dispatchers_active_on_different_shards_keep_each_conversation_in_order_
         friends.push(friend);
     }
     // The conversations fall on both dispatchers' home shards.
-    let topology = app.topology();
+    let topology = app.topology(4);
     let shards: HashSet<u16> = friends
         .iter()
         .map(|f| topology.shard_of(ConvKey::direct(alice.id, f.id)))
@@ -121,7 +123,7 @@ async fn overlapping_batches_are_each_acked_once_their_deliveries_are_confirmed(
     // A graceful stop waits for the publish stage's confirms and acks; an
     // envelope left unacked would go back to its shard.
     app.stop_dispatcher().await;
-    assert_eq!(app.input_depth().await, 0);
+    assert_eq!(app.input_depth(1).await, 0);
     assert_eq!(app.count("SELECT count(*) FROM messages").await, 1200);
 }
 
@@ -148,16 +150,18 @@ async fn consumers(queue: String) -> Vec<(String, bool)> {
 
 #[tokio::test]
 async fn a_dispatcher_that_starts_late_is_handed_its_home_shards() {
-    let mut app = TestApp::spawn_cluster(2, false, &[]).await;
+    let mut app = TestApp::spawn_cluster(2, false, &["--input-shards", "4"]).await;
     // Alone, and standing by for the other shards at once: active on all.
     app.start_dispatcher_with(&[
+        "--input-shards",
+        "4",
         "--dispatcher-shards",
         "0,1",
         "--dispatcher-standby-after-ms",
         "0",
     ]);
     let alice = app.register("alice").await;
-    let topology = app.topology();
+    let topology = app.topology(4);
     // A friend whose conversation is on shard 2 or 3 (ids are the same in
     // every run, so this is too).
     let mut friend = app.register("friend0").await;
@@ -180,7 +184,7 @@ async fn a_dispatcher_that_starts_late_is_handed_its_home_shards() {
 
     // The shard's home dispatcher starts: it is handed the shard, and the
     // first one stays subscribed, standing by.
-    let home = app.add_dispatcher_with(&["--dispatcher-shards", "2,3"]);
+    let home = app.add_dispatcher_with(&["--input-shards", "4", "--dispatcher-shards", "2,3"]);
     let mut handed = false;
     for _ in 0..60 {
         let now = consumers(queue.clone()).await;
