@@ -15,11 +15,12 @@ TICK=$(getconf CLK_TCK)
 
 group_of() { # cmdline
   case "$1" in
+    # The Erlang VMs first: ejabberd's node name contains "confab-bench".
+    *beam.smp*ejabberd*) echo ejabberd ;;
+    *beam.smp*rabbit*) echo rabbitmq ;;
     *confab-node*) echo confab-node ;;
     *confab-dispatcher*) echo confab-dispatcher ;;
     *confab-bench*) echo confab-bench ;;
-    *beam.smp*rabbit*) echo rabbitmq ;;
-    *beam.smp*ejabberd*) echo ejabberd ;;
     postgres*) echo postgres ;;
     *redis-server*) echo redis ;;
     *) echo "" ;;

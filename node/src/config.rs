@@ -48,7 +48,7 @@ pub struct Config {
     /// Sign-ups, log-ins and password changes that may wait for the
     /// password hasher (one hash per core at a time); past it they are
     /// answered 503 `busy` with `Retry-After` at once.
-    #[arg(long, env = "PASSWORD_QUEUE", default_value_t = 128)]
+    #[arg(long, env = "PASSWORD_QUEUE", default_value_t = 64)]
     pub password_queue: usize,
 
     /// Largest REST request body accepted, in bytes; larger ones get 413.
