@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::plan::Outgoing;
-use crate::route::{RouteError, Router};
+use crate::route::Router;
 
 /// Batches published and not yet confirmed, at most: stage 1 waits when
 /// stage 2 is this far behind.
@@ -152,7 +152,6 @@ impl Dispatch<'_> {
             match routed {
                 Ok(outgoing) => return Ok(outgoing),
                 Err(e) => {
-                    let e: RouteError = e;
                     tracing::warn!(error = %e, batch = decoded.messages.len(), "routing failed; retrying the batch");
                     metrics::counter!(metric::DISPATCH_RETRIES).increment(1);
                     // Stopping mid-outage: leave the batch unacked.

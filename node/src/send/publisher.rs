@@ -221,9 +221,10 @@ impl Publisher {
         });
     }
 
-    /// Keeps the channel open until `shutdown`: opens it (declaring `input`),
-    /// and opens it again whenever it broke, with backoff. `opened` is
-    /// cancelled the first time a channel is open.
+    /// Runs the coalescer and keeps the channel open until `shutdown`: opens
+    /// it (declaring the input shards), and opens it again whenever it
+    /// broke, with backoff. `opened` is cancelled the first time a channel
+    /// is open.
     pub async fn keep_open(
         self: Arc<Self>,
         opened: CancellationToken,
