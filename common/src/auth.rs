@@ -19,6 +19,26 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
+    /// The session the token belongs to (a UUID): what log-out revokes.
+    pub sid: String,
+}
+
+/// A token that checked out: whose it is, its session, when it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub user: UserId,
+    pub session: uuid::Uuid,
+    /// Unix seconds.
+    pub exp: i64,
+}
+
+/// A token just issued.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: String,
+    pub session: uuid::Uuid,
+    /// Unix seconds.
+    pub exp: i64,
 }
 
 /// Why a token was refused. Clients get one answer (401) for all of them; the
@@ -63,26 +83,45 @@ impl JwtKeys {
         }
     }
 
-    /// A token for `user`, valid for the configured time to live.
-    pub fn issue(&self, user: UserId) -> Result<String, jsonwebtoken::errors::Error> {
+    /// A token for `user` in a new session, valid for the configured time
+    /// to live.
+    pub fn issue(&self, user: UserId) -> Result<Issued, jsonwebtoken::errors::Error> {
         let now = now_ms() / 1000;
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let session = uuid::Uuid::new_v4();
         let claims = Claims {
             sub: user.0.to_string(),
             iat: now,
             exp: now.saturating_add(ttl),
+            sid: session.to_string(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok(Issued {
+            token,
+            session,
+            exp: claims.exp,
+        })
     }
 
-    /// The user a token was issued to, if it is signed by us with HS256 and
-    /// has not expired.
-    pub fn verify(&self, token: &str) -> Result<UserId, TokenError> {
+    /// The user and session a token was issued for, if it is signed by us
+    /// with HS256 and has not expired (revocation is the node's check).
+    /// Tokens without a session (issued before sessions existed) are
+    /// invalid.
+    pub fn verify(&self, token: &str) -> Result<Verified, TokenError> {
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) => match data.claims.sub.parse::<i64>() {
-                Ok(id) if id > 0 && !data.claims.sub.starts_with('+') => Ok(UserId(id)),
-                _ => Err(TokenError::Invalid),
-            },
+            Ok(data) => {
+                let claims = data.claims;
+                match (claims.sub.parse::<i64>(), claims.sid.parse::<uuid::Uuid>()) {
+                    (Ok(id), Ok(session)) if id > 0 && !claims.sub.starts_with('+') => {
+                        Ok(Verified {
+                            user: UserId(id),
+                            session,
+                            exp: claims.exp,
+                        })
+                    }
+                    _ => Err(TokenError::Invalid),
+                }
+            }
             Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(TokenError::Expired),
             Err(_) => Err(TokenError::Invalid),
         }
@@ -101,9 +140,11 @@ mod tests {
     fn a_token_verifies_only_with_its_own_key() {
         let a = keys("a-secret-that-is-long-enough-for-hs256!!");
         let b = keys("another-secret-that-is-long-enough-too!!");
-        let token = a.issue(UserId(42)).unwrap();
-        assert_eq!(a.verify(&token), Ok(UserId(42)));
-        assert_eq!(b.verify(&token), Err(TokenError::Invalid));
+        let issued = a.issue(UserId(42)).unwrap();
+        let verified = a.verify(&issued.token).unwrap();
+        assert_eq!(verified.user, UserId(42));
+        assert_eq!(verified.session, issued.session);
+        assert_eq!(b.verify(&issued.token), Err(TokenError::Invalid));
     }
 
     #[test]
@@ -114,6 +155,7 @@ mod tests {
             sub: "1".to_owned(),
             iat: now,
             exp: now + 60,
+            sid: uuid::Uuid::new_v4().to_string(),
         };
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),

@@ -67,6 +67,18 @@ impl RedisConfig {
     /// A multiplexed connection that connects on first use and reconnects
     /// by itself after Redis restarts.
     pub async fn connect(&self) -> anyhow::Result<ConnectionManager> {
+        let client = self.client()?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(Duration::from_secs(3)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        ConnectionManager::new_lazy_with_config(client, config)
+            .context("cannot set up the Redis connection")
+    }
+
+    /// A client for connections of their own (subscriptions).
+    pub fn client(&self) -> anyhow::Result<redis::Client> {
         use redis::IntoConnectionInfo;
         let info = self
             .redis_url
@@ -76,15 +88,8 @@ impl RedisConfig {
         // Nagle off: many tasks share the connection, and a small write
         // behind an unacknowledged one would wait for its ACK.
         let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true);
-        let client = redis::Client::open(info.set_tcp_settings(tcp))
-            .context("REDIS_URL is not a valid Redis URL")?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            .set_response_timeout(Some(Duration::from_secs(3)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2));
-        ConnectionManager::new_lazy_with_config(client, config)
-            .context("cannot set up the Redis connection")
+        redis::Client::open(info.set_tcp_settings(tcp))
+            .context("REDIS_URL is not a valid Redis URL")
     }
 }
 

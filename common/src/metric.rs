@@ -35,6 +35,13 @@ pub const ACKS_DROPPED: &str = "confab_acks_dropped_total";
 pub const PASSWORD_BUSY: &str = "confab_password_busy_total";
 /// Counter: connections closed because they read too slowly.
 pub const SLOW_CONSUMER_CLOSES: &str = "confab_slow_consumer_closes_total";
+/// Counter: sends held back by the user's send rate (the socket was not
+/// read meanwhile).
+pub const SENDS_THROTTLED: &str = "confab_sends_throttled_total";
+/// Counter: connections closed because their sends were held back too long.
+pub const THROTTLED_CLOSES: &str = "confab_throttled_closes_total";
+/// Counter: sessions revoked (log-out, password change, deleted account).
+pub const SESSIONS_REVOKED: &str = "confab_sessions_revoked_total";
 
 // Dispatcher.
 /// Counter: envelopes routed and acked.
@@ -89,6 +96,15 @@ pub fn register_node() {
         (
             PASSWORD_BUSY,
             "requests refused while the password hasher was full",
+        ),
+        (SENDS_THROTTLED, "sends held back by the user's send rate"),
+        (
+            THROTTLED_CLOSES,
+            "connections closed for sending too fast for too long",
+        ),
+        (
+            SESSIONS_REVOKED,
+            "sessions revoked, as this node learnt them",
         ),
     ]);
 }

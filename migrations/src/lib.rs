@@ -11,6 +11,7 @@ mod m20261125_000001_accounts_and_social;
 mod m20261125_000002_inbox;
 mod m20261129_000003_conversations;
 mod m20261129_000004_append_function;
+mod m20261129_000005_sessions;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_inbox::Migration),
             Box::new(m20261129_000003_conversations::Migration),
             Box::new(m20261129_000004_append_function::Migration),
+            Box::new(m20261129_000005_sessions::Migration),
         ]
     }
 }

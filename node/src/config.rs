@@ -45,6 +45,9 @@ pub struct Config {
     #[command(flatten)]
     pub ws: WsConfig,
 
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+
     /// Sign-ups, log-ins and password changes that may wait for the
     /// password hasher (one hash per core at a time); past it they are
     /// answered 503 `busy` with `Retry-After` at once.
@@ -99,14 +102,20 @@ pub struct WsConfig {
     #[arg(long, env = "WS_MAX_INVALID_FRAMES", default_value_t = 100)]
     pub max_invalid_frames: u32,
 
-    /// Sends per second one connection may make on average; beyond that
-    /// (and the burst) a send is answered `rate_limited`.
+    /// Sends per second one user may make on a node, on average; beyond
+    /// that (and the burst) the node stops reading the connection until the
+    /// user is back under it.
     #[arg(long, env = "WS_SEND_RATE", default_value_t = 50)]
     pub send_rate: u32,
 
-    /// Sends one connection may make at once above the average rate.
+    /// Sends one user may make at once above the average rate.
     #[arg(long, env = "WS_SEND_BURST", default_value_t = 200)]
     pub send_burst: u32,
+
+    /// A connection held back by the send rate this long without a break
+    /// is closed (1008).
+    #[arg(long, env = "WS_THROTTLED_CLOSE_SECS", default_value_t = 60)]
+    pub throttled_close_secs: u64,
 
     /// Open connections one user may have across the cluster; one more is
     /// refused with 429 `too_many_connections` before the upgrade.
@@ -124,6 +133,42 @@ pub struct WsConfig {
     pub publish_timeout_ms: u64,
 }
 
+/// Request limits (WebSocket sends are limited by [`WsConfig`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitsConfig {
+    /// REST requests per second one user may make on a node, on average;
+    /// beyond that (and the burst) 429 `rate_limited` with `Retry-After`.
+    #[arg(long, env = "REST_RATE_PER_USER", default_value_t = 20)]
+    pub rest_rate: u32,
+
+    /// REST requests one user may make at once above the average rate.
+    #[arg(long, env = "REST_BURST_PER_USER", default_value_t = 60)]
+    pub rest_burst: u32,
+
+    /// Sign-ups per minute from one client address, across the cluster.
+    #[arg(long, env = "REGISTER_PER_ADDRESS", default_value_t = 60)]
+    pub register_per_address: u32,
+
+    /// Log-ins per minute from one client address, across the cluster.
+    #[arg(long, env = "LOGIN_PER_ADDRESS", default_value_t = 300)]
+    pub login_per_address: u32,
+
+    /// Failed log-ins of one account before each next attempt must wait
+    /// (1 s, doubling up to 15 min; 429 `login_delayed` meanwhile).
+    #[arg(long, env = "LOGIN_FREE_FAILURES", default_value_t = 5)]
+    pub login_free_failures: u32,
+
+    /// Peers whose `X-Real-IP` header names the client (the gateway), as
+    /// comma-separated addresses or CIDR blocks.
+    #[arg(
+        long,
+        env = "TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = "127.0.0.0/8,::1/128"
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
 /// The limits a session reads, resolved from [`WsConfig`].
 #[derive(Debug, Clone)]
 pub struct WsLimits {
@@ -132,8 +177,9 @@ pub struct WsLimits {
     pub ping_interval: Duration,
     pub replay_page: u64,
     pub max_invalid_frames: u32,
-    /// Per-connection send rate.
-    pub send_quota: governor::Quota,
+    /// How long a connection may be held back by the send rate without a
+    /// break before it is closed.
+    pub throttled_close: Duration,
     pub max_connections_per_user: usize,
     pub devices_per_user: u64,
 }
@@ -146,13 +192,7 @@ impl From<&WsConfig> for WsLimits {
             ping_interval: Duration::from_secs(ws.ping_secs),
             replay_page: ws.replay_page,
             max_invalid_frames: ws.max_invalid_frames,
-            // Validated positive in `Config::validate`.
-            send_quota: governor::Quota::per_second(
-                std::num::NonZeroU32::new(ws.send_rate).unwrap_or(std::num::NonZeroU32::MIN),
-            )
-            .allow_burst(
-                std::num::NonZeroU32::new(ws.send_burst).unwrap_or(std::num::NonZeroU32::MIN),
-            ),
+            throttled_close: Duration::from_secs(ws.throttled_close_secs),
             max_connections_per_user: ws.max_connections_per_user,
             devices_per_user: ws.devices_per_user,
         }
@@ -175,11 +215,14 @@ impl Config {
         }
         if self.ws.send_rate == 0
             || self.ws.send_burst == 0
+            || self.ws.throttled_close_secs == 0
+            || self.limits.rest_rate == 0
+            || self.limits.rest_burst == 0
             || self.ws.max_connections_per_user == 0
             || self.ws.devices_per_user == 0
         {
             bail!(
-                "WS_SEND_RATE, WS_SEND_BURST, WS_MAX_CONNECTIONS_PER_USER and DEVICES_PER_USER must be positive"
+                "WS_SEND_RATE, WS_SEND_BURST, WS_THROTTLED_CLOSE_SECS, REST_RATE_PER_USER, REST_BURST_PER_USER, WS_MAX_CONNECTIONS_PER_USER and DEVICES_PER_USER must be positive"
             );
         }
         if self.ws.outbound_queue == 0

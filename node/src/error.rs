@@ -27,6 +27,14 @@ pub enum ApiError {
     /// `Retry-After`, worth retrying a moment later.
     #[error("busy")]
     Busy,
+    /// Over a rate limit: 429 `code` with `Retry-After` (whole seconds, at
+    /// least 1).
+    #[error("{code}: rate limited")]
+    Limited {
+        code: &'static str,
+        message: &'static str,
+        retry_after: std::time::Duration,
+    },
     /// A bug or an unexpected state: 500, logged with its cause.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -101,6 +109,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Client { status, .. } => *status,
+            Self::Limited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -109,7 +118,7 @@ impl ApiError {
     /// The stable code, for clients and tests.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Client { code, .. } => code,
+            Self::Client { code, .. } | Self::Limited { code, .. } => code,
             Self::Unavailable(_) => "unavailable",
             Self::Busy => "busy",
             Self::Internal(_) => "internal",
@@ -121,6 +130,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message: Cow<'static, str> = match &self {
             Self::Client { message, .. } => message.clone(),
+            Self::Limited { message, .. } => (*message).into(),
             Self::Unavailable(cause) => {
                 tracing::warn!(error = ?cause, "dependency unavailable");
                 "a service Confab depends on is unavailable; try again shortly".into()
@@ -138,11 +148,15 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status(), Json(body)).into_response();
-        if matches!(self, Self::Busy) {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
+        let retry_after = match &self {
+            Self::Busy => Some(1),
+            Self::Limited { retry_after, .. } => Some(retry_secs(*retry_after)),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         response
     }
@@ -171,6 +185,13 @@ impl From<redis::RedisError> for ApiError {
     fn from(err: redis::RedisError) -> Self {
         Self::Unavailable(err.into())
     }
+}
+
+/// `wait` in whole seconds for `Retry-After`, rounded up, at least 1.
+pub fn retry_secs(wait: std::time::Duration) -> u64 {
+    u64::try_from(wait.as_millis().div_ceil(1000))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// Whether `err` means Postgres could not be reached (as opposed to a query
@@ -210,5 +231,23 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "1");
         assert_eq!(ApiError::Busy.code(), "busy");
+    }
+
+    #[test]
+    fn limited_is_a_429_with_retry_after_rounded_up() {
+        let limited = |ms| ApiError::Limited {
+            code: "rate_limited",
+            message: "slow down",
+            retry_after: std::time::Duration::from_millis(ms),
+        };
+        for (ms, secs) in [(0, "1"), (1, "1"), (1000, "1"), (1001, "2"), (7500, "8")] {
+            let response = limited(ms).into_response();
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(
+                response.headers()[axum::http::header::RETRY_AFTER],
+                secs,
+                "{ms} ms"
+            );
+        }
     }
 }

@@ -3,54 +3,82 @@
 //! instead of axum's plain-text defaults.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRef, FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use confab_common::UserId;
-use confab_common::auth::{JwtKeys, TokenError};
-use std::sync::Arc;
+use confab_common::auth::Verified;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The user a request's bearer token was issued to. The only source of
-/// "who is asking": no handler reads a user id from a body for that.
+/// "who is asking": no handler reads a user id from a body for that. Also
+/// counts the request against the user's REST rate.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser(pub UserId);
 
-impl<S> FromRequestParts<S> for AuthUser
-where
-    Arc<JwtKeys>: FromRef<S>,
-    S: Send + Sync,
-{
+/// The user and the session of a request's bearer token.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthSession(pub Verified);
+
+impl FromRequestParts<AppState> for AuthSession {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or_else(|| {
             ApiError::unauthorized(
                 "missing_token",
                 "an `Authorization: Bearer <token>` header is required",
             )
         })?;
-        verify(&Arc::<JwtKeys>::from_ref(state), token).map(AuthUser)
+        let verified = state.tokens.check(token)?;
+        state.limits.rest(verified.user)?;
+        Ok(Self(verified))
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let AuthSession(verified) = AuthSession::from_request_parts(parts, state).await?;
+        Ok(Self(verified.user))
+    }
+}
+
+/// The client's address (the gateway's `X-Real-IP` behind a trusted proxy).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(state.limits.client_addr(parts)))
     }
 }
 
 /// The token of an `Authorization: Bearer …` header, if there is one.
 pub fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    bearer(&parts.headers)
 }
 
-/// Checks `token`, answering 401 with a code that says why.
-pub fn verify(keys: &JwtKeys, token: &str) -> Result<UserId, ApiError> {
-    keys.verify(token).map_err(|e| match e {
-        TokenError::Expired => {
-            ApiError::unauthorized("token_expired", "the token has expired; log in again")
-        }
-        TokenError::Invalid => ApiError::unauthorized("invalid_token", "the token is not valid"),
-    })
+/// The token of an `Authorization: Bearer …` header in `headers`.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// `axum::Json`, with rejections in the API's error shape.

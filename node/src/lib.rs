@@ -10,6 +10,7 @@
 //! [`run`] takes its listener and its shutdown token as parameters so that
 //! tests start a node on port 0 and stop it when they like.
 
+pub mod auth;
 pub mod config;
 pub mod delivery;
 pub mod error;

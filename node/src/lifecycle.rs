@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::Tokens;
+use crate::auth::limits::Limits;
 use crate::config::Config;
 use crate::delivery::consumer::NodeQueue;
 use crate::delivery::hub::Hub;
@@ -64,6 +66,8 @@ pub(crate) struct Serving {
 struct Connections {
     db: sea_orm::DatabaseConnection,
     redis: redis::aio::ConnectionManager,
+    /// For the revocations subscription, a connection of its own.
+    redis_client: redis::Client,
     broker: Broker,
     topology: Topology,
 }
@@ -74,6 +78,7 @@ impl Node {
         let connections = Connections {
             db: config.database.connect().await?,
             redis: config.redis.connect().await?,
+            redis_client: config.redis.client()?,
             broker: config
                 .amqp
                 .broker(&format!("confab-node-{}", config.node_id().0))?,
@@ -150,6 +155,19 @@ impl Node {
             hub.clone(),
             self.background.clone(),
         ));
+        self.workers
+            .spawn(self.state.tokens.clone().follow_revocations(
+                self.state.db.clone(),
+                connections.redis_client,
+                self.background.clone(),
+            ));
+        let (limits, stop) = (self.state.limits.clone(), self.background.clone());
+        self.workers.spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            while stop.run_until_cancelled(every.tick()).await.is_some() {
+                limits.forget_quiet();
+            }
+        });
     }
 
     /// Waits until sends can be published and deliveries can arrive, or
@@ -160,6 +178,13 @@ impl Node {
             self.publishing.cancelled().await;
             self.consuming.cancelled().await;
         };
+        let revocations = self.state.tokens.revocations.clone();
+        if tokio::time::timeout(BROKER_WAIT, revocations.wait_loaded())
+            .await
+            .is_err()
+        {
+            tracing::warn!("revoked sessions not read yet; tokens are answered 503 until they are");
+        }
         if tokio::time::timeout(BROKER_WAIT, ready).await.is_err() {
             tracing::warn!(
                 "RabbitMQ unavailable at start; sends answer `unavailable` until it is back"
@@ -181,6 +206,7 @@ impl Node {
                 }
             });
         let stop_accepting = CancellationToken::new();
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = axum::serve(listener, app)
             .with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
         let server = tokio::spawn(async move { server.await });
@@ -279,17 +305,26 @@ fn app_state(
         social: social.clone(),
         db: db.clone(),
     };
+    let hub = Arc::new(Hub::new(node, incarnation, config.ws.outbound_queue));
     Ok(AppState {
         db: db.clone(),
         presence: Presence::new(redis.clone(), prefix.clone()),
-        jwt: Arc::new(JwtKeys::new(
-            &config.jwt.validated_secret()?,
-            config.jwt.ttl()?,
+        tokens: Arc::new(Tokens::new(
+            JwtKeys::new(&config.jwt.validated_secret()?, config.jwt.ttl()?),
+            hub.clone(),
+            redis.clone(),
+            prefix.clone(),
+        )),
+        limits: Arc::new(Limits::new(
+            &config.limits,
+            &config.ws,
+            redis.clone(),
+            prefix.clone(),
         )),
         passwords: password::Passwords::new(cores, config.password_queue)?,
         max_group_members: config.max_group_members,
         social,
-        hub: Arc::new(Hub::new(node, incarnation, config.ws.outbound_queue)),
+        hub,
         signals: Arc::new(Signals {
             db: db.clone(),
             authorizer: authorizer.clone(),

@@ -3,15 +3,15 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::extract::FromRef;
 use confab_common::UserId;
-use confab_common::auth::JwtKeys;
 use confab_common::presence::Presence;
 use confab_common::social::SocialCache;
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::Tokens;
+use crate::auth::limits::Limits;
 use crate::config::WsLimits;
 use crate::delivery::acks::AckSender;
 use crate::delivery::hub::Hub;
@@ -25,8 +25,11 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Who is online, from Redis.
     pub presence: Presence,
-    /// Signs and checks access tokens.
-    pub jwt: Arc<JwtKeys>,
+    /// Issues and checks access tokens (revoked sessions included), and
+    /// WebSocket tickets.
+    pub tokens: Arc<Tokens>,
+    /// Per-user and per-address request limits.
+    pub limits: Arc<Limits>,
     /// argon2id, bounded to the machine's cores.
     pub passwords: Passwords,
     /// Most members a group may have.
@@ -78,11 +81,5 @@ impl AppState {
         if let Err(e) = self.social.invalidate_members(group).await {
             tracing::warn!(error = %e, "cannot invalidate cached members; they lapse within a minute");
         }
-    }
-}
-
-impl FromRef<AppState> for Arc<JwtKeys> {
-    fn from_ref(state: &AppState) -> Self {
-        state.jwt.clone()
     }
 }

@@ -14,6 +14,8 @@ pub struct Model {
     pub bio: Option<String>,
     pub avatar_url: Option<String>,
     pub created_at: DateTimeWithTimeZone,
+    /// Set when the account was deleted (the row stays, stripped).
+    pub deleted_at: Option<DateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -78,6 +78,10 @@ struct Conn {
     /// Cancelled when the connection's queue overflowed: the session then
     /// closes the socket (the client reads too slowly).
     kick: CancellationToken,
+    /// The session (token) the connection was opened with.
+    session: uuid::Uuid,
+    /// Cancelled when that session is revoked: the session closes 4401.
+    revoked: CancellationToken,
 }
 
 /// The handle a session keeps.
@@ -86,6 +90,7 @@ pub struct Registration {
     pub key: ConnKey,
     pub rx: mpsc::Receiver<Outbound>,
     pub kick: CancellationToken,
+    pub revoked: CancellationToken,
 }
 
 /// Local connections by user.
@@ -116,22 +121,43 @@ impl Hub {
         self.incarnation
     }
 
-    /// Adds a connection of `user`.
-    pub fn register(&self, user: UserId) -> Registration {
+    /// Adds a connection of `user`, opened in `session`.
+    pub fn register(&self, user: UserId, session: uuid::Uuid) -> Registration {
         let key = ConnKey {
             node: self.node,
             incarnation: self.incarnation,
             conn: self.next_conn.fetch_add(1, Ordering::Relaxed),
         };
         let (tx, rx) = mpsc::channel(self.capacity);
-        let kick = CancellationToken::new();
+        let (kick, revoked) = (CancellationToken::new(), CancellationToken::new());
         let conn = Arc::new(Conn {
             key,
             tx,
             kick: kick.clone(),
+            session,
+            revoked: revoked.clone(),
         });
         self.write().entry(user).or_default().push(conn);
-        Registration { key, rx, kick }
+        Registration {
+            key,
+            rx,
+            kick,
+            revoked,
+        }
+    }
+
+    /// Closes `user`'s local connections opened in one of `sessions`.
+    /// Returns how many.
+    pub fn revoke(&self, user: UserId, sessions: &[uuid::Uuid]) -> usize {
+        let conns = self.read();
+        let mut closed = 0;
+        for conn in conns.get(&user).into_iter().flatten() {
+            if sessions.contains(&conn.session) {
+                conn.revoked.cancel();
+                closed += 1;
+            }
+        }
+        closed
     }
 
     /// Removes a connection; true if it was the user's last one here.
@@ -280,11 +306,11 @@ mod tests {
     fn a_delivery_reaches_every_local_connection_of_its_recipients_and_its_origin_learns_the_seq() {
         let hub = Hub::new(NodeId(1), 7, 8);
         let (alice, bob, carol) = (UserId(1), UserId(2), UserId(3));
-        let mut sender = hub.register(alice);
-        let mut other_device = hub.register(alice);
-        let mut phone = hub.register(bob);
-        let mut laptop = hub.register(bob);
-        let mut bystander = hub.register(carol);
+        let mut sender = hub.register(alice, uuid::Uuid::nil());
+        let mut other_device = hub.register(alice, uuid::Uuid::nil());
+        let mut phone = hub.register(bob, uuid::Uuid::nil());
+        let mut laptop = hub.register(bob, uuid::Uuid::nil());
+        let mut bystander = hub.register(carol, uuid::Uuid::nil());
         assert_eq!(hub.len(), 5);
 
         let queued = hub.deliver(&delivery(10, &[bob, alice], sender.key));
@@ -306,8 +332,8 @@ mod tests {
     fn a_connection_whose_queue_is_full_is_kicked_not_buffered() {
         let hub = Hub::new(NodeId(1), 7, 2);
         let bob = UserId(2);
-        let mut slow = hub.register(bob);
-        let origin = hub.register(UserId(1)).key;
+        let mut slow = hub.register(bob, uuid::Uuid::nil());
+        let origin = hub.register(UserId(1), uuid::Uuid::nil()).key;
         for msg_id in 1..=3 {
             hub.deliver(&delivery(msg_id, &[bob], origin));
         }
@@ -319,7 +345,7 @@ mod tests {
     fn a_fast_senders_own_markers_never_get_it_kicked() {
         let hub = Hub::new(NodeId(1), 4, 4);
         let alice = UserId(1);
-        let mut sender = hub.register(alice);
+        let mut sender = hub.register(alice, uuid::Uuid::nil());
         // A burst the sender's loop has not drained yet: its own markers
         // take at most half the queue…
         for msg_id in 1..=10 {

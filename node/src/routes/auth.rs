@@ -5,14 +5,17 @@ use axum::http::StatusCode;
 use confab_common::UserId;
 use confab_common::entity::users;
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, ExprTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, QueryFilter,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::limits::PerAddress;
 use crate::error::{ApiError, ApiResult, ErrorBody, is_unique_violation};
-use crate::extract::Json;
+use crate::extract::{ClientAddr, Json};
 use crate::routes::rules::{validate_display_name, validate_password, validate_username};
 use crate::routes::users::Profile;
 use crate::state::AppState;
@@ -47,19 +50,17 @@ struct LoginRequest {
 /// A token and the account it was issued for.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthResponse {
-    /// HS256 JWT; send it as `Authorization: Bearer <token>` (or `?token=` on `/ws`).
+    /// HS256 JWT; send it as `Authorization: Bearer <token>`. Browsers open
+    /// `/ws` with a ticket (`POST /api/auth/ws-ticket`).
     token: String,
     user: Profile,
 }
 
-/// A token for `user`.
-fn issue(state: &AppState, user: users::Model) -> ApiResult<AuthResponse> {
-    let token = state
-        .jwt
-        .issue(UserId(user.id))
-        .map_err(|e| ApiError::Internal(e.into()))?;
+/// A token for `user`, in a new session.
+async fn issue(state: &AppState, user: users::Model) -> ApiResult<AuthResponse> {
+    let issued = state.tokens.issue(&state.db, UserId(user.id)).await?;
     Ok(AuthResponse {
-        token,
+        token: issued.token,
         user: user.into(),
     })
 }
@@ -74,13 +75,16 @@ fn issue(state: &AppState, user: users::Model) -> ApiResult<AuthResponse> {
         (status = 409, body = ErrorBody, description = "username_taken"),
         (status = 413, body = ErrorBody, description = "too_large"),
         (status = 422, body = ErrorBody, description = "invalid_username, weak_password, invalid_display_name, invalid_field"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many sign-ups from this address this minute (REGISTER_PER_ADDRESS); Retry-After"),
         (status = 503, body = ErrorBody, description = "busy: too many sign-ups and log-ins wait for the password hasher (Retry-After: 1)"),
     )
 )]
 async fn register(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     Json(request): Json<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<AuthResponse>)> {
+    state.limits.per_address(PerAddress::Register, addr).await?;
     validate_username(&request.username)?;
     validate_password(&request.password)?;
     let display_name = match request.display_name {
@@ -106,7 +110,7 @@ async fn register(
         }
     })?;
     tracing::info!(user_id = user.id, "account registered");
-    Ok((StatusCode::CREATED, Json(issue(&state, user)?)))
+    Ok((StatusCode::CREATED, Json(issue(&state, user).await?)))
 }
 
 /// Exchanges a username and password for a token.
@@ -117,26 +121,31 @@ async fn register(
         (status = 200, body = AuthResponse),
         (status = 400, body = ErrorBody, description = "malformed_body"),
         (status = 401, body = ErrorBody, description = "invalid_credentials (unknown user and wrong password alike)"),
+        (status = 429, body = ErrorBody, description = "rate_limited: too many log-ins from this address this minute (LOGIN_PER_ADDRESS); login_delayed: the account's failed log-ins make the next attempt wait. Retry-After says how long"),
         (status = 503, body = ErrorBody, description = "busy: too many sign-ups and log-ins wait for the password hasher (Retry-After: 1)"),
     )
 )]
 async fn login(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<Json<AuthResponse>> {
+    state.limits.per_address(PerAddress::LogIn, addr).await?;
     // A name that could never have been registered is not looked up (and a
     // NUL in it would be a Postgres error, not a wrong password).
-    let user = if validate_username(&request.username).is_ok()
-        && request.password.chars().count() <= 128
-    {
-        users::Entity::find()
-            .filter(
-                Func::lower(Expr::col(users::Column::Username)).eq(request.username.to_lowercase()),
-            )
-            .one(&state.db)
-            .await?
-    } else {
-        None
+    let account = (validate_username(&request.username).is_ok()
+        && request.password.chars().count() <= 128)
+        .then_some(request.username.as_str());
+    let user = match account {
+        Some(name) => {
+            state.limits.login_allowed(name).await?;
+            users::Entity::find()
+                .filter(Func::lower(Expr::col(users::Column::Username)).eq(name.to_lowercase()))
+                .filter(users::Column::DeletedAt.is_null())
+                .one(&state.db)
+                .await?
+        }
+        None => None,
     };
     // Verify even when the user is unknown, so that timing does not tell.
     let matches = state
@@ -147,10 +156,18 @@ async fn login(
         )
         .await?;
     match user {
-        Some(user) if matches => Ok(Json(issue(&state, user)?)),
-        _ => Err(ApiError::unauthorized(
-            "invalid_credentials",
-            "the username or the password is wrong",
-        )),
+        Some(user) if matches => {
+            state.limits.login_succeeded(&user.username).await;
+            Ok(Json(issue(&state, user).await?))
+        }
+        _ => {
+            if let Some(name) = account {
+                state.limits.login_failed(name).await?;
+            }
+            Err(ApiError::unauthorized(
+                "invalid_credentials",
+                "the username or the password is wrong",
+            ))
+        }
     }
 }

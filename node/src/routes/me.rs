@@ -3,23 +3,29 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use confab_common::entity::users;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel, TransactionTrait};
 use serde::{Deserialize, Deserializer};
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::revocations::Revoked;
+use crate::auth::sessions::{self, Which};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{AuthUser, Json};
+use crate::extract::{AuthSession, AuthUser, Json};
 use crate::routes::rules::{validate_display_name, validate_password};
+use crate::routes::sessions::revoke;
 use crate::routes::users::Profile;
+use crate::routes::{events, groups};
 use crate::state::AppState;
+use crate::store::accounts::{self, Deleted};
 use confab_common::UserId;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_me, patch_me))
+        .routes(routes!(get_me, patch_me, delete_me))
         .routes(routes!(change_password))
 }
 
@@ -173,8 +179,8 @@ struct PasswordChange {
     request_body = PasswordChange,
     security(("bearer" = [])),
     responses(
-        (status = 204, description = "changed"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 204, description = "changed; every other session of the account is logged out"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "wrong_password"),
         (status = 422, body = ErrorBody, description = "weak_password"),
         (status = 503, body = ErrorBody, description = "busy: too many requests wait for the password hasher (Retry-After: 1)"),
@@ -182,14 +188,26 @@ struct PasswordChange {
 )]
 async fn change_password(
     State(state): State<AppState>,
-    AuthUser(me): AuthUser,
+    AuthSession(me): AuthSession,
     Json(change): Json<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     validate_password(&change.new_password)?;
-    let user = load_me(&state, me).await?;
+    let user = checked_me(&state, me.user, change.old_password).await?;
+    let hash = state.passwords.hash(change.new_password).await?;
+    let mut user = user.into_active_model();
+    user.password_hash = Set(hash);
+    user.update(&state.db).await?;
+    revoke(&state, me.user, Which::AllBut(Some(me.session))).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's account, once `password` is checked: 403 `wrong_password`
+/// otherwise.
+async fn checked_me(state: &AppState, me: UserId, password: String) -> ApiResult<users::Model> {
+    let user = load_me(state, me).await?;
     let matches = state
         .passwords
-        .verify(change.old_password, Some(user.password_hash.clone()))
+        .verify(password, Some(user.password_hash.clone()))
         .await?;
     if !matches {
         return Err(ApiError::forbidden(
@@ -197,9 +215,71 @@ async fn change_password(
             "the current password is wrong",
         ));
     }
-    let hash = state.passwords.hash(change.new_password).await?;
-    let mut user = user.into_active_model();
-    user.password_hash = Set(hash);
-    user.update(&state.db).await?;
+    Ok(user)
+}
+
+/// The password, to confirm an account deletion.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DeleteAccount {
+    password: String,
+}
+
+/// Deletes the caller's account: profile, friendships, requests and
+/// memberships go (an owned group passes to its longest-standing admin,
+/// else member, or is disbanded), every session is logged out and its
+/// sockets closed (4401). Messages stay for the others, from "Deleted
+/// account".
+#[utoipa::path(
+    delete, path = "/api/me", tag = "me",
+    request_body = DeleteAccount,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
+        (status = 403, body = ErrorBody, description = "wrong_password"),
+        (status = 503, body = ErrorBody, description = "busy: too many requests wait for the password hasher (Retry-After: 1)"),
+    )
+)]
+async fn delete_me(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Json(body): Json<DeleteAccount>,
+) -> ApiResult<StatusCode> {
+    checked_me(&state, me, body.password).await?;
+    let txn = state.db.begin().await?;
+    let deleted = accounts::delete(&txn, me).await?;
+    let sessions = sessions::revoke(&txn, me, Which::AllBut(None)).await?;
+    txn.commit().await?;
+    state.tokens.revoked(Revoked { user: me, sessions }).await;
+    tracing::info!(user_id = me.0, "account deleted");
+    tell_others(&state, me, deleted).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tells former friends and groups that `me` left, and drops the caches.
+async fn tell_others(state: &AppState, me: UserId, deleted: Deleted) {
+    let mut everyone = deleted.friends.clone();
+    everyone.push(me);
+    state.forget_friends(&everyone).await;
+    let event = json!({ "user_id": me });
+    events::send(state, deleted.friends, "friend_removed", event).await;
+    for &group in &deleted.disbanded {
+        state.forget_members(group).await;
+    }
+    for (group, owner) in deleted.groups {
+        state.forget_members(group).await;
+        let Ok(members) = groups::member_ids(&state.db, group).await else {
+            continue;
+        };
+        let event = json!({ "group_id": group, "user_id": me });
+        events::send(state, members, "member_removed", event).await;
+        if let Some(Ok(details)) = match owner {
+            Some(owner) => Some(groups::details(state, group, owner).await),
+            None => None,
+        } {
+            let event = json!({ "group": &details, "user_id": owner, "role": "owner" });
+            events::send(state, details.member_ids(), "role_changed", event).await;
+        }
+    }
 }

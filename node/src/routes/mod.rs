@@ -10,6 +10,7 @@ pub mod groups;
 pub mod me;
 pub mod ops;
 pub mod rules;
+pub mod sessions;
 pub mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -32,7 +33,7 @@ use crate::state::AppState;
     info(title = "Confab REST API", description = "Accounts, profiles, friends, groups and history. See docs/protocol.md."),
     modifiers(&BearerAuth),
     tags(
-        (name = "auth", description = "Registration and log-in"),
+        (name = "auth", description = "Registration, log-in, log-out and WebSocket tickets"),
         (name = "me", description = "The caller's own account"),
         (name = "users", description = "Public profiles"),
         (name = "friends", description = "Friend requests and friendships"),
@@ -64,6 +65,7 @@ impl Modify for BearerAuth {
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(sessions::router())
         .merge(me::router())
         .merge(users::router())
         .merge(friends::router())

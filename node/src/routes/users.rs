@@ -24,6 +24,9 @@ pub struct Profile {
     pub avatar_url: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// The account was deleted: `display_name` is "Deleted account" and
+    /// the username `deleted-<id>`; its messages stay in the history.
+    pub deleted: bool,
 }
 
 impl From<users::Model> for Profile {
@@ -35,6 +38,7 @@ impl From<users::Model> for Profile {
             bio: user.bio,
             avatar_url: user.avatar_url,
             created_at: user.created_at.timestamp_millis(),
+            deleted: user.deleted_at.is_some(),
         }
     }
 }
@@ -74,7 +78,11 @@ async fn get_user(
     AuthUser(_caller): AuthUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Profile>> {
-    Ok(Json(load_user(&state, UserId(id)).await?.into()))
+    // A deleted account's profile is shown, marked, for its old messages.
+    let user = crate::store::users::find_any(&state.db, UserId(id))
+        .await?
+        .ok_or_else(no_such_user)?;
+    Ok(Json(user.into()))
 }
 
 /// Query of the user search.
@@ -123,6 +131,7 @@ async fn search_users(
     let lower_username = Func::lower(Expr::col(users::Column::Username));
     let found = users::Entity::find()
         .filter(Expr::expr(lower_username.clone()).like(pattern))
+        .filter(users::Column::DeletedAt.is_null())
         .order_by_asc(lower_username)
         .limit(limit)
         .all(&state.db)

@@ -7,6 +7,8 @@ use confab_common::presence::Presence;
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Tokens;
+use crate::auth::limits::Limits;
 use crate::config::WsLimits;
 use crate::delivery::acks::AckSender;
 use crate::delivery::hub::Hub;
@@ -23,6 +25,8 @@ pub struct SessionContext {
     pub hub: Arc<Hub>,
     /// Where it is registered as online (cluster-wide).
     pub presence: Presence,
+    /// The session (token) it was opened with: revoking it closes 4401.
+    pub session: uuid::Uuid,
     /// The device it connected as (`?device=`, `default` if none).
     pub device: Arc<str>,
     /// Where its sends go.
@@ -33,16 +37,23 @@ pub struct SessionContext {
     pub acks: AckSender,
     /// The conversation logs, for replays.
     pub db: DatabaseConnection,
-    pub limits: WsLimits,
+    pub ws: WsLimits,
+    /// Revoked sessions, checked once the connection is registered.
+    pub tokens: Arc<Tokens>,
+    /// The user's send rate.
+    pub limits: Arc<Limits>,
     /// Cancelled when the node stops: the connection closes with 1001.
     pub shutdown: CancellationToken,
 }
 
 impl SessionContext {
     /// The context of a connection of `user`'s `device`.
-    pub fn new(state: &AppState, user: UserId, device: Arc<str>) -> Self {
+    pub fn new(state: &AppState, user: UserId, session: uuid::Uuid, device: Arc<str>) -> Self {
         Self {
             user,
+            session,
+            tokens: state.tokens.clone(),
+            limits: state.limits.clone(),
             device,
             signals: state.signals.clone(),
             hub: state.hub.clone(),
@@ -50,7 +61,7 @@ impl SessionContext {
             sends: state.sends.clone(),
             acks: state.acks.clone(),
             db: state.db.clone(),
-            limits: state.ws.clone(),
+            ws: state.ws.clone(),
             shutdown: state.shutdown.clone(),
         }
     }

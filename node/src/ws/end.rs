@@ -13,6 +13,9 @@ pub mod close {
     pub const TOO_BIG: u16 = 1009;
     /// A dependency is down, or the client reads too slowly: try again later.
     pub const TRY_AGAIN: u16 = 1013;
+    /// The session was revoked (log-out, password change, deleted
+    /// account): do not reconnect with the same token.
+    pub const REVOKED: u16 = 4401;
 }
 
 /// Why the loop ended.

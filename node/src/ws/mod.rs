@@ -25,7 +25,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::extract::verify;
+use crate::extract::bearer;
 use crate::state::AppState;
 use crate::ws::context::SessionContext;
 
@@ -34,10 +34,13 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
 }
 
-/// `?token=` for browsers, which cannot set headers on a WebSocket, and
+/// `?ticket=` for browsers, which cannot set headers on a WebSocket (a
+/// single-use ticket from `POST /api/auth/ws-ticket`); `?token=`, the same
+/// for old clients (deprecated: it puts a long-lived token in URLs); and
 /// `?device=`, the device's name (1-64 of `[A-Za-z0-9._-]`).
 #[derive(Debug, Deserialize)]
 struct WsQuery {
+    ticket: Option<String>,
     token: Option<String>,
     device: Option<String>,
 }
@@ -67,23 +70,22 @@ async fn upgrade(
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let header_token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    let (query_token, device) = match query {
-        Ok(Query(q)) => (q.token, q.device),
-        Err(_) => (None, None),
+    let (query, device) = match query {
+        Ok(Query(q)) => ((q.ticket, q.token), q.device),
+        Err(_) => ((None, None), None),
     };
-    let token = header_token.or(query_token).ok_or_else(|| {
-        ApiError::unauthorized(
-            "missing_token",
-            "a token is required: `Authorization: Bearer <token>` or `?token=<token>`",
-        )
-    })?;
-    let user = verify(&state.jwt, &token)?;
+    let verified = match (bearer(&headers), query) {
+        (Some(token), _) => state.tokens.check(token)?,
+        (None, (Some(ticket), _)) => state.tokens.redeem(&ticket).await?,
+        (None, (None, Some(token))) => state.tokens.check(&token)?,
+        (None, (None, None)) => {
+            return Err(ApiError::unauthorized(
+                "missing_token",
+                "a token is required: `Authorization: Bearer <token>` or `?ticket=<ticket>`",
+            ));
+        }
+    };
+    let user = verified.user;
     let device = device_name(device)?;
     let ws = ws.map_err(|e| ApiError::bad_request("not_websocket", e.body_text()))?;
     // A cap per user across the cluster, from presence (a Redis that does
@@ -107,7 +109,7 @@ async fn upgrade(
     }
     let limits = state.ws.clone();
     let sessions = state.sessions.clone();
-    let ctx = SessionContext::new(&state, user, device);
+    let ctx = SessionContext::new(&state, user, verified.session, device);
     Ok(ws
         // Small buffers: tungstenite's default 128 KiB read buffer stays
         // resident for every idle connection.

@@ -55,7 +55,7 @@ where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
-    let registration = ctx.hub.register(ctx.user);
+    let registration = ctx.hub.register(ctx.user, ctx.session);
     let (user, key) = (ctx.user, registration.key);
     metrics::gauge!(metric::WS_CONNECTIONS).increment(1.0);
     tracing::debug!(user_id = user.0, conn = %key, "connected");
@@ -108,8 +108,13 @@ struct Session<R, W> {
     last_heard: Instant,
     /// Refused frames so far; too many closes the connection.
     invalid_frames: u32,
-    /// The connection's send budget.
-    limiter: governor::DefaultDirectRateLimiter,
+    /// Cancelled when the connection's session is revoked.
+    revoked: CancellationToken,
+    /// A `send` over the user's rate, held (and the socket not read) until
+    /// the rate allows it.
+    held: Option<(SendRequest, Instant)>,
+    /// Since when sends have been held back without a break.
+    throttled_since: Option<Instant>,
 }
 
 impl<R, W> Session<R, W>
@@ -118,17 +123,21 @@ where
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
     fn new(ctx: SessionContext, reader: R, sink: W, registration: Registration) -> Self {
-        let Registration { key, rx, kick } = registration;
+        let Registration {
+            key,
+            rx,
+            kick,
+            revoked,
+        } = registration;
         let logs = Reader {
             db: ctx.db.clone(),
             user: ctx.user,
             device: ctx.device.clone(),
-            page_size: ctx.limits.replay_page,
-            max_devices: ctx.limits.devices_per_user,
+            page_size: ctx.ws.replay_page,
+            max_devices: ctx.ws.devices_per_user,
         };
         Self {
             replay: Replay::new(logs),
-            limiter: governor::RateLimiter::direct(ctx.limits.send_quota),
             writer: Writer::new(sink, ctx.user, ctx.device.clone()),
             signals: InHand::new(ctx.signals.clone(), ctx.user, key),
             ctx,
@@ -142,6 +151,9 @@ where
             reading: false,
             last_heard: Instant::now(),
             invalid_frames: 0,
+            revoked,
+            held: None,
+            throttled_since: None,
         }
     }
 
@@ -156,14 +168,22 @@ where
                 return End::Close(close::TRY_AGAIN, "presence unavailable; reconnect shortly");
             }
         }
+        // Revoked between the token check and the registration: the hub
+        // could not close it then.
+        if self.ctx.tokens.revocations.is_revoked(&self.ctx.session) {
+            self.revoked.cancel();
+        }
         self.replay.start(Vec::new());
-        let mut ping = tokio::time::interval(self.ctx.limits.ping_interval);
+        let mut ping = tokio::time::interval(self.ctx.ws.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
         let (kick, shutdown) = (self.kick.clone(), self.ctx.shutdown.clone());
+        let revoked = self.revoked.clone();
         loop {
+            let release_at = self.held.as_ref().map(|(_, at)| *at);
             let step = tokio::select! {
-                frame = self.reader.next(), if self.reading && self.in_flight < MAX_IN_FLIGHT => self.on_frame(frame).await,
+                frame = self.reader.next(), if self.reading && self.in_flight < MAX_IN_FLIGHT && release_at.is_none() => self.on_frame(frame).await,
+                () = tokio::time::sleep_until(release_at.unwrap_or_else(Instant::now).into()), if release_at.is_some() => self.release().await,
                 Some(handed) = Pipeline::next_answer(&mut self.sends) => {
                     self.take_answer(handed);
                     Ok(())
@@ -176,6 +196,9 @@ where
                 () = kick.cancelled() => {
                     metrics::counter!(metric::SLOW_CONSUMER_CLOSES).increment(1);
                     Err(End::Close(close::TRY_AGAIN, "too many undelivered messages; reconnect to resume"))
+                }
+                () = revoked.cancelled() => {
+                    Err(End::Close(close::REVOKED, "session revoked; log in again"))
                 }
                 () = shutdown.cancelled() => {
                     self.finish().await;
@@ -194,7 +217,7 @@ where
             None | Some(Ok(Message::Close(_))) => Err(End::Gone),
             Some(Err(e)) => Err(too_big_or_gone(e)),
             Some(Ok(Message::Text(text))) => {
-                match command::decode(text.as_str(), self.ctx.limits.max_body_chars) {
+                match command::decode(text.as_str(), self.ctx.ws.max_body_chars) {
                     Ok(command) => self.on_command(command).await,
                     Err(refusal) => self.refuse(refusal).await,
                 }
@@ -239,19 +262,40 @@ where
         }
     }
 
-    /// Hands a send to the pipeline, within the connection's rate (the
-    /// contract's step 4) and with a body (step 5).
+    /// Hands a send to the pipeline, within the user's rate (the
+    /// contract's step 4: over it, the send is held and the socket not
+    /// read until the rate allows it) and with a body (step 5).
     async fn submit(&mut self, request: SendRequest) -> Result<(), End> {
-        if self.limiter.check().is_err() {
-            // Push-back, not abuse: it does not count toward the 1008 limit.
-            return self
-                .answer_now(
-                    request.id,
-                    ErrorCode::RateLimited,
-                    "too many messages; slow down and send again with the same id",
-                )
-                .await;
+        if let Some(wait) = self.ctx.limits.send_wait(self.ctx.user) {
+            let since = *self.throttled_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > self.ctx.ws.throttled_close {
+                metrics::counter!(metric::THROTTLED_CLOSES).increment(1);
+                return Err(End::Close(close::POLICY, "sending too fast for too long"));
+            }
+            metrics::counter!(metric::SENDS_THROTTLED).increment(1);
+            self.held = Some((request, Instant::now() + wait));
+            return Ok(());
         }
+        self.throttled_since = None;
+        self.start(request).await
+    }
+
+    /// The held send, once the rate allows it. Not a break in the
+    /// throttling: the client is still ahead.
+    async fn release(&mut self) -> Result<(), End> {
+        let Some((request, _)) = self.held.take() else {
+            return Ok(());
+        };
+        if let Some(wait) = self.ctx.limits.send_wait(self.ctx.user) {
+            // Another connection of the user took the turn.
+            self.held = Some((request, Instant::now() + wait));
+            return Ok(());
+        }
+        self.start(request).await
+    }
+
+    /// Starts a send that the rate allowed.
+    async fn start(&mut self, request: SendRequest) -> Result<(), End> {
         let request = match command::non_empty(request) {
             Ok(request) => request,
             Err(refusal) => return self.refuse(refusal).await,
@@ -329,7 +373,8 @@ where
 
     async fn on_tick(&mut self) -> Result<(), End> {
         // A client is not judged silent while it is not being read.
-        if self.reading && self.last_heard.elapsed() > self.ctx.limits.ping_interval * 3 {
+        let read = self.reading && self.held.is_none();
+        if read && self.last_heard.elapsed() > self.ctx.ws.ping_interval * 3 {
             tracing::debug!(user_id = self.ctx.user.0, "no sign of life; closing");
             return Err(End::Gone);
         }
@@ -341,7 +386,7 @@ where
         self.invalid_frames += 1;
         metric::send_refused(refusal.code);
         self.writer.frame(&refusal.into_frame()).await?;
-        if self.invalid_frames > self.ctx.limits.max_invalid_frames {
+        if self.invalid_frames > self.ctx.ws.max_invalid_frames {
             return Err(End::Close(close::POLICY, "too many invalid frames"));
         }
         Ok(())

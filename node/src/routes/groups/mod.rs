@@ -8,8 +8,7 @@
 mod details;
 mod members;
 
-pub use details::GroupDetails;
-use details::details;
+pub use details::{GroupDetails, details};
 
 use std::collections::HashSet;
 
@@ -326,7 +325,7 @@ async fn delete_group(
 }
 
 /// Everyone in group `id` now.
-async fn member_ids(db: &impl ConnectionTrait, id: GroupId) -> ApiResult<Vec<UserId>> {
+pub async fn member_ids(db: &impl ConnectionTrait, id: GroupId) -> ApiResult<Vec<UserId>> {
     Ok(group_members::Entity::find()
         .filter(group_members::Column::GroupId.eq(id.0))
         .all(db)
