@@ -7,29 +7,6 @@ use crate::client::{Client, to_user};
 use crate::helpers::TestApp;
 
 #[tokio::test]
-async fn sends_beyond_the_rate_are_refused_and_the_connection_keeps_working() {
-    let app = TestApp::spawn_cluster(1, true, &["--send-rate", "1", "--send-burst", "3"]).await;
-    let alice = app.register("alice").await;
-    let bob = app.register("bob").await;
-    app.befriend(&alice, &bob).await;
-    let mut a = Client::connect(&app, 0, &alice).await;
-    for i in 0..3 {
-        a.send_confirmed(&format!("ok{i}"), to_user(&bob), "hi")
-            .await;
-    }
-    a.send_message("over", to_user(&bob), "too fast").await;
-    let refused = a.next_where(|f| f["id"] == "over").await;
-    assert_eq!(
-        (refused["type"].as_str(), refused["code"].as_str()),
-        (Some("error"), Some("rate_limited"))
-    );
-    // Later, the same id goes through.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    a.send_confirmed("over", to_user(&bob), "too fast").await;
-    app.eventually(4, "SELECT count(*) FROM messages").await;
-}
-
-#[tokio::test]
 async fn a_user_has_a_bounded_number_of_connections() {
     let app = TestApp::spawn_cluster(2, false, &["--max-connections-per-user", "2"]).await;
     let alice = app.register("alice").await;

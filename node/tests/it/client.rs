@@ -44,12 +44,25 @@ impl Client {
         Self::connect_url(&format!("ws://{addr}/ws"), user).await
     }
 
+    /// Connects `user` to `addr` with a ticket in the URL, as browsers do.
+    pub async fn connect_with_ticket(addr: &str, user: &TestUser, ticket: &str) -> Self {
+        let url = format!("ws://{addr}/ws?ticket={ticket}");
+        Self::open(url.into_client_request().unwrap(), user).await
+    }
+
     async fn connect_url(url: &str, user: &TestUser) -> Self {
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert(
             "Authorization",
             format!("Bearer {}", user.token).parse().unwrap(),
         );
+        Self::open(request, user).await
+    }
+
+    async fn open(
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+        user: &TestUser,
+    ) -> Self {
         let (ws, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("WebSocket connect");
@@ -263,6 +276,25 @@ impl Client {
     /// Closes from the client side.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+}
+
+/// The status and body of a refused WebSocket upgrade of `url` (with
+/// `token` as a bearer header, if given); panics if it was accepted.
+pub async fn refused(url: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = url.into_client_request().unwrap();
+    if let Some(token) = token {
+        request
+            .headers_mut()
+            .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = response.body().as_deref().unwrap_or_default();
+            let body = serde_json::from_slice(body).unwrap_or(Value::Null);
+            (response.status().as_u16(), body)
+        }
+        other => panic!("expected the upgrade to be refused, got {other:?}"),
     }
 }
 

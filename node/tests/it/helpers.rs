@@ -254,9 +254,25 @@ impl TestApp {
         .expect("connect to Redis");
 
         let dispatcher_args = args.clone();
-        // Tests send bursts far above a person's pace; the send rate limit
-        // has its own test.
-        args.extend(["--send-rate", "1000000", "--send-burst", "1000000"].map(String::from));
+        // Tests send and call far above a person's pace, all from one
+        // address; the limits have their own tests (`limits.rs`).
+        args.extend(
+            [
+                "--send-rate",
+                "1000000",
+                "--send-burst",
+                "1000000",
+                "--rest-rate",
+                "1000000",
+                "--rest-burst",
+                "1000000",
+                "--register-per-address",
+                "1000000",
+                "--login-per-address",
+                "1000000",
+            ]
+            .map(String::from),
+        );
         let web_root = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/public");
         args.extend(["--web-root".to_owned(), web_root.to_owned()]);
         let dispatcher = dispatcher.then(|| Dispatcher::start(&dispatcher_args));

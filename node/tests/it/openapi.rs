@@ -8,8 +8,12 @@ use crate::helpers::TestApp;
 const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),
+    ("post", "/api/auth/logout"),
+    ("post", "/api/auth/logout-all"),
+    ("post", "/api/auth/ws-ticket"),
     ("get", "/api/me"),
     ("patch", "/api/me"),
+    ("delete", "/api/me"),
     ("post", "/api/me/password"),
     ("get", "/api/users/{id}"),
     ("get", "/api/users"),

@@ -8,6 +8,10 @@ use serde_json::json;
 
 use crate::helpers::{SECRET, TestApp};
 
+/// A session id for hand-made tokens (a token needs one; sessions never
+/// revoked are accepted).
+const SID: &str = "0b6e1d9c-52a1-4e0b-9d55-3f1c6c0f6a11";
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -51,12 +55,13 @@ async fn requests_without_a_token_are_refused() {
 async fn bad_tokens_are_refused() {
     let app = TestApp::spawn().await;
     let alice = app.register("alice").await;
-    let claims = json!({"sub": alice.id.to_string(), "iat": now(), "exp": now() + 3600});
+    let claims =
+        json!({"sid": SID, "sub": alice.id.to_string(), "iat": now(), "exp": now() + 3600});
 
     // Tampered: alice's token with its payload swapped for another user's.
     let parts: Vec<&str> = alice.token.split('.').collect();
     let forged_payload = b64(
-        json!({"sub": (alice.id.0 + 1).to_string(), "iat": now(), "exp": now() + 3600})
+        json!({"sid": SID, "sub": (alice.id.0 + 1).to_string(), "iat": now(), "exp": now() + 3600})
             .to_string()
             .as_bytes(),
     );
@@ -94,11 +99,27 @@ async fn bad_tokens_are_refused() {
             sign(Algorithm::HS384, SECRET, claims.clone()),
         ),
         (
+            "no sid",
+            sign(
+                Algorithm::HS256,
+                SECRET,
+                json!({"sub": alice.id.to_string(), "iat": now(), "exp": now() + 60}),
+            ),
+        ),
+        (
+            "word sid",
+            sign(
+                Algorithm::HS256,
+                SECRET,
+                json!({"sid": "alice", "sub": alice.id.to_string(), "iat": now(), "exp": now() + 60}),
+            ),
+        ),
+        (
             "no exp",
             sign(
                 Algorithm::HS256,
                 SECRET,
-                json!({"sub": alice.id.to_string(), "iat": now()}),
+                json!({"sid": SID, "sub": alice.id.to_string(), "iat": now()}),
             ),
         ),
         (
@@ -106,7 +127,7 @@ async fn bad_tokens_are_refused() {
             sign(
                 Algorithm::HS256,
                 SECRET,
-                json!({"sub": alice.id.0, "iat": now(), "exp": now() + 60}),
+                json!({"sid": SID, "sub": alice.id.0, "iat": now(), "exp": now() + 60}),
             ),
         ),
         (
@@ -114,7 +135,7 @@ async fn bad_tokens_are_refused() {
             sign(
                 Algorithm::HS256,
                 SECRET,
-                json!({"sub": "alice", "iat": now(), "exp": now() + 60}),
+                json!({"sid": SID, "sub": "alice", "iat": now(), "exp": now() + 60}),
             ),
         ),
         (
@@ -122,7 +143,7 @@ async fn bad_tokens_are_refused() {
             sign(
                 Algorithm::HS256,
                 SECRET,
-                json!({"sub": "0", "iat": now(), "exp": now() + 60}),
+                json!({"sid": SID, "sub": "0", "iat": now(), "exp": now() + 60}),
             ),
         ),
     ];
@@ -144,7 +165,7 @@ async fn an_expired_token_is_refused_as_expired() {
     let expired = sign(
         Algorithm::HS256,
         SECRET,
-        json!({"sub": alice.id.to_string(), "iat": now() - 7200, "exp": now() - 3600}),
+        json!({"sid": SID, "sub": alice.id.to_string(), "iat": now() - 7200, "exp": now() - 3600}),
     );
     app.call(Method::GET, "/api/me", Some(&expired), None)
         .await
@@ -173,7 +194,7 @@ async fn a_token_signed_by_us_with_the_right_claims_is_accepted() {
     let token = sign(
         Algorithm::HS256,
         SECRET,
-        json!({"sub": alice.id.to_string(), "iat": now(), "exp": now() + 60}),
+        json!({"sid": SID, "sub": alice.id.to_string(), "iat": now(), "exp": now() + 60}),
     );
     let me = app
         .call(Method::GET, "/api/me", Some(&token), None)
@@ -202,14 +223,14 @@ async fn a_token_claiming_rs256_is_refused_even_when_signed_with_our_secret() {
     // with the shared secret (as if the secret were a public key).
     let header = b64(br#"{"alg":"RS256","typ":"JWT"}"#);
     let payload = b64(
-        json!({"sub": alice.id.to_string(), "iat": now(), "exp": now() + 60})
+        json!({"sid": SID, "sub": alice.id.to_string(), "iat": now(), "exp": now() + 60})
             .to_string()
             .as_bytes(),
     );
     let valid_hs256 = sign(
         Algorithm::HS256,
         SECRET,
-        json!({"sub": alice.id.to_string(), "iat": now(), "exp": now() + 60}),
+        json!({"sid": SID, "sub": alice.id.to_string(), "iat": now(), "exp": now() + 60}),
     );
     let signature = valid_hs256.rsplit('.').next().unwrap();
     let forged = format!("{header}.{payload}.{signature}");

@@ -1,0 +1,256 @@
+//! Sessions: log-out, log-out everywhere, a password change and a deleted
+//! account revoke tokens on every node and close their sockets (4401);
+//! WebSocket tickets are single-use and bound to their session.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::client::{Client, refused, to_user};
+use crate::helpers::{TestApp, TestUser};
+
+/// Logs `user` in again: a second session.
+async fn log_in(app: &TestApp, user: &TestUser, password: &str) -> TestUser {
+    let body = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": user.username, "password": password})),
+        )
+        .await
+        .expect(200);
+    TestUser {
+        token: body["token"].as_str().unwrap().to_owned(),
+        ..user.clone()
+    }
+}
+
+/// `GET /api/me` on node `node` with `user`'s token: the status and code.
+async fn me_on(app: &TestApp, node: usize, user: &TestUser) -> (u16, String) {
+    let response = app
+        .http
+        .get(format!("{}/api/me", app.nodes[node].base))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    let reply = TestApp::reply(response).await;
+    (reply.status.as_u16(), reply.code().to_owned())
+}
+
+#[tokio::test]
+async fn log_out_revokes_this_session_on_every_node_and_closes_its_sockets() {
+    let app = TestApp::spawn_cluster(2, false, &[]).await;
+    let alice = app.register("alice").await;
+    let phone = log_in(&app, &alice, "password123").await;
+    let mut here = Client::connect(&app, 0, &alice).await;
+    let mut there = Client::connect(&app, 1, &alice).await;
+    let mut other_session = Client::connect(&app, 1, &phone).await;
+    here.round_trip().await;
+    there.round_trip().await;
+
+    app.post("/api/auth/logout", &alice, json!({}))
+        .await
+        .expect(204);
+    assert_eq!(here.closed_with().await, 4401);
+    assert_eq!(there.closed_with().await, 4401);
+    for node in 0..2 {
+        assert_eq!(
+            me_on(&app, node, &alice).await,
+            (401, "token_revoked".into())
+        );
+        assert_eq!(me_on(&app, node, &phone).await.0, 200);
+        let url = format!("ws://{}/ws", app.nodes[node].addr);
+        let (status, body) = refused(&url, Some(&alice.token)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("token_revoked"))
+        );
+    }
+    // The other session is untouched, socket included.
+    other_session.round_trip().await;
+    // A node started afterwards reads the revocation from Postgres.
+    let mut app = app;
+    let late = app.add_node().await;
+    assert_eq!(
+        me_on(&app, late, &alice).await,
+        (401, "token_revoked".into())
+    );
+    assert_eq!(me_on(&app, late, &phone).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_password_change_keeps_only_this_session_and_log_out_all_ends_every_one() {
+    let app = TestApp::spawn_cluster(2, false, &[]).await;
+    let alice = app.register("alice").await;
+    let laptop = log_in(&app, &alice, "password123").await;
+    let stolen = log_in(&app, &alice, "password123").await;
+    let mut thief = Client::connect(&app, 1, &stolen).await;
+    let mut mine = Client::connect(&app, 0, &laptop).await;
+    thief.round_trip().await;
+
+    app.post(
+        "/api/me/password",
+        &laptop,
+        json!({"old_password": "password123", "new_password": "a-new-password"}),
+    )
+    .await
+    .expect(204);
+    assert_eq!(thief.closed_with().await, 4401);
+    assert_eq!(me_on(&app, 1, &stolen).await, (401, "token_revoked".into()));
+    assert_eq!(me_on(&app, 0, &alice).await, (401, "token_revoked".into()));
+    assert_eq!(me_on(&app, 1, &laptop).await.0, 200);
+    mine.round_trip().await;
+
+    let fresh = log_in(&app, &alice, "a-new-password").await;
+    app.post("/api/auth/logout-all", &laptop, json!({}))
+        .await
+        .expect(204);
+    assert_eq!(mine.closed_with().await, 4401);
+    for user in [&laptop, &fresh] {
+        assert_eq!(me_on(&app, 0, user).await, (401, "token_revoked".into()));
+        assert_eq!(me_on(&app, 1, user).await, (401, "token_revoked".into()));
+    }
+    // Logging in again starts a session that works.
+    let again = log_in(&app, &alice, "a-new-password").await;
+    assert_eq!(me_on(&app, 1, &again).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_ticket_opens_one_socket_of_its_session() {
+    let app = TestApp::spawn_cluster(2, false, &[]).await;
+    let alice = app.register("alice").await;
+    let ticket = app
+        .post("/api/auth/ws-ticket", &alice, json!({}))
+        .await
+        .expect(201);
+    assert_eq!(ticket["expires_in"], 30);
+    let ticket = ticket["ticket"].as_str().unwrap().to_owned();
+    let mut socket = Client::connect_with_ticket(&app.nodes[1].addr, &alice, &ticket).await;
+    socket.round_trip().await;
+    // Used: refused on any node.
+    for node in 0..2 {
+        let url = format!("ws://{}/ws?ticket={ticket}", app.nodes[node].addr);
+        let (status, body) = refused(&url, None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("invalid_ticket"))
+        );
+    }
+    for bad in [
+        "",
+        "zz",
+        "0123456789abcdef0123456789abcdef",
+        &"a".repeat(65),
+    ] {
+        let url = format!("ws://{}/ws?ticket={bad}", app.nodes[0].addr);
+        assert_eq!(refused(&url, None).await.0, 401, "{bad:?}");
+    }
+    // The socket belongs to the session: logging it out closes it.
+    app.post("/api/auth/logout", &alice, json!({}))
+        .await
+        .expect(204);
+    assert_eq!(socket.closed_with().await, 4401);
+    app.post("/api/auth/ws-ticket", &alice, json!({}))
+        .await
+        .assert_error(401, "token_revoked");
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_its_messages_and_hands_its_groups_over() {
+    let app = TestApp::spawn_cluster(1, true, &[]).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    app.befriend(&alice, &bob).await;
+    app.befriend(&alice, &carol).await;
+    let shared = app.create_group(&alice, "shared", &[&bob, &carol]).await;
+    let alone = app.create_group(&alice, "alone", &[]).await;
+    // carol is made admin later than bob joined: the admin inherits.
+    app.patch(
+        &format!("/api/groups/{shared}/members/{}", carol.id.0),
+        &alice,
+        json!({"role": "admin"}),
+    )
+    .await
+    .expect(200);
+    let mut socket = Client::connect(&app, 0, &alice).await;
+    socket
+        .send_confirmed("hello", to_user(&bob), "remember me")
+        .await;
+    let mut bobs = Client::connect(&app, 0, &bob).await;
+    bobs.round_trip().await;
+
+    app.call(
+        Method::DELETE,
+        "/api/me",
+        Some(&alice.token),
+        Some(json!({"password": "wrong-password"})),
+    )
+    .await
+    .assert_error(403, "wrong_password");
+    app.call(
+        Method::DELETE,
+        "/api/me",
+        Some(&alice.token),
+        Some(json!({"password": "password123"})),
+    )
+    .await
+    .expect(204);
+
+    assert_eq!(socket.closed_with().await, 4401);
+    app.get("/api/me", &alice)
+        .await
+        .assert_error(401, "token_revoked");
+    app.call(
+        Method::POST,
+        "/api/auth/login",
+        None,
+        Some(json!({"username": "alice", "password": "password123"})),
+    )
+    .await
+    .assert_error(401, "invalid_credentials");
+    // bob is told, and keeps the history, from a deleted account.
+    let removed = bobs.next_where(|f| f["kind"] == "friend_removed").await;
+    assert_eq!(removed["user_id"], alice.id.0);
+    let history = app
+        .get(
+            &format!("/api/conversations/user/{}/messages", alice.id.0),
+            &bob,
+        )
+        .await
+        .expect(200);
+    let messages = history["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{history}");
+    assert_eq!(messages[0]["from"], alice.id.0);
+    let profile = app
+        .get(&format!("/api/users/{}", alice.id.0), &bob)
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            &profile["deleted"],
+            &profile["display_name"],
+            &profile["bio"]
+        ),
+        (&json!(true), &json!("Deleted account"), &json!(null))
+    );
+    assert_eq!(app.get("/api/friends", &bob).await.expect(200), json!([]));
+    let found = app.get("/api/users?search=deleted", &bob).await.expect(200);
+    assert_eq!(found, json!([]));
+    // The group passed to its admin; the one alice was alone in is gone.
+    let group = app
+        .get(&format!("/api/groups/{shared}"), &bob)
+        .await
+        .expect(200);
+    assert_eq!(group["owner_id"], carol.id.0, "{group}");
+    assert_eq!(group["members"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM groups WHERE id = {alone}"))
+            .await,
+        0
+    );
+    // The name is free again, for a new account.
+    let new_alice = app.register("alice").await;
+    assert_ne!(new_alice.id, alice.id);
+}
