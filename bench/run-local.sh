@@ -77,6 +77,8 @@ start() {
   # The bench sends far above a person's pace, and opens many connections
   # per user: lift the abuse limits (nothing else differs from a default node).
   export WS_SEND_RATE=${WS_SEND_RATE:-1000000} WS_SEND_BURST=${WS_SEND_BURST:-1000000}
+  # Thousands of bench users sign up and log in from this one address.
+  export REGISTER_PER_ADDRESS=${REGISTER_PER_ADDRESS:-1000000} LOGIN_PER_ADDRESS=${LOGIN_PER_ADDRESS:-1000000}
   export WS_MAX_CONNECTIONS_PER_USER=${WS_MAX_CONNECTIONS_PER_USER:-64}
   log "migrating $DATABASE"
   "$BIN/migrate" up >>"$STATE/migrate.log" 2>&1 || { tail -n 20 "$STATE/migrate.log" >&2; die "migration failed"; }

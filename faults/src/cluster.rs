@@ -188,6 +188,9 @@ impl Cluster {
             ("SHUTDOWN_GRACE_SECS".to_owned(), "10".to_owned()),
             ("WS_SEND_RATE".to_owned(), "1000".to_owned()),
             ("WS_SEND_BURST".to_owned(), "1000".to_owned()),
+            // Every harness user signs up and logs in from this machine.
+            ("REGISTER_PER_ADDRESS".to_owned(), "100000".to_owned()),
+            ("LOGIN_PER_ADDRESS".to_owned(), "100000".to_owned()),
         ];
         let dispatcher_addr = format!("127.0.0.1:{}", free_port()?);
         let mut env = common.clone();

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::ledger::{DeviceView, Ledger};
-use crate::user::{SimUser, conversation_of};
+use crate::user::{SimUser, conversation_of, ws_request};
 
 /// The second device's name.
 const TABLET: &str = "tablet";
@@ -41,8 +41,8 @@ pub async fn open_tablets(users: &[SimUser], node: &str) -> anyhow::Result<()> {
 /// to a `ping` (the end of its replay), by conversation; and which of those
 /// messages the user sent.
 async fn replay(user: &SimUser, node: &str) -> anyhow::Result<(DeviceView, HashSet<String>)> {
-    let url = format!("ws://{node}/ws?token={}&device={TABLET}", user.token);
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+    let url = format!("ws://{node}/ws?device={TABLET}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_request(&url, &user.token)?)
         .await
         .context("connecting a tablet")?;
     ws.send(Message::text(json!({"type": "ping"}).to_string()))

@@ -251,8 +251,8 @@ impl Client {
             let index = (self.first + attempt) % self.nodes.len();
             let node = &self.nodes[index];
             attempt += 1;
-            let url = format!("ws://{node}/ws?token={}", self.user.token);
-            match tokio_tungstenite::connect_async(url).await {
+            let url = format!("ws://{node}/ws");
+            match tokio_tungstenite::connect_async(ws_request(&url, &self.user.token)?).await {
                 Ok((ws, _)) => {
                     backoff = Duration::from_millis(100);
                     self.ledger.connected(self.user.id, index);
@@ -394,4 +394,18 @@ async fn send(
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     let frame = json!({"type": "send", "id": id, "to": to, "body": ledger::body(key)});
     ws.send(Message::text(frame.to_string())).await
+}
+
+/// A WebSocket upgrade of `url` with `token` as a bearer header (the token
+/// never goes in a URL, where logs would keep it).
+pub fn ws_request(
+    url: &str,
+    token: &str,
+) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request()?;
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse()?);
+    Ok(request)
 }

@@ -173,9 +173,11 @@ async function inboxOf(p, ms = 2500) {
     device: sessionStorage.getItem('confab.v1.device'),
   }));
   return p.page.evaluate(
-    ({ token, device, ms }) =>
-      new Promise((resolve, reject) => {
-        const q = `token=${encodeURIComponent(token)}&device=${encodeURIComponent(device)}`;
+    async ({ token, device, ms }) => {
+      const res = await fetch('/api/auth/ws-ticket', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+      const { ticket } = await res.json();
+      return new Promise((resolve, reject) => {
+        const q = `ticket=${encodeURIComponent(ticket)}&device=${encodeURIComponent(device)}`;
         const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?${q}`);
         const got = [];
         ws.onmessage = (e) => {
@@ -188,7 +190,8 @@ async function inboxOf(p, ms = 2500) {
             ws.close();
             resolve(got);
           }, ms);
-      }),
+      });
+    },
     { token, device, ms },
   );
 }
@@ -382,8 +385,19 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
 
   step('Carol logs out, the others write, and she reads it after logging back in', async () => {
     const { alice, bob, carol } = people;
+    const oldToken = await carol.page.evaluate(() => JSON.parse(sessionStorage.getItem('confab.v1.session')).token);
     await carol.page.getByRole('button', { name: 'Log out' }).click();
     await carol.page.locator('#login-form').waitFor({ state: 'visible' });
+    // Logging out ended the session on the server: the old token is refused.
+    const refused = await carol.page.evaluate(async (token) => {
+      for (let i = 0; i < 50; i++) {
+        const res = await fetch('/api/me', { headers: { Authorization: `Bearer ${token}` } });
+        if (res.status === 401) return (await res.json()).error.code;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return 'still accepted';
+    }, oldToken);
+    assert.equal(refused, 'token_revoked');
     // Her presence goes (the socket closed): Alice's dot turns grey.
     await goTo(alice, 'Friends');
     await alice.page.locator(`#friend-list li[data-user-id="${carol.id}"][data-online="false"]`).waitFor();
@@ -488,9 +502,11 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
     // Bob sends 60 messages from a script of his (another device).
     const token = await bob.page.evaluate(() => JSON.parse(sessionStorage.getItem('confab.v1.session')).token);
     await bob.page.evaluate(
-      ({ token, to }) =>
-        new Promise((resolve, reject) => {
-          const ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}&device=script`);
+      async ({ token, to }) => {
+        const res = await fetch('/api/auth/ws-ticket', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+        const { ticket } = await res.json();
+        return new Promise((resolve, reject) => {
+          const ws = new WebSocket(`ws://${location.host}/ws?ticket=${encodeURIComponent(ticket)}&device=script`);
           let sent = 0;
           ws.onmessage = (e) => {
             if (JSON.parse(e.data).type === 'sent' && ++sent === 60) {
@@ -502,7 +518,8 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
           ws.onopen = () => {
             for (let i = 0; i < 60; i++) ws.send(JSON.stringify({ type: 'send', id: `bulk-${i}`, to: { user: to }, body: `bulk ${i}` }));
           };
-        }),
+        });
+      },
       { token, to: alice.id },
     );
     await alice.page.evaluate((id) => sessionStorage.removeItem(`confab.v1.chat.${id}`), alice.id);

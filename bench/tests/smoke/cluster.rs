@@ -90,6 +90,11 @@ impl Cluster {
                             "1000000",
                             "--send-burst",
                             "1000000",
+                            // Every bench user signs up from here.
+                            "--register-per-address",
+                            "1000000",
+                            "--login-per-address",
+                            "1000000",
                             // Pings every second, so a short hold sees some.
                             "--ping-secs",
                             "1",

@@ -80,6 +80,14 @@ export class Api {
   login(username, password) {
     return this.request('POST', '/api/auth/login', { username, password }, { auth: false });
   }
+  /** Ends this token's session on the server (its sockets close with 4401). */
+  logout() {
+    return this.request('POST', '/api/auth/logout', {});
+  }
+  /** A single-use ticket for /ws?ticket=, so that the token never goes in a URL. */
+  wsTicket() {
+    return this.request('POST', '/api/auth/ws-ticket', {});
+  }
   me() {
     return this.request('GET', '/api/me');
   }

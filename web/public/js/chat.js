@@ -48,7 +48,7 @@ export class Chat {
   /**
    * @param {object} opts
    * @param {object} opts.me  the logged-in User
-   * @param {() => string} opts.token
+   * @param {() => Promise<{ticket: string}>} opts.ticket  a single-use ticket for the socket (POST /api/auth/ws-ticket)
    * @param {(what: object) => void} opts.onChange  something to re-render: {conv?, msg?, list?}
    * @param {(state: object) => void} opts.onConnection  connection state for the banner
    * @param {() => void} opts.onHandshakeFailure
@@ -56,7 +56,7 @@ export class Chat {
    * @param {(frame: object) => void} opts.onSocial  `presence` and `event` frames
    * @param {() => void} opts.onReconnect  a connection opened again (what was pushed meanwhile was missed)
    */
-  constructor({ me, token, onChange, onConnection, onHandshakeFailure, isVisible, onSocial = () => {}, onReconnect = () => {}, storage = window.sessionStorage }) {
+  constructor({ me, ticket, onChange, onConnection, onHandshakeFailure, isVisible, onSocial = () => {}, onReconnect = () => {}, storage = window.sessionStorage }) {
     this.me = me;
     this.device = deviceId(storage);
     this.onSocial = onSocial;
@@ -80,7 +80,11 @@ export class Chat {
 
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     this.conn = new Connection({
-      url: () => `${proto}//${location.host}/ws?token=${encodeURIComponent(token())}&device=${encodeURIComponent(this.device)}`,
+      // A single-use ticket per attempt: the token itself never goes in a URL.
+      url: async () => {
+        const { ticket: t } = await ticket();
+        return `${proto}//${location.host}/ws?ticket=${encodeURIComponent(t)}&device=${encodeURIComponent(this.device)}`;
+      },
       onFrame: (f) => this.onFrame(f),
       onOpen: () => this.onOpen(),
       onState: onConnection,

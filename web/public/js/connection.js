@@ -16,10 +16,15 @@ export function backoffDelay(attempt) {
   return Math.round(cap * (0.5 + Math.random() * 0.5));
 }
 
+/** Whether `err` is a 401 from the ticket request (the session is over). */
+function isUnauthorized(err) {
+  return err && err.status === 401;
+}
+
 export class Connection {
   /**
    * @param {object} opts
-   * @param {() => string} opts.url  the WebSocket URL (token included)
+   * @param {() => Promise<string>} opts.url  the WebSocket URL (with a fresh ticket)
    * @param {(frame: object) => void} opts.onFrame
    * @param {() => void} opts.onOpen
    * @param {(state: object) => void} opts.onState
@@ -32,6 +37,7 @@ export class Connection {
     this.onState = onState;
     this.onHandshakeFailure = onHandshakeFailure;
     this.ws = null;
+    this.opening = false; // waiting for a ticket
     this.attempt = 0;
     this.stopped = true;
     this.timers = {};
@@ -99,14 +105,22 @@ export class Connection {
     this.open();
   }
 
-  open() {
+  async open() {
+    if (this.opening) return;
     this.setState({ status: 'connecting', attempt: this.attempt });
     let ws;
+    this.opening = true;
     try {
-      ws = new WebSocket(this.url());
+      const url = await this.url();
+      if (this.stopped || this.ws) return;
+      ws = new WebSocket(url);
     } catch (e) {
-      this.scheduleReconnect({ reason: 'could not open the connection' });
+      if (this.stopped || this.ws) return;
+      // No ticket: a 401 has already logged out; otherwise try again later.
+      if (!isUnauthorized(e)) this.scheduleReconnect({ reason: 'could not open the connection' });
       return;
+    } finally {
+      this.opening = false;
     }
     this.ws = ws;
     let opened = false;
@@ -154,6 +168,12 @@ export class Connection {
 
   afterClose(code, reason, opened) {
     if (this.stopped) return;
+    if (code === 4401) {
+      // The session was revoked: the token is dead; checking it logs out.
+      this.setState({ status: 'fatal', reason: 'You were logged out.' });
+      this.onHandshakeFailure();
+      return;
+    }
     if (code === 1008 || code === 1009) {
       // A client bug by the protocol's account: do not loop.
       this.setState({

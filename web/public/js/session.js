@@ -21,7 +21,10 @@ export function saveSession() {
 /** Starts the page: resumes the tab's session, or shows the log-in form. */
 export async function boot() {
   onUnauthorized((err) => {
-    if (state.token && (err.code === 'token_expired' || err.code === 'invalid_token' || err.code === 'missing_token')) {
+    if (!state.token) return;
+    if (err.code === 'token_revoked') {
+      logout({ forget: false, notice: 'You were logged out (from another tab or device, or after a password change). Please log in again.' });
+    } else if (err.code === 'token_expired' || err.code === 'invalid_token' || err.code === 'missing_token') {
       logout({ forget: false, notice: 'Your session has expired. Please log in again.' });
     }
   });
@@ -63,7 +66,7 @@ export function onAuthenticated({ token, user }) {
 function startSession() {
   const chat = new Chat({
     me: state.me,
-    token: () => state.token,
+    ticket: () => api.wsTicket(),
     onChange: onChatChange,
     onConnection: setConnection,
     onHandshakeFailure: checkToken,
@@ -80,6 +83,9 @@ function startSession() {
 
 export function logout({ forget = true, notice } = {}) {
   if (!state.token) return;
+  // The button (not an expired or revoked token): end the session on the
+  // server too, so that the token is refused from now on.
+  if (forget) api.logout().catch(() => {});
   sessionStorage.removeItem(SESSION_KEY);
   endSession({ forget, notice });
 }
