@@ -251,8 +251,10 @@ impl Client {
             let index = (self.first + attempt) % self.nodes.len();
             let node = &self.nodes[index];
             attempt += 1;
-            let url = format!("ws://{node}/ws");
-            match tokio_tungstenite::connect_async(ws_request(&url, &self.user.token)?).await {
+            let Ok(request) = ws_request(&format!("ws://{node}/ws"), &self.user.token) else {
+                return; // only a token that is not a header value
+            };
+            match tokio_tungstenite::connect_async(request).await {
                 Ok((ws, _)) => {
                     backoff = Duration::from_millis(100);
                     self.ledger.connected(self.user.id, index);

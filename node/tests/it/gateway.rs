@@ -13,7 +13,7 @@ use crate::helpers::{TestApp, TestUser};
 /// nginx running in front of `app`'s nodes; killed when dropped.
 struct Gateway {
     addr: String,
-    _dir: PathBuf,
+    dir: PathBuf,
     _process: tokio::process::Child,
 }
 
@@ -62,9 +62,33 @@ impl Gateway {
         }
         Self {
             addr,
-            _dir: dir,
+            dir,
             _process: process,
         }
+    }
+
+    /// Connects `user` as a browser does: a ticket asked for through the
+    /// gateway, then `/ws?ticket=`.
+    async fn connect_as_browser(&self, user: &TestUser) -> Client {
+        let ticket: serde_json::Value = reqwest::Client::new()
+            .post(format!("http://{}/api/auth/ws-ticket", self.addr))
+            .bearer_auth(&user.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Client::connect_with_ticket(&self.addr, user, ticket["ticket"].as_str().unwrap()).await
+    }
+
+    /// The gateway's access and error logs, as they are now.
+    fn logs(&self) -> String {
+        ["access.log", "error.log"]
+            .iter()
+            .map(|name| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -95,8 +119,9 @@ async fn clients_on_different_nodes_chat_through_nginx_and_survive_a_drain() {
         .unwrap();
     assert_eq!(via.status().as_u16(), 200);
 
-    // least_conn spreads the two connections over the two nodes.
-    let mut a = Client::connect_to(&gateway.addr, &alice).await;
+    // least_conn spreads the two connections over the two nodes. Alice is
+    // a browser (a ticket in the URL), bob a native client (a header).
+    let mut a = gateway.connect_as_browser(&alice).await;
     let mut b = Client::connect_to(&gateway.addr, &bob).await;
     let (on_a, on_b) = (nodes_of(&app, &alice).await, nodes_of(&app, &bob).await);
     assert_eq!(on_a.len(), 1);
@@ -122,7 +147,7 @@ async fn clients_on_different_nodes_chat_through_nginx_and_survive_a_drain() {
     let (sent, first) = tokio::join!(sending, draining);
     assert_eq!(b.closed_with().await, 1001);
 
-    let mut b = Client::connect_to(&gateway.addr, &bob).await;
+    let mut b = gateway.connect_as_browser(&bob).await;
     let mut seen: HashSet<String> = HashSet::from([first["msg_id"].as_str().unwrap().to_owned()]);
     let mut got = vec![first];
     while seen.len() < expected.len() {
@@ -137,4 +162,17 @@ async fn clients_on_different_nodes_chat_through_nginx_and_survive_a_drain() {
     assert_eq!(bodies(&got), expected);
     let confirmed: HashSet<String> = sent.into_iter().collect();
     assert_eq!(seen, confirmed);
+
+    // After the failover, no log of the gateway holds a token (the
+    // WebSockets it logged are there: the check is not vacuous).
+    drop((a, b));
+    let logs = gateway.logs();
+    assert!(logs.contains("GET /ws"), "{logs}");
+    for user in [&alice, &bob] {
+        assert!(
+            !logs.contains(&user.token),
+            "a token in the gateway's logs:\n{logs}"
+        );
+    }
+    assert!(!logs.contains("token="), "{logs}");
 }
