@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod document;
 pub mod events;
 pub mod friends;
 pub mod groups;
@@ -75,7 +76,8 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// The whole HTTP application of a node, and its OpenAPI document.
 pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::OpenApi) {
-    let (api, openapi) = api().split_for_parts();
+    let (api, mut openapi) = api().split_for_parts();
+    document::add_generic_responses(&mut openapi);
     let document = openapi.clone();
     let app = api
         .route(
