@@ -37,11 +37,16 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo nextest"
 cargo nextest run --workspace --locked --no-fail-fast
 
+# The OpenAPI document against a live node: schemathesis (PyPI) fails on
+# any server error or any answer the document does not describe.
+log "OpenAPI fuzzing (schemathesis)"
+cargo build --workspace --bins --locked -q
+scripts/openapi-fuzz.sh
+
 # The fault-injection harness: a real cluster (processes) under load, one
 # fault at a time. It restarts this machine's Postgres, Redis and RabbitMQ
 # and puts them back; it runs alone, after the tests, for that reason.
 log "fault-injection harness"
-cargo build --workspace --bins --locked -q
 target/debug/confab-faults
 
 # The web client in a real browser, against the local cluster (ports 8080,

@@ -98,3 +98,44 @@ async fn every_documented_route_is_served_by_the_router() {
         }
     }
 }
+
+#[tokio::test]
+async fn every_operation_lists_the_generic_answers_its_shape_implies() {
+    let app = TestApp::spawn().await;
+    let doc = app
+        .call(Method::GET, "/api/openapi.json", None, None)
+        .await
+        .expect(200);
+    let responses = &doc["components"]["responses"];
+    for name in ["RateLimited", "Unavailable"] {
+        assert!(
+            responses[name]["headers"]["Retry-After"].is_object(),
+            "{name}: {}",
+            responses[name]
+        );
+    }
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let listed = operation["responses"].as_object().unwrap();
+            let mut expected = vec!["429", "500", "503"];
+            if operation["requestBody"].is_object() {
+                expected.extend(["400", "413", "415", "422"]);
+            }
+            if path.contains('{') {
+                expected.extend(["400", "404"]);
+            }
+            if operation.get("security").is_some() {
+                expected.push("401");
+            }
+            for status in expected {
+                let answer = &listed[status];
+                assert!(answer.is_object(), "{method} {path} does not list {status}");
+                // Every error answer has the error body.
+                let described = answer.get("$ref").is_some()
+                    || answer["content"]["application/json"]["schema"]["$ref"]
+                        == "#/components/schemas/ErrorBody";
+                assert!(described, "{method} {path} {status}: {answer}");
+            }
+        }
+    }
+}
