@@ -1,121 +1,25 @@
-//! The cluster under test: a database, key and queue prefixes of its own, a
-//! dispatcher and two nodes as real processes, and the faults.
+//! The cluster under test: a database, key and queue prefixes of its own,
+//! two dispatchers (one active, one standing by), two nodes, all real
+//! processes, the gateway (nginx) the users connect through, and a TCP
+//! forwarder between the nodes and RabbitMQ that the harness can cut.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
+
+use crate::gateway::Gateway;
+use crate::process::Proc;
+use crate::proxy::Proxy;
 
 /// How many nodes the harness runs.
 pub const NODES: usize = 2;
-
-/// The faults, each injected once, in this order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    NodeKill,
-    NodeTerm,
-    DispatcherKill,
-    ClientDrops,
-    RabbitRestart,
-    RedisRestart,
-    PostgresRestart,
-}
-
-impl Fault {
-    pub const ALL: [Fault; 7] = [
-        Fault::NodeKill,
-        Fault::NodeTerm,
-        Fault::DispatcherKill,
-        Fault::ClientDrops,
-        Fault::RabbitRestart,
-        Fault::RedisRestart,
-        Fault::PostgresRestart,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Fault::NodeKill => "node-kill",
-            Fault::NodeTerm => "node-term",
-            Fault::DispatcherKill => "dispatcher-kill",
-            Fault::ClientDrops => "client-drops",
-            Fault::RabbitRestart => "rabbitmq-restart",
-            Fault::RedisRestart => "redis-restart",
-            Fault::PostgresRestart => "postgres-restart",
-        }
-    }
-
-    pub fn restarts_a_service(self) -> bool {
-        matches!(
-            self,
-            Fault::RabbitRestart | Fault::RedisRestart | Fault::PostgresRestart
-        )
-    }
-}
-
-/// One process of the cluster.
-struct Proc {
-    name: String,
-    program: PathBuf,
-    env: Vec<(String, String)>,
-    child: Option<Child>,
-}
-
-impl Proc {
-    fn log_file(&self) -> PathBuf {
-        std::env::temp_dir().join(format!("{}.log", self.name))
-    }
-
-    fn spawn(&mut self) -> anyhow::Result<()> {
-        // Appended to, so that a process restarted by a fault keeps the log
-        // of its previous life.
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_file())?;
-        let child = Command::new(&self.program)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {}", self.program.display()))?;
-        self.child = Some(child);
-        Ok(())
-    }
-
-    async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await;
-        }
-    }
-
-    async fn terminate(&mut self) -> anyhow::Result<()> {
-        if let Some(mut child) = self.child.take() {
-            if let Some(pid) = child.id() {
-                Command::new("kill")
-                    .arg("-TERM")
-                    .arg(pid.to_string())
-                    .status()
-                    .await?;
-            }
-            match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
-                Ok(status) => {
-                    let status = status?;
-                    if !status.success() {
-                        bail!("{} exited with {status} after SIGTERM", self.name);
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill().await;
-                    bail!("{} did not stop within 20 s of SIGTERM", self.name);
-                }
-            }
-        }
-        Ok(())
-    }
-}
+/// How many dispatchers: the active one and a standby.
+pub const DISPATCHERS: usize = 2;
+/// RabbitMQ, as this machine runs it.
+const RABBITMQ: &str = "127.0.0.1:5672";
 
 /// The cluster.
 pub struct Cluster {
@@ -124,19 +28,22 @@ pub struct Cluster {
     database_url: String,
     redis_prefix: String,
     amqp_prefix: String,
-    nodes: Vec<Proc>,
+    pub(crate) nodes: Vec<Proc>,
     node_addrs: Vec<String>,
-    dispatcher: Proc,
-    dispatcher_addr: String,
+    pub(crate) dispatchers: Vec<Proc>,
+    dispatcher_addrs: Vec<String>,
+    pub(crate) gateway: Gateway,
+    /// Between the nodes and RabbitMQ.
+    pub(crate) amqp: Proxy,
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-async fn sh(program: &str, args: &[&str]) -> anyhow::Result<()> {
+pub(crate) async fn sh(program: &str, args: &[&str]) -> anyhow::Result<()> {
     let status = Command::new(program)
         .args(args)
         .stdout(Stdio::null())
@@ -149,41 +56,46 @@ async fn sh(program: &str, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A fresh, migrated database; returns its name and URL.
+async fn database(bin: &Path, run: &str) -> anyhow::Result<(String, String)> {
+    let db_name = format!("confab_faults_{}", &run[..12]);
+    sh(
+        "psql",
+        &[
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "-qc",
+            &format!("CREATE DATABASE {db_name}"),
+        ],
+    )
+    .await?;
+    let database_url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
+    let migrate = Command::new(bin.join("migrate"))
+        .arg("up")
+        .env("DATABASE_URL", &database_url)
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .context("running migrate")?;
+    if !migrate.success() {
+        bail!("migrate failed");
+    }
+    Ok((db_name, database_url))
+}
+
 impl Cluster {
-    /// Creates and migrates a database, then starts a dispatcher and the
-    /// nodes, each logging at `log` (a `RUST_LOG` filter) to a file in the
-    /// temporary directory.
+    /// Creates and migrates a database, then starts the dispatchers, the
+    /// nodes and the gateway, each process logging at `log` (a `RUST_LOG`
+    /// filter) to a file in the temporary directory.
     pub async fn start(bin: &Path, log: &str) -> anyhow::Result<Self> {
         let run = uuid::Uuid::new_v4().simple().to_string();
-        let db_name = format!("confab_faults_{}", &run[..12]);
-        sh(
-            "psql",
-            &[
-                "postgres://postgres@127.0.0.1:5432/postgres",
-                "-qc",
-                &format!("CREATE DATABASE {db_name}"),
-            ],
-        )
-        .await?;
-        let database_url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
-        let migrate = Command::new(bin.join("migrate"))
-            .arg("up")
-            .env("DATABASE_URL", &database_url)
-            .stdout(Stdio::null())
-            .status()
-            .await
-            .context("running migrate")?;
-        if !migrate.success() {
-            bail!("migrate failed");
-        }
+        let (db_name, database_url) = database(bin, &run).await?;
         let redis_prefix = format!("confab-faults-{}:", &run[..12]);
         let amqp_prefix = format!("confab-faults-{}.", &run[..12]);
-        let secret = format!("{run}{run}");
         let common = vec![
             ("DATABASE_URL".to_owned(), database_url.clone()),
             ("REDIS_KEY_PREFIX".to_owned(), redis_prefix.clone()),
             ("AMQP_PREFIX".to_owned(), amqp_prefix.clone()),
-            ("JWT_SECRET".to_owned(), secret),
+            ("JWT_SECRET".to_owned(), format!("{run}{run}")),
             ("RUST_LOG".to_owned(), log.to_owned()),
             ("SHUTDOWN_GRACE_SECS".to_owned(), "10".to_owned()),
             ("WS_SEND_RATE".to_owned(), "1000".to_owned()),
@@ -192,16 +104,27 @@ impl Cluster {
             ("REGISTER_PER_ADDRESS".to_owned(), "100000".to_owned()),
             ("LOGIN_PER_ADDRESS".to_owned(), "100000".to_owned()),
         ];
-        let dispatcher_addr = format!("127.0.0.1:{}", free_port()?);
-        let mut env = common.clone();
-        env.push(("HEALTH_ADDR".to_owned(), dispatcher_addr.clone()));
-        let mut dispatcher = Proc {
-            name: format!("confab-faults-dispatcher-{}", &run[..6]),
-            program: bin.join("confab-dispatcher"),
-            env,
-            child: None,
-        };
-        dispatcher.spawn()?;
+        let amqp = Proxy::start(RABBITMQ).await?;
+        let mut dispatchers = Vec::new();
+        let mut dispatcher_addrs = Vec::new();
+        for i in 1..=DISPATCHERS {
+            let addr = format!("127.0.0.1:{}", free_port()?);
+            let mut env = common.clone();
+            env.push(("HEALTH_ADDR".to_owned(), addr.clone()));
+            // Short heartbeats: a paused dispatcher is declared dead by
+            // RabbitMQ within seconds, and the standby takes over.
+            let url = format!("amqp://guest:guest@{RABBITMQ}/%2f?heartbeat=2");
+            env.push(("AMQP_URL".to_owned(), url));
+            let mut dispatcher = Proc {
+                name: format!("confab-faults-dispatcher{i}-{}", &run[..6]),
+                program: bin.join("confab-dispatcher"),
+                env,
+                child: None,
+            };
+            dispatcher.spawn()?;
+            dispatchers.push(dispatcher);
+            dispatcher_addrs.push(addr);
+        }
         let mut nodes = Vec::new();
         let mut node_addrs = Vec::new();
         for id in 1..=NODES {
@@ -209,6 +132,8 @@ impl Cluster {
             let mut env = common.clone();
             env.push(("LISTEN_ADDR".to_owned(), addr.clone()));
             env.push(("NODE_ID".to_owned(), id.to_string()));
+            let url = format!("amqp://guest:guest@{}/%2f", amqp.addr);
+            env.push(("AMQP_URL".to_owned(), url));
             let mut node = Proc {
                 name: format!("confab-faults-node{id}-{}", &run[..6]),
                 program: bin.join("confab-node"),
@@ -219,6 +144,7 @@ impl Cluster {
             nodes.push(node);
             node_addrs.push(addr);
         }
+        let gateway = Gateway::start(&node_addrs, free_port()?).await?;
         let cluster = Self {
             http: reqwest::Client::new(),
             db_name,
@@ -227,16 +153,23 @@ impl Cluster {
             amqp_prefix,
             nodes,
             node_addrs,
-            dispatcher,
-            dispatcher_addr,
+            dispatchers,
+            dispatcher_addrs,
+            gateway,
+            amqp,
         };
         cluster.wait_healthy().await?;
         Ok(cluster)
     }
 
-    /// `http://` address of the first node.
+    /// `http://` address of the gateway, where clients go.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.node_addrs[0])
+        format!("http://{}", self.gateway.addr)
+    }
+
+    /// The gateway's `host:port`.
+    pub fn gateway_addr(&self) -> String {
+        self.gateway.addr.clone()
     }
 
     /// The cluster's database.
@@ -246,23 +179,24 @@ impl Cluster {
 
     /// (name, `host:port`) of every process that serves `/metrics`.
     pub fn metric_targets(&self) -> Vec<(String, String)> {
-        let mut targets: Vec<(String, String)> = self
-            .node_addrs
-            .iter()
-            .enumerate()
+        let nodes = self.node_addrs.iter().enumerate();
+        let dispatchers = self.dispatcher_addrs.iter().enumerate();
+        nodes
             .map(|(i, addr)| (format!("node{}", i + 1), addr.clone()))
-            .collect();
-        targets.push(("dispatcher".to_owned(), self.dispatcher_addr.clone()));
-        targets
+            .chain(dispatchers.map(|(i, addr)| (format!("dispatcher{}", i + 1), addr.clone())))
+            .collect()
     }
 
     /// Where each process writes its log.
     pub fn log_files(&self) -> Vec<PathBuf> {
-        self.nodes
+        let mut files: Vec<PathBuf> = self
+            .nodes
             .iter()
-            .chain(std::iter::once(&self.dispatcher))
-            .map(|p| p.log_file())
-            .collect()
+            .chain(&self.dispatchers)
+            .map(Proc::log_file)
+            .collect();
+        files.push(self.gateway.dir.join("error.log"));
+        files
     }
 
     /// The HTTP client the harness uses.
@@ -270,121 +204,43 @@ impl Cluster {
         &self.http
     }
 
-    /// Every node's `host:port`.
-    pub fn node_addrs(&self) -> Vec<String> {
-        self.node_addrs.clone()
-    }
-
-    /// Waits until the dispatcher and every node answer `/health` with 200.
-    async fn wait_healthy(&self) -> anyhow::Result<()> {
-        let mut targets = vec![self.dispatcher_addr.clone()];
-        targets.extend(self.node_addrs.iter().cloned());
+    /// Waits until every dispatcher and node answers `/health` with 200.
+    pub async fn wait_healthy(&self) -> anyhow::Result<()> {
+        let targets = self.dispatcher_addrs.iter().chain(&self.node_addrs);
         for target in targets {
-            let mut ok = false;
-            for _ in 0..300 {
-                if self
-                    .http
-                    .get(format!("http://{target}/health"))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-                {
-                    ok = true;
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            if !ok {
-                bail!("{target} did not become healthy");
-            }
+            self.wait_healthy_at(target).await?;
         }
         Ok(())
     }
 
-    /// Injects `fault`.
-    pub async fn inject(&mut self, fault: Fault) -> anyhow::Result<()> {
-        match fault {
-            Fault::NodeKill => self.nodes[1].kill().await,
-            Fault::NodeTerm => self.nodes[1].terminate().await?,
-            Fault::DispatcherKill => self.dispatcher.kill().await,
-            // The clients do this one (see `Traffic::set_dropping`).
-            Fault::ClientDrops => {}
-            Fault::RabbitRestart => {
-                sh("rabbitmqctl", &["-q", "stop_app"]).await?;
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                sh("rabbitmqctl", &["-q", "start_app"]).await?;
-                sh("rabbitmqctl", &["-q", "await_startup"]).await?;
+    /// Waits until `target` answers `/health` with 200 (30 s at most).
+    pub async fn wait_healthy_at(&self, target: &str) -> anyhow::Result<()> {
+        for _ in 0..300 {
+            if self
+                .http
+                .get(format!("http://{target}/health"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(());
             }
-            Fault::RedisRestart => {
-                let _ = sh("redis-cli", &["-h", "127.0.0.1", "shutdown", "nosave"]).await;
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                sh(
-                    "redis-server",
-                    &[
-                        "--daemonize",
-                        "yes",
-                        "--bind",
-                        "127.0.0.1",
-                        "-::1",
-                        "--port",
-                        "6379",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--dir",
-                        "/var/lib/redis",
-                        "--logfile",
-                        "/var/log/redis/ci.log",
-                    ],
-                )
-                .await?;
-            }
-            Fault::PostgresRestart => {
-                let version = std::fs::read_dir("/etc/postgresql")?
-                    .filter_map(|e| e.ok())
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .max()
-                    .context("no PostgreSQL cluster")?;
-                sh(
-                    "pg_ctlcluster",
-                    &[
-                        "--skip-systemctl-redirect",
-                        &version,
-                        "main",
-                        "stop",
-                        "-m",
-                        "fast",
-                    ],
-                )
-                .await?;
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                sh(
-                    "pg_ctlcluster",
-                    &["--skip-systemctl-redirect", &version, "main", "start"],
-                )
-                .await?;
-            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Ok(())
+        bail!("{target} did not become healthy")
     }
 
-    /// Puts back what `fault` took away and waits until everything is healthy.
-    pub async fn heal(&mut self, fault: Fault) -> anyhow::Result<()> {
-        match fault {
-            Fault::NodeKill | Fault::NodeTerm => self.nodes[1].spawn()?,
-            Fault::DispatcherKill => self.dispatcher.spawn()?,
-            _ => {}
-        }
-        self.wait_healthy().await
+    /// Node `index`'s `host:port`.
+    pub fn node_addr(&self, index: usize) -> &str {
+        &self.node_addrs[index]
     }
 
     /// Stops everything and removes what the run created.
     pub async fn stop(&mut self) {
-        for node in &mut self.nodes {
-            let _ = node.terminate().await;
+        for process in self.nodes.iter_mut().chain(&mut self.dispatchers) {
+            let _ = process.signal("-CONT").await;
+            let _ = process.terminate().await;
         }
-        let _ = self.dispatcher.terminate().await;
         let _ = sh(
             "psql",
             &[
@@ -402,24 +258,10 @@ impl Cluster {
             ))
             .status()
             .await;
-        for queue in [
-            "input",
-            "input.1",
-            "input.2",
-            "input.3",
-            "input.dead",
-            "node.1",
-            "node.2",
-        ] {
-            let _ = sh(
-                "rabbitmqctl",
-                &[
-                    "-q",
-                    "delete_queue",
-                    &format!("{}{queue}", self.amqp_prefix),
-                ],
-            )
-            .await;
+        let queues = ["input", "input.dead", "node.1", "node.2"];
+        for queue in queues {
+            let name = format!("{}{queue}", self.amqp_prefix);
+            let _ = sh("rabbitmqctl", &["-q", "delete_queue", &name]).await;
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What the harness prints beside each verdict, so that a failure explains
 //! itself: the services' own metrics before and after the fault, and, for
-//! every message still missing, which node its recipient is on and how far
-//! it got (never stored; stored in the recipient's inbox but never written
+//! every message still missing, whether its recipient is connected and how
+//! far it got (never stored; stored in the recipient's inbox but never written
 //! to the socket).
 
 use std::collections::BTreeMap;
@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use tokio::io::AsyncWriteExt;
 
-use crate::cluster::NODES;
 use crate::ledger::Report;
 
 /// The counters worth comparing across a fault, per kind of process.
@@ -37,6 +36,13 @@ const DISPATCHER_SERIES: &[(&str, &str)] = &[
 /// One scrape of every process: process name → series → value.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics(BTreeMap<String, BTreeMap<String, f64>>);
+
+impl Metrics {
+    /// The value of `series` in process `process`'s last scrape.
+    pub fn value(&self, process: &str, series: &str) -> Option<f64> {
+        self.0.get(process)?.get(series).copied()
+    }
+}
 
 /// Reads the Prometheus text of `name` at `addr`; an unreachable process
 /// (killed by the fault) has no entry.
@@ -90,21 +96,15 @@ pub fn metric_changes(before: &Metrics, after: &Metrics) -> Vec<String> {
     lines
 }
 
-/// Per node: frames received through it in the phase, and missing messages
-/// whose recipient is connected there now.
-pub fn per_node(report: &Report) -> String {
-    let delivered = report.delivered_by_node();
-    (0..NODES)
-        .map(|n| {
-            let lost = report
-                .missing
-                .iter()
-                .filter(|(_, _, node)| *node == Some(n))
-                .count();
-            format!("node{} delivered {} lost {lost}", n + 1, delivered[n])
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+/// Frames received in the phase, and missing messages by whether their
+/// recipient is connected now.
+pub fn summary(report: &Report) -> String {
+    let online = report.missing.iter().filter(|(_, _, on)| *on).count();
+    format!(
+        "delivered {}; missing {} ({online} to users connected now)",
+        report.delivered(),
+        report.missing.len()
+    )
 }
 
 /// How far each missing message got, from the cluster's database: logged

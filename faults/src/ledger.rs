@@ -1,11 +1,8 @@
 //! What was sent, confirmed and received, and the verdict on it.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use crate::cluster::NODES;
 
 /// A client message: (sender, target label like `u7` or `g3`, sequence).
 pub type Key = (i64, String, u64);
@@ -23,10 +20,8 @@ struct Inner {
     /// (recipient, sender, target) → highest sequence received.
     last_seq: HashMap<(i64, i64, String), u64>,
     delivered: u64,
-    /// Frames received through each node (by index).
-    delivered_by_node: [u64; NODES],
-    /// The node each user's current connection is on.
-    node_of: HashMap<i64, usize>,
+    /// Users whose connection is open now.
+    online: HashSet<i64>,
     wire_dups: u64,
     dedup_dups: u64,
     out_of_order: u64,
@@ -49,7 +44,6 @@ pub struct Snapshot {
     sent: u64,
     confirmed: u64,
     delivered: u64,
-    delivered_by_node: [u64; NODES],
     wire_dups: u64,
     dedup_dups: u64,
     out_of_order: u64,
@@ -61,15 +55,20 @@ pub struct Snapshot {
 pub struct Report {
     phase: Snapshot,
     lost: u64,
-    /// What is still missing: (recipient, msg_id, the node the recipient is
-    /// connected to now).
-    pub missing: Vec<(i64, String, Option<usize>)>,
+    /// What is still missing: (recipient, msg_id, whether the recipient is
+    /// connected now).
+    pub missing: Vec<(i64, String, bool)>,
 }
 
 impl Report {
-    /// Frames received through each node during the phase.
-    pub fn delivered_by_node(&self) -> [u64; NODES] {
-        self.phase.delivered_by_node
+    /// Frames received during the phase.
+    pub fn delivered(&self) -> u64 {
+        self.phase.delivered
+    }
+
+    /// Confirmed sends during the phase.
+    pub fn confirmed(&self) -> u64 {
+        self.phase.confirmed
     }
 
     /// Whether a guarantee was broken.
@@ -81,14 +80,15 @@ impl Report {
     }
 }
 
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Report {
+    /// The fault's row of the table, with the confirmed sends per second.
+    pub fn row(&self, rate: f64) -> String {
         let p = &self.phase;
-        write!(
-            f,
-            "{:>7} {:>9} {:>9} {:>9} {:>9} {:>5} {:>6} {:>12}{}",
+        format!(
+            "{:>7} {:>9} {:>8.0} {:>9} {:>9} {:>9} {:>5} {:>6} {:>12}{}",
             p.sent,
             p.confirmed,
+            rate,
             p.delivered,
             p.wire_dups,
             p.dedup_dups,
@@ -127,16 +127,34 @@ impl Ledger {
         self.lock().confirmed.insert(key, msg_id);
     }
 
-    /// `user`'s connection to node `node` is open.
-    pub fn connected(&self, user: i64, node: usize) {
-        self.lock().node_of.insert(user, node);
+    /// `user`'s connection is open.
+    pub fn connected(&self, user: i64) {
+        self.lock().online.insert(user);
     }
 
-    /// A `message` frame reached `recipient` through node `node`.
-    pub fn received(&self, recipient: i64, node: usize, msg_id: &str, body: &str) {
+    /// `user`'s connection ended.
+    pub fn disconnected(&self, user: i64) {
+        self.lock().online.remove(&user);
+    }
+
+    /// Waits until `users` users are connected; how long that took, or an
+    /// error after `limit`.
+    pub async fn wait_all_connected(&self, users: usize, limit: Duration) -> anyhow::Result<Duration> {
+        let start = tokio::time::Instant::now();
+        while self.lock().online.len() < users {
+            if start.elapsed() > limit {
+                let online = self.lock().online.len();
+                anyhow::bail!("{online} of {users} users connected after {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(start.elapsed())
+    }
+
+    /// A `message` frame reached `recipient`.
+    pub fn received(&self, recipient: i64, msg_id: &str, body: &str) {
         let mut inner = self.lock();
         inner.delivered += 1;
-        inner.delivered_by_node[node] += 1;
         let Some(key) = parse(body) else {
             inner.misdelivered += 1;
             return;
@@ -215,8 +233,8 @@ impl Ledger {
     }
 
     /// Confirmed messages some recipient has not received: (recipient,
-    /// msg_id, the recipient's node now).
-    fn missing(inner: &Inner) -> Vec<(i64, String, Option<usize>)> {
+    /// msg_id, whether the recipient is connected now).
+    fn missing(inner: &Inner) -> Vec<(i64, String, bool)> {
         let mut missing = Vec::new();
         for ((sender, target, _), msg_id) in &inner.confirmed {
             let Some(audience) = inner.audience.get(&(*sender, target.clone())) else {
@@ -231,7 +249,7 @@ impl Ledger {
                     missing.push((
                         *recipient,
                         msg_id.clone(),
-                        inner.node_of.get(recipient).copied(),
+                        inner.online.contains(recipient),
                     ));
                 }
             }
@@ -259,7 +277,6 @@ impl Ledger {
             sent: inner.sent.len() as u64,
             confirmed: inner.confirmed.len() as u64,
             delivered: inner.delivered,
-            delivered_by_node: inner.delivered_by_node,
             wire_dups: inner.wire_dups,
             dedup_dups: inner.dedup_dups,
             out_of_order: inner.out_of_order,
@@ -271,16 +288,11 @@ impl Ledger {
     pub fn report_since(&self, before: &Snapshot) -> Report {
         let now = self.snapshot();
         let missing = Self::missing(&self.lock());
-        let mut delivered_by_node = [0; NODES];
-        for (n, count) in delivered_by_node.iter_mut().enumerate() {
-            *count = now.delivered_by_node[n] - before.delivered_by_node[n];
-        }
         Report {
             phase: Snapshot {
                 sent: now.sent - before.sent,
                 confirmed: now.confirmed - before.confirmed,
                 delivered: now.delivered - before.delivered,
-                delivered_by_node,
                 wire_dups: now.wire_dups - before.wire_dups,
                 dedup_dups: now.dedup_dups - before.dedup_dups,
                 out_of_order: now.out_of_order - before.out_of_order,

@@ -18,8 +18,6 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::cluster::Cluster;
 use crate::ledger::{self, Key, Ledger};
 
-/// How often each user may start a new message per conversation.
-const TICK: Duration = Duration::from_millis(1000);
 /// Users per group.
 const GROUP_SIZE: usize = 10;
 
@@ -158,15 +156,17 @@ impl Population {
         Ok(Self { users, groups })
     }
 
-    /// Starts every user's client.
-    pub fn start(&self, cluster: &Cluster, ledger: Ledger) -> Traffic {
+    /// Starts every user's client, connecting through the gateway; each
+    /// starts a new message per conversation at most every `interval` (one
+    /// in flight per conversation).
+    pub fn start(&self, cluster: &Cluster, ledger: Ledger, interval: Duration) -> Traffic {
         let flags = Flags::default();
         let mut tasks = JoinSet::new();
-        for (i, user) in self.users.iter().enumerate() {
+        for user in &self.users {
             let client = Client {
                 user: user.clone(),
-                nodes: cluster.node_addrs(),
-                first: i,
+                gateway: cluster.gateway_addr(),
+                interval,
                 ledger: ledger.clone(),
                 flags: flags.clone(),
             };
@@ -221,8 +221,9 @@ struct Conversation {
 
 struct Client {
     user: SimUser,
-    nodes: Vec<String>,
-    first: usize,
+    gateway: String,
+    /// The least time between two new messages of a conversation.
+    interval: Duration,
     ledger: Ledger,
     flags: Flags,
 }
@@ -245,20 +246,18 @@ impl Client {
                 retry_at: None,
             },
         ];
-        let mut attempt = 0usize;
         let mut backoff = Duration::from_millis(100);
+        let url = format!("ws://{}/ws", self.gateway);
         while !self.flags.stop.load(Ordering::SeqCst) {
-            let index = (self.first + attempt) % self.nodes.len();
-            let node = &self.nodes[index];
-            attempt += 1;
-            let Ok(request) = ws_request(&format!("ws://{node}/ws"), &self.user.token) else {
+            let Ok(request) = ws_request(&url, &self.user.token) else {
                 return; // only a token that is not a header value
             };
             match tokio_tungstenite::connect_async(request).await {
                 Ok((ws, _)) => {
                     backoff = Duration::from_millis(100);
-                    self.ledger.connected(self.user.id, index);
-                    self.session(ws, index, &mut conversations).await;
+                    self.ledger.connected(self.user.id);
+                    self.session(ws, &mut conversations).await;
+                    self.ledger.disconnected(self.user.id);
                 }
                 Err(_) => {
                     let jitter =
@@ -276,7 +275,6 @@ impl Client {
         mut ws: tokio_tungstenite::WebSocketStream<
             tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
         >,
-        node: usize,
         conversations: &mut [Conversation; 2],
     ) {
         // Whatever was in flight goes again, with its same client id.
@@ -287,7 +285,7 @@ impl Client {
                 return;
             }
         }
-        let mut tick = tokio::time::interval(TICK / 10);
+        let mut tick = tokio::time::interval(self.interval / 10);
         let mut since_new = [tokio::time::Instant::now(); 2];
         let mut acks: Vec<String> = Vec::new();
         loop {
@@ -313,7 +311,7 @@ impl Client {
                                     return;
                                 }
                             }
-                        } else if self.flags.sending.load(Ordering::SeqCst) && now.duration_since(since_new[i]) >= TICK {
+                        } else if self.flags.sending.load(Ordering::SeqCst) && now.duration_since(since_new[i]) >= self.interval {
                             since_new[i] = now;
                             let key: Key = (self.user.id, c.target.clone(), c.next_seq);
                             let id = format!("{}-{}-{}", self.user.id, c.target, c.next_seq);
@@ -356,7 +354,7 @@ impl Client {
                             if let (Some(conv), Some(seq)) = (conversation_of(self.user.id, &frame), frame["seq"].as_i64()) {
                                 self.ledger.logged(self.user.id, conv, seq, &msg_id);
                             }
-                            self.ledger.received(self.user.id, node, &msg_id, frame["body"].as_str().unwrap_or_default());
+                            self.ledger.received(self.user.id, &msg_id, frame["body"].as_str().unwrap_or_default());
                             if self.flags.dropping.load(Ordering::SeqCst) && fastrand::u8(0..100) < 5 {
                                 // Gone between delivery and ack.
                                 return;

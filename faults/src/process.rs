@@ -1,0 +1,91 @@
+//! One process of the cluster (a node or a dispatcher): started, killed,
+//! stopped with SIGTERM, paused with SIGSTOP; its stderr appended to a log
+//! file that survives its restarts.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+/// One process of the cluster.
+pub struct Proc {
+    pub name: String,
+    pub program: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub child: Option<Child>,
+}
+
+impl Proc {
+    pub fn log_file(&self) -> PathBuf {
+        std::env::temp_dir().join(format!("{}.log", self.name))
+    }
+
+    pub fn spawn(&mut self) -> anyhow::Result<()> {
+        // Appended to, so that a process restarted by a fault keeps the log
+        // of its previous life.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_file())?;
+        let child = Command::new(&self.program)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", self.program.display()))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    pub async fn terminate(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status()
+                    .await?;
+            }
+            match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
+                Ok(status) => {
+                    let status = status?;
+                    if !status.success() {
+                        bail!("{} exited with {status} after SIGTERM", self.name);
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill().await;
+                    bail!("{} did not stop within 20 s of SIGTERM", self.name);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` (e.g. `-STOP`, `-CONT`) to the process.
+    pub async fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .with_context(|| format!("{} is not running", self.name))?;
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()
+            .await?;
+        if !status.success() {
+            bail!("kill {signal} {} failed", self.name);
+        }
+        Ok(())
+    }
+}
