@@ -28,7 +28,7 @@ render() {
     echo "    least_conn;"
     local node
     for node in "$@"; do
-      echo "    server $node max_fails=2 fail_timeout=10s;"
+      echo "    server $node max_fails=0;"
     done
     echo "    keepalive 32;"
     echo "}"

@@ -43,11 +43,13 @@ log "OpenAPI fuzzing (schemathesis)"
 cargo build --workspace --bins --locked -q
 scripts/openapi-fuzz.sh
 
-# The fault-injection harness: a real cluster (processes) under load, one
-# fault at a time. It restarts this machine's Postgres, Redis and RabbitMQ
-# and puts them back; it runs alone, after the tests, for that reason.
-log "fault-injection harness"
-target/debug/confab-faults
+# The fault-injection harness: a real cluster (release processes, behind
+# nginx) under load, one fault at a time. It restarts and pauses this
+# machine's Postgres, Redis and RabbitMQ and puts them back; it runs alone,
+# after the tests, for that reason.
+log "fault-injection harness (release)"
+cargo build --release --workspace --bins --locked -q
+target/release/confab-faults --bin target/release
 
 # The web client in a real browser, against the local cluster (ports 8080,
 # 9001, 9002, 9100), which the script starts and stops.

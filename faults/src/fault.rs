@@ -10,8 +10,8 @@ use crate::ledger::Ledger;
 
 /// How long a paused process (Postgres, a dispatcher) stays paused.
 const PAUSE: Duration = Duration::from_secs(5);
-/// How long the users may take to be connected again after each step of a
-/// rolling restart.
+/// How long the users may take to be connected again after each node of a
+/// rolling restart has drained.
 pub const RECONNECT_LIMIT: Duration = Duration::from_secs(5);
 
 /// The faults, each injected once, in this order.
@@ -85,7 +85,12 @@ pub struct Observed {
 
 impl Cluster {
     /// Injects `fault` while `users` clients (recorded in `ledger`) chat.
-    pub async fn inject(&mut self, fault: Fault, ledger: &Ledger, users: usize) -> anyhow::Result<Observed> {
+    pub async fn inject(
+        &mut self,
+        fault: Fault,
+        ledger: &Ledger,
+        users: usize,
+    ) -> anyhow::Result<Observed> {
         let mut observed = Observed::default();
         match fault {
             Fault::NodeKill => self.nodes[1].kill().await,
@@ -94,7 +99,9 @@ impl Cluster {
             Fault::DispatcherKill => self.dispatchers[0].kill().await,
             Fault::DispatcherPause => {
                 let active = self.active_dispatcher().await;
-                observed.notes.push(format!("paused dispatcher{}", active + 1));
+                observed
+                    .notes
+                    .push(format!("paused dispatcher{}", active + 1));
                 self.dispatchers[active].signal("-STOP").await?;
                 tokio::time::sleep(PAUSE).await;
                 self.dispatchers[active].signal("-CONT").await?;
@@ -131,8 +138,10 @@ impl Cluster {
     }
 
     /// Every node in turn: SIGTERM (it leaves, closing its sockets with
-    /// 1001), started again, healthy; after each, every user must be
-    /// connected again (through the gateway) within [`RECONNECT_LIMIT`].
+    /// 1001) and, once it has exited, every user must be connected again
+    /// (through the gateway, to the nodes left) within [`RECONNECT_LIMIT`];
+    /// then it is started again and must be healthy before the next one
+    /// drains (whose users the gateway must then send to it).
     async fn rolling_restart(
         &mut self,
         ledger: &Ledger,
@@ -140,23 +149,25 @@ impl Cluster {
         observed: &mut Observed,
     ) -> anyhow::Result<()> {
         for index in 0..NODES {
+            let draining = tokio::time::Instant::now();
             self.nodes[index].terminate().await?;
+            let drained = draining.elapsed();
+            let note = match ledger.wait_all_connected(users, RECONNECT_LIMIT).await {
+                Ok(took) => format!(
+                    "node{} drained in {} ms; every user connected again {} ms after it exited",
+                    index + 1,
+                    drained.as_millis(),
+                    took.as_millis()
+                ),
+                Err(e) => {
+                    observed.failed = true;
+                    format!("node{} drained: {e:#}  << VIOLATION", index + 1)
+                }
+            };
+            observed.notes.push(note);
             self.nodes[index].spawn()?;
             let addr = self.node_addr(index).to_owned();
             self.wait_healthy_at(&addr).await?;
-            match ledger.wait_all_connected(users, RECONNECT_LIMIT).await {
-                Ok(took) => observed.notes.push(format!(
-                    "node{} restarted: every user connected {} ms after it was healthy",
-                    index + 1,
-                    took.as_millis()
-                )),
-                Err(e) => {
-                    observed.failed = true;
-                    observed
-                        .notes
-                        .push(format!("node{} restarted: {e:#}  << VIOLATION", index + 1));
-                }
-            }
         }
         Ok(())
     }
@@ -170,7 +181,9 @@ impl Cluster {
             .filter(|(name, _)| name.starts_with("dispatcher"))
             .collect();
         let envelopes = |metrics: &diagnose::Metrics, name: &str| {
-            metrics.value(name, "confab_dispatch_envelopes_total").unwrap_or(0.0)
+            metrics
+                .value(name, "confab_dispatch_envelopes_total")
+                .unwrap_or(0.0)
         };
         let before = diagnose::scrape(self.http(), &targets).await;
         tokio::time::sleep(Duration::from_millis(500)).await;

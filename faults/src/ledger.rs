@@ -139,7 +139,11 @@ impl Ledger {
 
     /// Waits until `users` users are connected; how long that took, or an
     /// error after `limit`.
-    pub async fn wait_all_connected(&self, users: usize, limit: Duration) -> anyhow::Result<Duration> {
+    pub async fn wait_all_connected(
+        &self,
+        users: usize,
+        limit: Duration,
+    ) -> anyhow::Result<Duration> {
         let start = tokio::time::Instant::now();
         while self.lock().online.len() < users {
             if start.elapsed() > limit {
@@ -246,11 +250,7 @@ impl Ledger {
                     .get(recipient)
                     .is_some_and(|r| r.contains_key(msg_id));
                 if !got {
-                    missing.push((
-                        *recipient,
-                        msg_id.clone(),
-                        inner.online.contains(recipient),
-                    ));
+                    missing.push((*recipient, msg_id.clone(), inner.online.contains(recipient)));
                 }
             }
         }

@@ -130,8 +130,15 @@ async fn run(cluster: &mut Cluster, args: &Args, faults: &[Fault]) -> anyhow::Re
     println!("{verdict}");
     // No log of the gateway holds a token.
     let logs = cluster.gateway.logs();
-    let leaked = population.users.iter().filter(|u| logs.contains(&u.token)).count();
-    println!("gateway logs: {} lines, {leaked} tokens", logs.lines().count());
+    let leaked = population
+        .users
+        .iter()
+        .filter(|u| logs.contains(&u.token))
+        .count();
+    println!(
+        "gateway logs: {} lines, {leaked} tokens",
+        logs.lines().count()
+    );
     let slowest = rates.iter().copied().fold(f64::INFINITY, f64::min);
     let mean = rates.iter().sum::<f64>() / rates.len().max(1) as f64;
     println!("confirmed sends/s while a fault ran: mean {mean:.0}, lowest {slowest:.0}");

@@ -12,8 +12,8 @@ pub type RevokedSession = (Uuid, i64);
 /// Which of a user's sessions to revoke.
 #[derive(Debug, Clone, Copy)]
 pub enum Which {
-    /// One session.
-    One(Uuid),
+    /// One session, with its token's expiry (Unix seconds).
+    One(Uuid, i64),
     /// Every live session, but the one given (if any).
     AllBut(Option<Uuid>),
 }
@@ -39,22 +39,28 @@ pub async fn revoke(
     user: UserId,
     which: Which,
 ) -> Result<Vec<RevokedSession>, DbErr> {
-    let (filter, session) = match which {
-        Which::One(id) => ("id = $2::uuid", Some(id)),
-        Which::AllBut(except) => ("id IS DISTINCT FROM $2::uuid", except),
-    };
-    let sql = format!(
-        "UPDATE sessions SET revoked_at = now() \
-         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() AND {filter} \
-         RETURNING id::text AS id, extract(epoch FROM expires_at)::bigint AS exp"
-    );
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
+    let statement = match which {
+        // Recorded even if its row is gone (a token outlives a pruned or
+        // restored table): a log-out must hold.
+        Which::One(id, exp) => Statement::from_sql_and_values(
             DbBackend::Postgres,
-            sql,
-            [user.0.into(), session.map(|s| s.to_string()).into()],
-        ))
-        .await?;
+            "INSERT INTO sessions AS s (id, user_id, expires_at, revoked_at) \
+             VALUES ($2::uuid, $1, to_timestamp($3), now()) \
+             ON CONFLICT (id) DO UPDATE SET revoked_at = now() \
+             WHERE s.revoked_at IS NULL AND s.user_id = $1 \
+             RETURNING id::text AS id, extract(epoch FROM expires_at)::bigint AS exp",
+            [user.0.into(), id.to_string().into(), exp.into()],
+        ),
+        Which::AllBut(except) => Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE sessions SET revoked_at = now() \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() \
+             AND id IS DISTINCT FROM $2::uuid \
+             RETURNING id::text AS id, extract(epoch FROM expires_at)::bigint AS exp",
+            [user.0.into(), except.map(|s| s.to_string()).into()],
+        ),
+    };
+    let rows = db.query_all_raw(statement).await?;
     rows.iter().map(revoked_row).collect()
 }
 

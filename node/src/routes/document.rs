@@ -144,7 +144,9 @@ fn response(generic: &Generic) -> Response {
         .description(generic.description)
         .content("application/json", body);
     if generic.retry_after {
-        let seconds = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1));
+        let seconds = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1));
         let header = HeaderBuilder::new()
             .schema(Some(seconds))
             .description(Some("whole seconds to wait before retrying"))

@@ -46,7 +46,7 @@ async fn logout(
     State(state): State<AppState>,
     AuthSession(me): AuthSession,
 ) -> ApiResult<StatusCode> {
-    revoke(&state, me.user, Which::One(me.session)).await?;
+    revoke(&state, me.user, Which::One(me.session, me.exp)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -93,14 +93,10 @@ async fn upgrade(
     if let Ok(located) = state.presence.locate(&[user]).await {
         let open = located.get(&user).map_or(0, Vec::len);
         if open >= state.ws.max_connections_per_user {
-            return Err(ApiError::Client {
-                status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+            return Err(ApiError::Limited {
                 code: "too_many_connections",
-                message: format!(
-                    "at most {} connections per user",
-                    state.ws.max_connections_per_user
-                )
-                .into(),
+                message: "this user has as many connections as allowed across the cluster (WS_MAX_CONNECTIONS_PER_USER); close one first",
+                retry_after: std::time::Duration::from_secs(5),
             });
         }
     }

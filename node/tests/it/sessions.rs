@@ -254,3 +254,22 @@ async fn a_deleted_account_leaves_its_messages_and_hands_its_groups_over() {
     let new_alice = app.register("alice").await;
     assert_ne!(new_alice.id, alice.id);
 }
+
+#[tokio::test]
+async fn a_token_whose_session_row_is_gone_can_still_be_logged_out() {
+    let app = TestApp::spawn_cluster(2, false, &[]).await;
+    let alice = app.register("alice").await;
+    // A valid token of a session Postgres no longer holds.
+    app.count("WITH gone AS (DELETE FROM sessions RETURNING 1) SELECT count(*) FROM gone")
+        .await;
+    assert_eq!(me_on(&app, 1, &alice).await.0, 200);
+    app.post("/api/auth/logout", &alice, json!({}))
+        .await
+        .expect(204);
+    for node in 0..2 {
+        assert_eq!(
+            me_on(&app, node, &alice).await,
+            (401, "token_revoked".into())
+        );
+    }
+}
