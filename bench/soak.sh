@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # A soak: steady traffic for a long time while every server process's
-# resident memory (RSS) is sampled; the verdict is whether each stayed flat.
+# memory (PSS: resident, shared pages divided among their sharers) is
+# sampled; the verdict is whether each stayed flat.
 # Not part of CI (it takes ten minutes and the machine).
 #
 #   bench/soak.sh                       # 600 s at 1,000 msg/s, 50 pairs
 #   SOAK_SECONDS=120 SOAK_RATE=500 bench/soak.sh
 #
 # It starts the release benchmark cluster (bench/run-local.sh) and stops it
-# after. Output in docs/bench/soak/ (SOAK_OUT): rss.tsv (every sample),
-# bench.txt (the bench's own report) and summary.txt: per process, the RSS
+# after. Output in docs/bench/soak/ (SOAK_OUT): memory.tsv (every sample),
+# bench.txt (the bench's own report) and summary.txt: per process, the memory
 # one minute in (after warm-up) and at the end, the change, and FLAT when
 # it is within ±10 %.
 set -euo pipefail
@@ -32,18 +33,19 @@ group_of() { # cmdline -> group
   esac
 }
 
-# Every EVERY seconds: "seconds group pid rss_kib" per process; one line per
-# Postgres backend (summed in the summary: backends come and go).
+# Every EVERY seconds: "seconds group pid pss_kib" per process; one line per
+# Postgres backend (summed in the summary: backends come and go). PSS, not
+# RSS: Postgres' processes share its buffers, which RSS would count in each.
 sample() {
-  local start=$SECONDS dir pid cmd group rss
+  local start=$SECONDS dir pid cmd group pss
   while :; do
     for dir in /proc/[0-9]*; do
       pid=${dir#/proc/}
-      cmd=$(tr '\0' ' ' <"$dir/cmdline" 2>/dev/null) || continue
+      cmd=$(tr '\0' ' ' 2>/dev/null <"$dir/cmdline") || continue
       group=$(group_of "$cmd")
       [ -n "$group" ] || continue
-      rss=$(awk '/^VmRSS:/ {print $2}' "$dir/status" 2>/dev/null) || continue
-      [ -n "$rss" ] && printf '%s\t%s\t%s\t%s\n' "$((SECONDS - start))" "$group" "$pid" "$rss"
+      pss=$(awk '/^Pss:/ {print $2}' "$dir/smaps_rollup" 2>/dev/null) || continue
+      [ -n "$pss" ] && printf '%s\t%s\t%s\t%s\n' "$((SECONDS - start))" "$group" "$pid" "$pss"
     done
     sleep "$EVERY"
   done
@@ -51,17 +53,17 @@ sample() {
 
 bench/run-local.sh start
 trap 'kill "$sampler" 2>/dev/null || true; bench/run-local.sh stop' EXIT
-printf 'seconds\tgroup\tpid\trss_kib\n' >"$OUT/rss.tsv"
-sample >>"$OUT/rss.tsv" &
+printf 'seconds\tgroup\tpid\tpss_kib\n' >"$OUT/memory.tsv"
+sample >>"$OUT/memory.tsv" &
 sampler=$!
 log "soak: ${SECONDS_} s at ${RATE} msg/s"
 target/release/confab-bench direct --url http://127.0.0.1:19001 --url http://127.0.0.1:19002 \
   --pairs 50 --duration "$SECONDS_" --rate "$RATE" >"$OUT/bench.txt"
 kill "$sampler"
 
-# Per process (Postgres summed over its processes): RSS at the first sample
+# Per process (Postgres summed over its processes): memory at the first sample
 # past 60 s, and at the last.
-python3 - "$OUT/rss.tsv" >"$OUT/summary.txt" <<'PY'
+python3 - "$OUT/memory.tsv" >"$OUT/summary.txt" <<'PY'
 import collections, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])][1:]
 by = collections.defaultdict(lambda: collections.defaultdict(int))

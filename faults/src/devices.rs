@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::ledger::{DeviceView, Ledger};
-use crate::user::{SimUser, conversation_of, ws_request};
+use crate::user::SimUser;
+use crate::wire::{conversation_of, ws_request};
 
 /// The second device's name.
 const TABLET: &str = "tablet";

@@ -16,6 +16,7 @@ mod ledger;
 mod process;
 mod proxy;
 mod user;
+mod wire;
 
 use std::time::Duration;
 

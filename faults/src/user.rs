@@ -16,7 +16,8 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cluster::Cluster;
-use crate::ledger::{self, Key, Ledger};
+use crate::ledger::{Key, Ledger};
+use crate::wire::{conversation_of, send, ws_request};
 
 /// Users per group.
 const GROUP_SIZE: usize = 10;
@@ -367,45 +368,4 @@ impl Client {
             }
         }
     }
-}
-
-/// The conversation of a `message` frame as `me` sees it: `u{other}` or
-/// `g{group}`.
-pub fn conversation_of(me: i64, frame: &Value) -> Option<String> {
-    if let Some(group) = frame["to"]["group"].as_i64() {
-        return Some(format!("g{group}"));
-    }
-    let from = frame["from"].as_i64()?;
-    let other = if from == me {
-        frame["to"]["user"].as_i64()?
-    } else {
-        from
-    };
-    Some(format!("u{other}"))
-}
-
-async fn send(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    id: &str,
-    to: &Value,
-    key: &Key,
-) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    let frame = json!({"type": "send", "id": id, "to": to, "body": ledger::body(key)});
-    ws.send(Message::text(frame.to_string())).await
-}
-
-/// A WebSocket upgrade of `url` with `token` as a bearer header (the token
-/// never goes in a URL, where logs would keep it).
-pub fn ws_request(
-    url: &str,
-    token: &str,
-) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut request = url.into_client_request()?;
-    request
-        .headers_mut()
-        .insert("Authorization", format!("Bearer {token}").parse()?);
-    Ok(request)
 }

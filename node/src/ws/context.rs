@@ -65,4 +65,11 @@ impl SessionContext {
             shutdown: state.shutdown.clone(),
         }
     }
+
+    /// Tells the user's friends that the user came online or went offline,
+    /// off the connection's path.
+    pub fn announce(&self, online: bool) {
+        let (signals, user) = (self.signals.clone(), self.user);
+        tokio::spawn(async move { signals.presence(user, online).await });
+    }
 }

@@ -11,6 +11,7 @@ pub mod recent;
 pub mod replay;
 pub mod session;
 pub mod signals;
+pub mod throttle;
 pub mod writer;
 
 use std::sync::Arc;
@@ -70,6 +71,14 @@ async fn upgrade(
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    // First, so that a node which cannot take the connection (stopping, or
+    // not yet knowing the revoked sessions) does not use up a ticket: the
+    // gateway passes a 503 on to another node, with the same ticket.
+    if state.shutdown.is_cancelled() || !state.tokens.revocations.is_loaded() {
+        return Err(ApiError::Unavailable(anyhow::anyhow!(
+            "node shutting down or starting"
+        )));
+    }
     let (query, device) = match query {
         Ok(Query(q)) => ((q.ticket, q.token), q.device),
         Err(_) => ((None, None), None),
@@ -99,9 +108,6 @@ async fn upgrade(
                 retry_after: std::time::Duration::from_secs(5),
             });
         }
-    }
-    if state.shutdown.is_cancelled() {
-        return Err(ApiError::Unavailable(anyhow::anyhow!("node shutting down")));
     }
     let limits = state.ws.clone();
     let sessions = state.sessions.clone();

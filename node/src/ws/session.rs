@@ -35,6 +35,7 @@ use crate::ws::context::SessionContext;
 use crate::ws::end::{End, close, too_big_or_gone};
 use crate::ws::replay::{Page, Reader, Replay};
 use crate::ws::signals::InHand;
+use crate::ws::throttle::{Admit, Throttle};
 use crate::ws::writer::{Then, Writer};
 
 /// Most `send`s in the pipeline or awaiting their confirm per connection;
@@ -67,20 +68,13 @@ where
     let last_here = ctx.hub.unregister(user, key);
     metrics::gauge!(metric::WS_CONNECTIONS).decrement(1.0);
     match ctx.presence.disconnect(user, key, last_here).await {
-        Ok(true) => announce(&ctx, false),
+        Ok(true) => ctx.announce(false),
         Ok(false) => {}
         Err(e) => {
             tracing::warn!(error = %e, user_id = user.0, "cannot remove presence; it lapses with the node record");
         }
     }
     tracing::debug!(user_id = user.0, conn = %key, "disconnected");
-}
-
-/// Tells `ctx.user`'s friends that the user came online or went offline,
-/// off the connection's path.
-fn announce(ctx: &SessionContext, online: bool) {
-    let (signals, user) = (ctx.signals.clone(), ctx.user);
-    tokio::spawn(async move { signals.presence(user, online).await });
 }
 
 struct Session<R, W> {
@@ -112,9 +106,7 @@ struct Session<R, W> {
     revoked: CancellationToken,
     /// A `send` over the user's rate, held (and the socket not read) until
     /// the rate allows it.
-    held: Option<(SendRequest, Instant)>,
-    /// Since when sends have been held back without a break.
-    throttled_since: Option<Instant>,
+    throttle: Throttle,
 }
 
 impl<R, W> Session<R, W>
@@ -140,6 +132,7 @@ where
             replay: Replay::new(logs),
             writer: Writer::new(sink, ctx.user, ctx.device.clone()),
             signals: InHand::new(ctx.signals.clone(), ctx.user, key),
+            throttle: Throttle::new(ctx.ws.throttled_close),
             ctx,
             key,
             reader,
@@ -152,8 +145,6 @@ where
             last_heard: Instant::now(),
             invalid_frames: 0,
             revoked,
-            held: None,
-            throttled_since: None,
         }
     }
 
@@ -161,7 +152,7 @@ where
     /// until the connection ends.
     async fn route(&mut self) -> End {
         match self.ctx.presence.connect(self.ctx.user, self.key).await {
-            Ok(true) => announce(&self.ctx, true),
+            Ok(true) => self.ctx.announce(true),
             Ok(false) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "cannot register presence; closing");
@@ -180,7 +171,7 @@ where
         let (kick, shutdown) = (self.kick.clone(), self.ctx.shutdown.clone());
         let revoked = self.revoked.clone();
         loop {
-            let release_at = self.held.as_ref().map(|(_, at)| *at);
+            let release_at = self.throttle.release_at();
             let step = tokio::select! {
                 frame = self.reader.next(), if self.reading && self.in_flight < MAX_IN_FLIGHT && release_at.is_none() => self.on_frame(frame).await,
                 () = tokio::time::sleep_until(release_at.unwrap_or_else(Instant::now).into()), if release_at.is_some() => self.release().await,
@@ -266,32 +257,27 @@ where
     /// contract's step 4: over it, the send is held and the socket not
     /// read until the rate allows it) and with a body (step 5).
     async fn submit(&mut self, request: SendRequest) -> Result<(), End> {
-        if let Some(wait) = self.ctx.limits.send_wait(self.ctx.user) {
-            let since = *self.throttled_since.get_or_insert_with(Instant::now);
-            if since.elapsed() > self.ctx.ws.throttled_close {
-                metrics::counter!(metric::THROTTLED_CLOSES).increment(1);
-                return Err(End::Close(close::POLICY, "sending too fast for too long"));
+        let wait = self.ctx.limits.send_wait(self.ctx.user);
+        match self.throttle.offer(request, wait) {
+            Admit::Now(request) => self.start(request).await,
+            Admit::Held => {
+                metrics::counter!(metric::SENDS_THROTTLED).increment(1);
+                Ok(())
             }
-            metrics::counter!(metric::SENDS_THROTTLED).increment(1);
-            self.held = Some((request, Instant::now() + wait));
-            return Ok(());
+            Admit::TooLong => {
+                metrics::counter!(metric::THROTTLED_CLOSES).increment(1);
+                Err(End::Close(close::POLICY, "sending too fast for too long"))
+            }
         }
-        self.throttled_since = None;
-        self.start(request).await
     }
 
-    /// The held send, once the rate allows it. Not a break in the
-    /// throttling: the client is still ahead.
+    /// The held send, once the rate allows it.
     async fn release(&mut self) -> Result<(), End> {
-        let Some((request, _)) = self.held.take() else {
-            return Ok(());
-        };
-        if let Some(wait) = self.ctx.limits.send_wait(self.ctx.user) {
-            // Another connection of the user took the turn.
-            self.held = Some((request, Instant::now() + wait));
-            return Ok(());
+        let wait = self.ctx.limits.send_wait(self.ctx.user);
+        match self.throttle.release(wait) {
+            Some(request) => self.start(request).await,
+            None => Ok(()),
         }
-        self.start(request).await
     }
 
     /// Starts a send that the rate allowed.
@@ -373,7 +359,7 @@ where
 
     async fn on_tick(&mut self) -> Result<(), End> {
         // A client is not judged silent while it is not being read.
-        let read = self.reading && self.held.is_none();
+        let read = self.reading && self.throttle.release_at().is_none();
         if read && self.last_heard.elapsed() > self.ctx.ws.ping_interval * 3 {
             tracing::debug!(user_id = self.ctx.user.0, "no sign of life; closing");
             return Err(End::Gone);

@@ -103,10 +103,14 @@ async fn a_password_change_keeps_only_this_session_and_log_out_all_ends_every_on
     mine.round_trip().await;
 
     let fresh = log_in(&app, &alice, "a-new-password").await;
+    let mut fresh_there = Client::connect(&app, 1, &fresh).await;
+    fresh_there.round_trip().await;
     app.post("/api/auth/logout-all", &laptop, json!({}))
         .await
         .expect(204);
     assert_eq!(mine.closed_with().await, 4401);
+    // Node 1 applied it once its socket closed.
+    assert_eq!(fresh_there.closed_with().await, 4401);
     for user in [&laptop, &fresh] {
         assert_eq!(me_on(&app, 0, user).await, (401, "token_revoked".into()));
         assert_eq!(me_on(&app, 1, user).await, (401, "token_revoked".into()));
@@ -263,9 +267,14 @@ async fn a_token_whose_session_row_is_gone_can_still_be_logged_out() {
     app.count("WITH gone AS (DELETE FROM sessions RETURNING 1) SELECT count(*) FROM gone")
         .await;
     assert_eq!(me_on(&app, 1, &alice).await.0, 200);
+    // Its socket on the other node closing is the sign that node applied
+    // the revocation.
+    let mut there = Client::connect(&app, 1, &alice).await;
+    there.round_trip().await;
     app.post("/api/auth/logout", &alice, json!({}))
         .await
         .expect(204);
+    assert_eq!(there.closed_with().await, 4401);
     for node in 0..2 {
         assert_eq!(
             me_on(&app, node, &alice).await,
