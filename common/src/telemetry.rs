@@ -39,6 +39,29 @@ pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
         // Fails only if another recorder was installed first; then this
         // handle renders nothing, which the tests would show.
         let _ = metrics::set_global_recorder(recorder);
+        spawn_upkeep(handle.clone());
         handle
     })
+}
+
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds recorded histogram samples into their buckets every few seconds.
+/// A recorder made with `build_recorder` does it only when rendered: with
+/// no Prometheus scraping, every sample stayed in memory (the soak saw the
+/// dispatcher grow by 1.5 MB a minute at 1,000 msg/s). A thread of its own,
+/// so that it outlives any one runtime (tests run many).
+fn spawn_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle) {
+    let upkeep = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = upkeep {
+        tracing::warn!(error = %e, "cannot start the metrics upkeep thread; histograms are folded only when scraped");
+    }
 }
