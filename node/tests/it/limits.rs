@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::client::{Client, PATIENCE, seqs, to_user};
-use crate::helpers::{Reply, TestApp};
+use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn pipelined_sends_over_the_rate_are_slowed_and_all_delivered_in_order() {
@@ -70,25 +70,30 @@ async fn a_client_held_back_for_too_long_is_closed() {
     app.eventually(sent, "SELECT count(*) FROM messages").await;
 }
 
-/// `GET /api/me` until a 429 comes (at most `tries`); returns it.
-async fn until_limited(app: &TestApp, token: &str, tries: usize) -> Option<(Reply, String)> {
+/// Sends `request`; its status, `Retry-After` and body.
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Option<String>, Value) {
+    let response = request.send().await.unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let reply = TestApp::reply(response).await;
+    (reply.status.as_u16(), retry_after, reply.body)
+}
+
+/// `GET /api/me` until a 429 comes (at most `tries`); its `Retry-After`
+/// and body.
+async fn until_limited(app: &TestApp, token: &str, tries: usize) -> Option<(String, Value)> {
     for _ in 0..tries {
-        let response = app
+        let request = app
             .http
             .get(format!("{}/api/me", app.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let reply = TestApp::reply(response).await;
-        if reply.status.as_u16() == 429 {
-            return Some((reply, retry_after.expect("Retry-After on a 429")));
+            .bearer_auth(token);
+        let (status, retry_after, body) = answer(request).await;
+        if status == 429 {
+            return Some((retry_after.expect("Retry-After on a 429"), body));
         }
-        assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+        assert_eq!(status, 200, "{body}");
     }
     None
 }
@@ -99,10 +104,10 @@ async fn rest_requests_over_a_users_rate_get_429_with_retry_after() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     // At 1/s with a burst of 5, 30 requests in a row cannot all pass.
-    let (reply, retry_after) = until_limited(&app, &alice.token, 30)
+    let (retry_after, body) = until_limited(&app, &alice.token, 30)
         .await
         .expect("a 429 within 30 requests");
-    reply.assert_error(429, "rate_limited");
+    assert_eq!(body["error"]["code"], "rate_limited");
     assert!(retry_after.parse::<u64>().unwrap() >= 1);
     // Per user: bob is not slowed by alice.
     app.get("/api/me", &bob).await.expect(200);
@@ -120,13 +125,7 @@ async fn register_from(
     if let Some(ip) = real_ip {
         request = request.header("X-Real-IP", ip);
     }
-    let response = request.send().await.unwrap();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let reply = TestApp::reply(response).await;
-    (reply.status.as_u16(), retry_after, reply.body)
+    answer(request).await
 }
 
 #[tokio::test]
@@ -153,19 +152,11 @@ async fn sign_ups_are_limited_per_client_address() {
 }
 
 async fn log_in(app: &TestApp, username: &str, password: &str) -> (u16, Option<String>, Value) {
-    let response = app
+    let request = app
         .http
         .post(format!("{}/api/auth/login", app.base))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let reply = TestApp::reply(response).await;
-    (reply.status.as_u16(), retry_after, reply.body)
+        .json(&json!({"username": username, "password": password}));
+    answer(request).await
 }
 
 #[tokio::test]
