@@ -136,13 +136,16 @@ impl Limits {
         let minute = now / 60_000;
         let key = format!("{}limit:{name}:{addr}:{minute}", self.prefix);
         let mut redis = self.redis.clone();
-        let (count,): (u64,) = redis::pipe()
+        let counted: redis::RedisResult<(u64,)> = redis::pipe()
             .atomic()
             .incr(&key, 1)
             .expire(&key, 120)
             .ignore()
             .query_async(&mut redis)
-            .await?;
+            .await;
+        let Some((count,)) = open_if_down(counted) else {
+            return Ok(());
+        };
         if count > u64::from(allowed) {
             let left = u64::try_from(60_000 - now % 60_000).unwrap_or(60_000);
             return Err(ApiError::Limited {
@@ -166,7 +169,7 @@ impl Limits {
     pub async fn login_allowed(&self, account: &str) -> Result<(), ApiError> {
         let (_, wait) = self.login_keys(account);
         let mut redis = self.redis.clone();
-        let left: i64 = redis.pttl(&wait).await?;
+        let left = open_if_down(redis.pttl::<_, i64>(&wait).await).unwrap_or(0);
         if left > 0 {
             return Err(ApiError::Limited {
                 code: "login_delayed",
@@ -179,22 +182,25 @@ impl Limits {
 
     /// A failed log-in for `account`: past the free ones, the next attempt
     /// must wait 1 s, then 2, 4… up to 15 min.
-    pub async fn login_failed(&self, account: &str) -> Result<(), ApiError> {
+    pub async fn login_failed(&self, account: &str) {
         let (failures, wait) = self.login_keys(account);
         let mut redis = self.redis.clone();
         let kept = FAILURES_KEPT.as_secs().cast_signed();
-        let (count,): (u32,) = redis::pipe()
+        let counted: redis::RedisResult<(u32,)> = redis::pipe()
             .atomic()
             .incr(&failures, 1)
             .expire(&failures, kept)
             .ignore()
             .query_async(&mut redis)
-            .await?;
+            .await;
+        let Some((count,)) = open_if_down(counted) else {
+            return;
+        };
         if let Some(delay) = login_delay(count, self.free_failures) {
             let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-            let () = redis.pset_ex(&wait, count, ms).await?;
+            let set: redis::RedisResult<()> = redis.pset_ex(&wait, count, ms).await;
+            open_if_down(set);
         }
-        Ok(())
     }
 
     /// A successful log-in forgets the account's failures.
@@ -206,6 +212,15 @@ impl Limits {
             tracing::warn!(error = %e, "cannot forget failed log-ins");
         }
     }
+}
+
+/// The value of a limit's Redis call, or `None` (logged) if Redis did not
+/// answer: the limits fail open, so that Redis being down never stops
+/// sign-up or log-in (the password check still runs, bounded per core).
+fn open_if_down<T>(result: redis::RedisResult<T>) -> Option<T> {
+    result
+        .inspect_err(|e| tracing::warn!(error = %e, "Redis unavailable; limit not applied"))
+        .ok()
 }
 
 /// The delay after the `failures`-th failure in a row: none for the first

@@ -162,7 +162,7 @@ async fn login(
         }
         _ => {
             if let Some(name) = account {
-                state.limits.login_failed(name).await?;
+                state.limits.login_failed(name).await;
             }
             Err(ApiError::unauthorized(
                 "invalid_credentials",
