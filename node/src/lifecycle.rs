@@ -172,7 +172,9 @@ impl Node {
 
     /// Waits until sends can be published and deliveries can arrive, or
     /// [`BROKER_WAIT`] if the broker is down: sends answer `unavailable`
-    /// until it is back, and connections catch up then.
+    /// until it is back, and connections catch up then. Then, as long
+    /// again at most, until the revoked sessions are read (tokens are
+    /// answered 503 until they are).
     pub(crate) async fn wait_for_broker(&self) {
         let ready = async {
             self.publishing.cancelled().await;

@@ -274,10 +274,9 @@ async fn tell_others(state: &AppState, me: UserId, deleted: Deleted) {
         };
         let event = json!({ "group_id": group, "user_id": me });
         events::send(state, members, "member_removed", event).await;
-        if let Some(Ok(details)) = match owner {
-            Some(owner) => Some(groups::details(state, group, owner).await),
-            None => None,
-        } {
+        if let Some(owner) = owner
+            && let Ok(details) = groups::details(state, group, owner).await
+        {
             let event = json!({ "group": &details, "user_id": owner, "role": "owner" });
             events::send(state, details.member_ids(), "role_changed", event).await;
         }
