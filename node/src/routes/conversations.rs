@@ -183,7 +183,7 @@ fn limit(limit: Option<u64>) -> ApiResult<u64> {
     responses(
         (status = 200, body = Vec<Conversation>),
         (status = 400, body = ErrorBody, description = "invalid_query"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 422, body = ErrorBody, description = "invalid_query"),
     )
 )]
@@ -209,7 +209,7 @@ async fn list_conversations(
     responses(
         (status = 200, body = MessagePage),
         (status = 400, body = ErrorBody, description = "invalid_query"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 404, body = ErrorBody, description = "no_such_user, no_such_conversation (never friends)"),
         (status = 422, body = ErrorBody, description = "invalid_query"),
     )
@@ -244,7 +244,7 @@ async fn direct_messages(
     responses(
         (status = 200, body = MessagePage),
         (status = 400, body = ErrorBody, description = "invalid_query"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member"),
         (status = 404, body = ErrorBody, description = "no_such_group"),
         (status = 422, body = ErrorBody, description = "invalid_query"),

@@ -136,7 +136,7 @@ pub async fn are_friends(
     security(("bearer" = [])),
     responses(
         (status = 201, body = FriendRequest),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 404, body = ErrorBody, description = "no_such_user"),
         (status = 409, body = ErrorBody, description = "already_friends, request_pending (either direction)"),
         (status = 422, body = ErrorBody, description = "cannot_befriend_self"),
@@ -190,7 +190,7 @@ async fn send_request(
     security(("bearer" = [])),
     responses(
         (status = 200, body = FriendRequests),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
     )
 )]
 async fn list_requests(
@@ -256,7 +256,7 @@ async fn answer(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Friend),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_addressee"),
         (status = 404, body = ErrorBody, description = "no_such_request"),
         (status = 409, body = ErrorBody, description = "request_not_pending"),
@@ -298,7 +298,7 @@ async fn accept_request(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "declined"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_addressee"),
         (status = 404, body = ErrorBody, description = "no_such_request"),
         (status = 409, body = ErrorBody, description = "request_not_pending"),
@@ -332,7 +332,7 @@ async fn answered(state: &AppState, request: friend_requests::Model) -> ApiResul
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<Friend>),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
     )
 )]
 async fn list_friends(
@@ -360,7 +360,7 @@ async fn list_friends(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "no longer friends"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 404, body = ErrorBody, description = "no_such_friend"),
     )
 )]

@@ -86,7 +86,7 @@ fn validate_avatar_url(url: Option<String>) -> ApiResult<Option<String>> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Profile),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
     )
 )]
 async fn get_me(State(state): State<AppState>, AuthUser(me): AuthUser) -> ApiResult<Json<Profile>> {
@@ -123,7 +123,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     responses(
         (status = 200, body = Profile),
         (status = 400, body = ErrorBody, description = "malformed_body"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 422, body = ErrorBody, description = "invalid_display_name, invalid_bio, invalid_avatar_url, invalid_field"),
     )
 )]

@@ -69,7 +69,7 @@ pub fn no_such_user() -> ApiError {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Profile),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 404, body = ErrorBody, description = "no_such_user"),
     )
 )]
@@ -103,7 +103,7 @@ struct SearchQuery {
     responses(
         (status = 200, body = Vec<Profile>),
         (status = 400, body = ErrorBody, description = "invalid_query"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 422, body = ErrorBody, description = "invalid_search"),
     )
 )]

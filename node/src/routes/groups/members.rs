@@ -64,7 +64,7 @@ struct NewMembers {
     security(("bearer" = [])),
     responses(
         (status = 200, body = GroupDetails),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member, not_friends"),
         (status = 404, body = ErrorBody, description = "no_such_group"),
         (status = 422, body = ErrorBody, description = "group_full"),
@@ -129,7 +129,7 @@ async fn add_members(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "removed"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member, insufficient_role"),
         (status = 404, body = ErrorBody, description = "no_such_group, no_such_member"),
         (status = 409, body = ErrorBody, description = "owner_must_transfer"),
@@ -200,7 +200,7 @@ struct RoleChange {
     security(("bearer" = [])),
     responses(
         (status = 200, body = GroupDetails),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member, insufficient_role"),
         (status = 404, body = ErrorBody, description = "no_such_group, no_such_member"),
         (status = 409, body = ErrorBody, description = "owner_must_transfer (the owner demoting themself)"),

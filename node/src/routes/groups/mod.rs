@@ -133,7 +133,7 @@ struct NewGroup {
     security(("bearer" = [])),
     responses(
         (status = 201, body = GroupDetails),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_friends"),
         (status = 422, body = ErrorBody, description = "invalid_name, group_full"),
     )
@@ -188,7 +188,7 @@ async fn create_group(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<GroupSummary>),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
     )
 )]
 async fn list_groups(
@@ -225,7 +225,7 @@ async fn list_groups(
     security(("bearer" = [])),
     responses(
         (status = 200, body = GroupDetails),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member"),
         (status = 404, body = ErrorBody, description = "no_such_group"),
     )
@@ -253,7 +253,7 @@ struct Rename {
     security(("bearer" = [])),
     responses(
         (status = 200, body = GroupDetails),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member, insufficient_role"),
         (status = 404, body = ErrorBody, description = "no_such_group"),
         (status = 422, body = ErrorBody, description = "invalid_name"),
@@ -294,7 +294,7 @@ async fn rename_group(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "disbanded"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired"),
+        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member, insufficient_role"),
         (status = 404, body = ErrorBody, description = "no_such_group"),
     )
