@@ -63,6 +63,11 @@ pub struct Config {
     #[arg(long, env = "WEB_ROOT", default_value = "web/public")]
     pub web_root: std::path::PathBuf,
 
+    /// The JavaScript SDK's modules (`clients/js/src`), served at `/sdk/`
+    /// for the web client (relative to the working directory).
+    #[arg(long, env = "SDK_ROOT", default_value = "clients/js/src")]
+    pub sdk_root: std::path::PathBuf,
+
     /// Most members a group may have.
     #[arg(long, env = "MAX_GROUP_MEMBERS", default_value_t = 2_000)]
     pub max_group_members: u64,

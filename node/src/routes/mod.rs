@@ -86,6 +86,8 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
         )
         .merge(ops::router())
         .merge(crate::ws::router())
+        // The JavaScript SDK, which the web client imports.
+        .nest_service("/sdk", ServeDir::new(&config.sdk_root))
         // Anything else is a file of the web client, or the API's 404.
         .fallback_service(
             ServeDir::new(&config.web_root)

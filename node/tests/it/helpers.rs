@@ -274,7 +274,9 @@ impl TestApp {
             .map(String::from),
         );
         let web_root = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/public");
+        let sdk_root = concat!(env!("CARGO_MANIFEST_DIR"), "/../clients/js/src");
         args.extend(["--web-root".to_owned(), web_root.to_owned()]);
+        args.extend(["--sdk-root".to_owned(), sdk_root.to_owned()]);
         let dispatcher = dispatcher.then(|| Dispatcher::start(&dispatcher_args));
         args.extend(extra.iter().map(|s| s.to_string()));
 
