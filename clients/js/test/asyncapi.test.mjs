@@ -47,32 +47,46 @@ function resolve(node, path = []) {
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
 ajv.addKeyword("discriminator");
 
-/** A validator for each message of the channel, by its key. */
-const validators = new Map(
-  Object.entries(doc.channels.ws.messages).map(([key, message]) => [key, ajv.compile(resolve(message).payload)]),
-);
-
-/** The wire `type` of a channel message (its payload's `type` constant). */
-function typeOf(key) {
-  return resolve(doc.channels.ws.messages[key]).payload.properties?.type?.const ??
-    // The `event` frame is a oneOf of one schema per kind, all of type "event".
-    resolve(doc.channels.ws.messages[key]).payload.oneOf?.[0].properties.type.const;
+/** The wire `type` of a message (its payload's `type` constant). */
+function typeOf(message) {
+  const { payload } = resolve(message);
+  // The `event` frame is a oneOf of one schema per kind, all of type "event".
+  return payload.properties?.type?.const ?? payload.oneOf?.[0].properties.type.const;
 }
 
-/** Message keys by direction: what the server receives (client → server) and sends. */
+/** Message keys by wire `type`, of the operations with this action. */
 function direction(action) {
   const keys = Object.values(doc.operations)
     .filter((operation) => operation.action === action)
     .flatMap((operation) => operation.messages.map((message) => message.$ref.split("/").pop()));
-  return new Map(keys.map((key) => [typeOf(key), key]));
+  return new Map(keys.map((key) => [typeOf(doc.channels.ws.messages[key]), key]));
 }
-const byDirection = { client: direction("receive"), server: direction("send") };
+
+// Built on first use rather than at load, so that a broken document still
+// gets the parser's diagnostics printed by the first test.
+let built;
+/** A validator per channel message key, and the keys by direction (the document is the server's: it receives client frames). */
+function model() {
+  built ??= {
+    validators: new Map(
+      Object.entries(doc.channels.ws.messages).map(([key, message]) => [key, ajv.compile(resolve(message).payload)]),
+    ),
+    byDirection: { client: direction("receive"), server: direction("send") },
+  };
+  return built;
+}
+
+/** The validator of the `type` frame sent by `side` ("client" or "server"). */
+function validatorOf(side, type) {
+  const { validators, byDirection } = model();
+  const key = byDirection[side].get(type);
+  assert.ok(key, `no ${side} frame of type ${JSON.stringify(type)} in the document`);
+  return validators.get(key);
+}
 
 /** Asserts that `frame` matches the schema of its `type` sent by `side`. */
 function assertFrame(side, frame, where) {
-  const key = byDirection[side].get(frame.type);
-  assert.ok(key, `${where}: no ${side} frame of type ${JSON.stringify(frame.type)} in the document`);
-  const validate = validators.get(key);
+  const validate = validatorOf(side, frame.type);
   assert.ok(validate(frame), `${where}: ${JSON.stringify(frame)}\n${ajv.errorsText(validate.errors)}`);
 }
 
@@ -97,21 +111,23 @@ test("the parser accepts the document without errors", async () => {
   assert.ok(document, "no document parsed");
   assert.equal(document.version(), "3.0.0");
   assert.equal(document.operations().length, Object.keys(doc.operations).length);
-  assert.equal(document.channels().get("ws").messages().length, validators.size);
+  assert.equal(document.channels().get("ws").messages().length, Object.keys(doc.channels.ws.messages).length);
 });
 
 test("every channel message is in exactly one direction", () => {
+  const { byDirection } = model();
   const counted = byDirection.client.size + byDirection.server.size;
   assert.equal(counted, Object.keys(doc.channels.ws.messages).length);
   for (const operation of Object.values(doc.operations)) {
     for (const reply of operation.reply?.messages ?? []) {
       const key = reply.$ref.split("/").pop();
-      assert.equal(byDirection.server.get(typeOf(key)), key, `reply ${key} is a server frame`);
+      assert.equal(byDirection.server.get(typeOf(doc.channels.ws.messages[key])), key, `reply ${key} is a server frame`);
     }
   }
 });
 
 test("every example of a message matches its payload schema", () => {
+  const { validators } = model();
   let checked = 0;
   for (const [key, message] of Object.entries(doc.channels.ws.messages)) {
     const { examples = [] } = resolve(message);
@@ -126,7 +142,7 @@ test("every example of a message matches its payload schema", () => {
 });
 
 test("every event kind has an example", () => {
-  const event = resolve(doc.channels.ws.messages[byDirection.server.get("event")]);
+  const event = resolve(doc.channels.ws.messages[model().byDirection.server.get("event")]);
   const kinds = event.payload.oneOf.map((schema) => schema.properties.kind.const).sort();
   assert.deepEqual(event.examples.map((example) => example.payload.kind).sort(), kinds);
 });
@@ -147,7 +163,7 @@ test("the schemas refuse what the protocol refuses", () => {
     ["server", { type: "event", kind: "no_such_kind", group_id: 1 }],
   ];
   for (const [side, frame] of refused) {
-    const validate = validators.get(byDirection[side].get(frame.type));
+    const validate = validatorOf(side, frame.type);
     assert.equal(validate(frame), false, `accepted ${JSON.stringify(frame).slice(0, 120)}`);
   }
 });
@@ -179,7 +195,7 @@ test("every frame of protocol.md's example session matches its schema, or is ref
     const malformed = side === "client" && answer?.type === "error" && answer.id === frame.id &&
       ["invalid_frame", "too_large"].includes(answer.code);
     if (malformed) {
-      const validate = validators.get(byDirection.client.get(frame.type));
+      const validate = validatorOf("client", frame.type);
       assert.equal(validate(frame), false, `the schema accepts ${JSON.stringify(frame)}, refused with ${answer.code}`);
     } else {
       assertFrame(side, frame, "protocol.md, Example session");
