@@ -7,9 +7,13 @@
 #
 # Installs what is missing (Chromium from Debian, web/node_modules with
 # `npm ci`), starts the cluster (`scripts/confab up`, in the dev profile
-# unless CONFAB_PROFILE says otherwise), runs the test against
-# http://127.0.0.1:8080 and stops the cluster again if it started it. Exits
-# with the test's status. Screenshots land in web/e2e/artifacts/.
+# unless CONFAB_PROFILE says otherwise), checks that the gateway's TLS server
+# sends Strict-Transport-Security and its plain http server does not, runs
+# the test over TLS against https://127.0.0.1:8443 (the page, REST and wss;
+# the cluster's self-signed certificate, .run/tls/cert.pem: the browser
+# contexts ignore certificate errors, Node and curl trust that file) and
+# stops the cluster again if it started it. Exits with the test's status.
+# Screenshots land in web/e2e/artifacts/.
 #
 # Safe without a TTY (CI=true). Never downloads a browser: Playwright uses
 # /usr/bin/chromium (CHROMIUM_PATH).
@@ -19,7 +23,18 @@ cd "$CONFAB_ROOT"
 
 export CONFAB_PROFILE=${CONFAB_PROFILE:-dev}
 GATEWAY_ADDR=${CONFAB_GATEWAY_ADDR:-127.0.0.1:8080}
-export CONFAB_URL=${CONFAB_URL:-http://$GATEWAY_ADDR}
+GATEWAY_TLS_ADDR=${CONFAB_GATEWAY_TLS_ADDR:-127.0.0.1:8443}
+[ "$GATEWAY_TLS_ADDR" = off ] && GATEWAY_TLS_ADDR=""
+if [ -n "$GATEWAY_TLS_ADDR" ]; then
+  export CONFAB_URL=${CONFAB_URL:-https://$GATEWAY_TLS_ADDR}
+else
+  export CONFAB_URL=${CONFAB_URL:-http://$GATEWAY_ADDR}
+fi
+# The certificate scripts/confab makes (self-signed): curl and Node trust it
+# (NODE_EXTRA_CA_CERTS, read when node starts, after `confab up` made it)
+# rather than skipping verification.
+TLS_CERT="$RUN_DIR/tls/cert.pem"
+export NODE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS:-$TLS_CERT}
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export PLAYWRIGHT_BROWSERS_PATH=0
 export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
@@ -80,10 +95,26 @@ say "starting the cluster ($CONFAB_PROFILE)"
 scripts/confab up
 cluster_up=1
 
-# The page must be served through the gateway.
-page=$(curl -fsS "$CONFAB_URL/" 2>/dev/null || true)
+# The page must be served through the gateway (verifying its certificate).
+page=$(curl -fsS --cacert "$TLS_CERT" "$CONFAB_URL/" 2>/dev/null || true)
 [[ "$page" == *'<title>Confab</title>'* ]] ||
-  die "$CONFAB_URL/ does not serve the web client (is / proxied to the nodes?)"
+  die "$CONFAB_URL/ does not serve the web client (is / proxied to the nodes? is the certificate $TLS_CERT?)"
+
+# HSTS on the TLS server only: on a page, on nginx's own error answers, never
+# on plain http.
+if [ -n "$GATEWAY_TLS_ADDR" ]; then
+  header() { # url header [curl option...]
+    curl -sS -o /dev/null -D - "${@:3}" "$1" | tr -d '\r' | grep -i "^$2:" || true
+  }
+  for path in / /metrics; do
+    hsts=$(header "https://$GATEWAY_TLS_ADDR$path" strict-transport-security --cacert "$TLS_CERT")
+    [[ "$hsts" =~ max-age=[1-9][0-9]* ]] ||
+      die "https://$GATEWAY_TLS_ADDR$path sends no Strict-Transport-Security with a max-age (got '$hsts')"
+    hsts=$(header "http://$GATEWAY_ADDR$path" strict-transport-security)
+    [ -z "$hsts" ] || die "plain http://$GATEWAY_ADDR$path sends '$hsts': HSTS belongs on https only"
+  done
+  say "HSTS: https sends '$(header "https://$GATEWAY_TLS_ADDR/" strict-transport-security --cacert "$TLS_CERT" | cut -d' ' -f2-)', http sends none"
+fi
 
 # --- the test ------------------------------------------------------------------
 

@@ -15,7 +15,8 @@
 // disband), a refused send is retried with its client id, and every tab's
 // device is checked to have acked everything it was written.
 //
-//   CONFAB_URL      where the page is (default http://127.0.0.1:8080)
+//   CONFAB_URL      where the page is (default http://127.0.0.1:8080;
+//                   scripts/web-e2e.sh sets https://127.0.0.1:8443)
 //   CHROMIUM_PATH   the browser (default /usr/bin/chromium)
 //   E2E_HEADED=1    show the browser (needs a display)
 //
@@ -32,6 +33,10 @@ const BASE = (process.env.CONFAB_URL || 'http://127.0.0.1:8080').replace(/\/$/, 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const WAIT = 25_000; // longest wait for one thing to appear
+// Every browser context of this test: the local cluster's gateway serves
+// https with a self-signed certificate (.run/tls/cert.pem), which the
+// browser is told to accept here, and here only.
+const CONTEXT = { baseURL: BASE, ignoreHTTPSErrors: true };
 const PASSWORD = 'correct horse battery';
 
 // Unique per run: usernames are 3–32 of [A-Za-z0-9_.-].
@@ -58,7 +63,7 @@ let failed = false;
 // Helpers
 
 async function person(name, display, viewport, extra = {}) {
-  const ctx = await browser.newContext({ viewport, baseURL: BASE, ...extra });
+  const ctx = await browser.newContext({ ...CONTEXT, viewport, ...extra });
   ctx.setDefaultTimeout(WAIT);
   const page = await ctx.newPage();
   const p = { name, display, ctx, page, username: `${name}_${RUN}`, id: null, errors: [] };
@@ -261,7 +266,7 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
   });
 
   step('a wrong password is refused on log-in', async () => {
-    const ctx = await browser.newContext({ baseURL: BASE });
+    const ctx = await browser.newContext(CONTEXT);
     const page = await ctx.newPage();
     await page.goto('/');
     const form = page.locator('#login-form');
