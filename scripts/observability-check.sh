@@ -16,7 +16,9 @@
 #   6. the Consul services and tags prometheus.yml discovers are the ones the
 #      node and the dispatcher register (node/src/lifecycle.rs,
 #      dispatcher/src/lib.rs), and every `job` an expression names is a
-#      scrape job.
+#      scrape job;
+#   7. docker-compose's prometheus and grafana services mount, read-only,
+#      the files their configuration names (config, data source, dashboard).
 #
 # promtool is Debian's (see ensure_promtool). Prints `observability: ok` last
 # on success; exits non-zero at the first failure.
@@ -77,7 +79,7 @@ log "promtool: $("$PROMTOOL" --version 2>&1 | head -n1)"
 # The checks that need a YAML and JSON reader, one subcommand each.
 check_py() {
   "$PY" - "$@" <<'PY'
-import json, re, sys
+import json, os, re, sys
 import yaml
 
 def fail(msg):
@@ -310,7 +312,45 @@ def sd_sync(prom, alerts, dashboard, datasources, *rust_files):
                 if job not in jobs:
                     fail(f"{where}: job {job!r} is not a scrape job of {prom}")
 
+# --- 7. docker-compose's prometheus and grafana services -------------------
+def compose(compose_file, provider_file, datasources):
+    services = load_yaml(compose_file)["services"]
+    def host_path(service, target):
+        """The file in the repository that `target` is inside `service`."""
+        for volume in services[service].get("volumes") or []:
+            parts = volume.split(":")
+            if not parts[0].startswith("./"):
+                continue
+            if parts[-1] != "ro":
+                fail(f"{compose_file}: {service} mounts {parts[0]} read-write")
+            if target == parts[1] or target.startswith(parts[1].rstrip("/") + "/"):
+                return parts[0] + target[len(parts[1]):]
+        fail(f"{compose_file}: {service} mounts nothing from the repository at {target}")
+    def exists(service, target, what):
+        path = host_path(service, target)
+        if not os.path.exists(path):
+            fail(f"{compose_file}: {service}'s {what} {target} is {path}, which does not exist")
+    for name in ("prometheus", "grafana"):
+        if name not in services:
+            fail(f"{compose_file}: no {name} service")
+    flags = [a for a in services["prometheus"].get("command") or [] if a.startswith("--config.file=")]
+    if not flags:
+        fail(f"{compose_file}: prometheus has no --config.file")
+    exists("prometheus", flags[0].split("=", 1)[1], "configuration")
+    exists("grafana", "/etc/grafana/provisioning/datasources/" + os.path.basename(datasources),
+           "data source")
+    for provider in load_yaml(provider_file)["providers"]:
+        exists("grafana", provider["options"]["path"] + "/confab.json", "dashboard")
+    home = services["grafana"].get("environment", {}).get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH")
+    if home:
+        exists("grafana", home, "home dashboard")
+    for source in load_yaml(datasources)["datasources"]:
+        host = re.match(r"https?://([^:/]+)", source["url"]).group(1)
+        if host not in services:
+            fail(f"{datasources}: data source {source['name']} points at {host}, not a service")
+
 commands = {
+    "compose": compose,
     "config-without-consul": config_without_consul,
     "coverage": coverage,
     "dashboard-rules": dashboard_rules,
@@ -353,5 +393,8 @@ check_py names common/src/metric.rs "$PROM_DIR/alerts.yml" "$PROM_DIR/alerts.tes
 log "Consul services and scrape jobs"
 check_py sd-sync "$PROM_DIR/prometheus.yml" "$PROM_DIR/alerts.yml" "$DASHBOARD" "$DATASOURCES" \
   node/src/lifecycle.rs dispatcher/src/lib.rs
+
+log "docker-compose: prometheus and grafana mounts"
+check_py compose docker-compose.yml "$OBS/grafana/provisioning/dashboards/confab.yml" "$DATASOURCES"
 
 echo "observability: ok"
