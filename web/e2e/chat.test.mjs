@@ -1,6 +1,7 @@
 // End-to-end test of the web client in a real browser: Debian's Chromium,
 // driven by playwright-core, against a running Confab (by default the local
-// cluster's gateway, http://127.0.0.1:8080; scripts/web-e2e.sh starts it).
+// cluster's gateway, http://127.0.0.1:8080; scripts/web-e2e.sh starts it and
+// runs this over https and wss, https://127.0.0.1:8443).
 //
 // Three people (Alice on a desktop screen, Bob on a phone-sized one, Carol on
 // a small laptop) register, become friends through the UI, chat directly
@@ -511,7 +512,8 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
         const res = await fetch('/api/auth/ws-ticket', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
         const { ticket } = await res.json();
         return new Promise((resolve, reject) => {
-          const ws = new WebSocket(`ws://${location.host}/ws?ticket=${encodeURIComponent(ticket)}&device=script`);
+          const scheme = location.protocol === 'https:' ? 'wss' : 'ws'; // an https page may not open ws://
+          const ws = new WebSocket(`${scheme}://${location.host}/ws?ticket=${encodeURIComponent(ticket)}&device=script`);
           let sent = 0;
           ws.onmessage = (e) => {
             if (JSON.parse(e.data).type === 'sent' && ++sent === 60) {
