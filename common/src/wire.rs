@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ConvKey, GroupId, MessageId, UserId};
 
+mod event;
+pub use event::EventKind;
+
 /// Whom a message is for: `{"user": 7}` or `{"group": 3}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,6 +52,25 @@ pub enum ClientFrame {
     Typing { conv: Target },
     /// Application-level keepalive; answered with `pong`.
     Ping,
+}
+
+impl ClientFrame {
+    /// Every client frame's wire `type`, in declaration order.
+    pub const TYPES: [&'static str; 5] = ["send", "ack", "read", "typing", "ping"];
+
+    /// This frame's wire `type`. The match is exhaustive and each arm
+    /// indexes [`Self::TYPES`] with a constant, so a new variant does not
+    /// compile until it has an arm, nor that arm until the name is listed
+    /// (an index past the end is a compile error).
+    pub const fn type_name(&self) -> &'static str {
+        match self {
+            Self::Send { .. } => Self::TYPES[0],
+            Self::Ack { .. } => Self::TYPES[1],
+            Self::Read { .. } => Self::TYPES[2],
+            Self::Typing { .. } => Self::TYPES[3],
+            Self::Ping => Self::TYPES[4],
+        }
+    }
 }
 
 /// A message as recipients see it (the `message` frame's fields).
@@ -167,6 +189,27 @@ pub enum ServerFrame {
 }
 
 impl ServerFrame {
+    /// Every server frame's wire `type` built from this enum, in declaration
+    /// order. (The `event` frame is written as JSON by the REST routes, with
+    /// an [`EventKind`].)
+    pub const TYPES: [&'static str; 7] = [
+        "sent", "message", "error", "pong", "read", "typing", "presence",
+    ];
+
+    /// This frame's wire `type`; exhaustive over [`Self::TYPES`] like
+    /// [`ClientFrame::type_name`].
+    pub const fn type_name(&self) -> &'static str {
+        match self {
+            Self::Sent { .. } => Self::TYPES[0],
+            Self::Message(_) => Self::TYPES[1],
+            Self::Error { .. } => Self::TYPES[2],
+            Self::Pong => Self::TYPES[3],
+            Self::Read { .. } => Self::TYPES[4],
+            Self::Typing { .. } => Self::TYPES[5],
+            Self::Presence { .. } => Self::TYPES[6],
+        }
+    }
+
     /// An `error` frame.
     pub fn error(
         id: Option<String>,
@@ -275,5 +318,46 @@ mod tests {
         for code in ErrorCode::ALL {
             assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
         }
+    }
+
+    #[test]
+    fn type_names_are_the_wire_types() {
+        // One object with every field parses as each type (the others are ignored).
+        let client = ClientFrame::TYPES.map(|t| {
+            let fields = json!({"type": t, "id": "c", "to": {"user": 1}, "body": "b", "msg_ids": [], "conv": {"user": 1}, "seq": 0});
+            serde_json::from_value::<ClientFrame>(fields).unwrap().type_name()
+        });
+        assert_eq!(client, ClientFrame::TYPES);
+        let (user, conv) = (UserId(1), Target::User(UserId(2)));
+        let server = [
+            ServerFrame::Sent {
+                id: "c".into(),
+                msg_id: MessageId(1),
+                ts: 0,
+            },
+            ServerFrame::Message(MessagePayload {
+                msg_id: MessageId(1),
+                from: user,
+                to: conv,
+                body: "b".into(),
+                ts: 0,
+                seq: None,
+            }),
+            ServerFrame::error(None, ErrorCode::Internal, "x"),
+            ServerFrame::Pong,
+            ServerFrame::Read { conv, user, seq: 0 },
+            ServerFrame::Typing { conv, user },
+            ServerFrame::Presence { user, online: true },
+        ];
+        for frame in &server {
+            assert_eq!(
+                serde_json::to_value(frame).unwrap()["type"],
+                frame.type_name()
+            );
+        }
+        assert_eq!(
+            server.each_ref().map(ServerFrame::type_name),
+            ServerFrame::TYPES
+        );
     }
 }

@@ -5,21 +5,17 @@
 //! over REST when it comes back.
 
 use confab_common::UserId;
+use confab_common::wire::EventKind;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::state::AppState;
 
 /// Sends `{"type":"event","kind":kind, …payload}` to `users`' devices.
-pub async fn send(
-    state: &AppState,
-    users: Vec<UserId>,
-    kind: &'static str,
-    payload: impl Serialize,
-) {
+pub async fn send(state: &AppState, users: Vec<UserId>, kind: EventKind, payload: impl Serialize) {
     let mut frame = Map::new();
     frame.insert("type".into(), Value::from("event"));
-    frame.insert("kind".into(), Value::from(kind));
+    frame.insert("kind".into(), Value::from(kind.as_str()));
     if let Ok(Value::Object(fields)) = serde_json::to_value(payload) {
         frame.extend(fields);
     }

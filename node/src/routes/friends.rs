@@ -13,6 +13,7 @@ use chrono::Utc;
 use confab_common::UserId;
 use confab_common::entity::friend_requests::{self, Status};
 use confab_common::entity::friendships;
+use confab_common::wire::EventKind;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -180,7 +181,7 @@ async fn send_request(
     })?;
     let request = FriendRequest::load_one(&state, request).await?;
     let event = json!({ "request": &request });
-    events::send(&state, vec![to, me], "friend_request", event).await;
+    events::send(&state, vec![to, me], EventKind::FriendRequest, event).await;
     Ok((StatusCode::CREATED, Json(request)))
 }
 
@@ -322,7 +323,7 @@ async fn answered(state: &AppState, request: friend_requests::Model) -> ApiResul
     let users = vec![UserId(request.from_user_id), UserId(request.to_user_id)];
     let request = FriendRequest::load_one(state, request).await?;
     let event = json!({ "request": request });
-    events::send(state, users, "friend_request_answered", event).await;
+    events::send(state, users, EventKind::FriendRequestAnswered, event).await;
     Ok(())
 }
 
@@ -382,8 +383,8 @@ async fn remove_friend(
     // Each side is told whom it lost.
     let other = UserId(user_id);
     let event = json!({ "user_id": me });
-    events::send(&state, vec![other], "friend_removed", event).await;
+    events::send(&state, vec![other], EventKind::FriendRemoved, event).await;
     let event = json!({ "user_id": other });
-    events::send(&state, vec![me], "friend_removed", event).await;
+    events::send(&state, vec![me], EventKind::FriendRemoved, event).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,6 +21,7 @@ use crate::routes::{events, groups};
 use crate::state::AppState;
 use crate::store::accounts::{self, Deleted};
 use confab_common::UserId;
+use confab_common::wire::EventKind;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -263,7 +264,7 @@ async fn tell_others(state: &AppState, me: UserId, deleted: Deleted) {
     everyone.push(me);
     state.forget_friends(&everyone).await;
     let event = json!({ "user_id": me });
-    events::send(state, deleted.friends, "friend_removed", event).await;
+    events::send(state, deleted.friends, EventKind::FriendRemoved, event).await;
     for &group in &deleted.disbanded {
         state.forget_members(group).await;
     }
@@ -273,12 +274,12 @@ async fn tell_others(state: &AppState, me: UserId, deleted: Deleted) {
             continue;
         };
         let event = json!({ "group_id": group, "user_id": me });
-        events::send(state, members, "member_removed", event).await;
+        events::send(state, members, EventKind::MemberRemoved, event).await;
         if let Some(owner) = owner
             && let Ok(details) = groups::details(state, group, owner).await
         {
             let event = json!({ "group": &details, "user_id": owner, "role": "owner" });
-            events::send(state, details.member_ids(), "role_changed", event).await;
+            events::send(state, details.member_ids(), EventKind::RoleChanged, event).await;
         }
     }
 }

@@ -16,6 +16,8 @@ pub mod users;
 
 use axum::extract::DefaultBodyLimit;
 use axum::handler::HandlerWithoutStateExt;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::services::ServeDir;
@@ -62,6 +64,16 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The AsyncAPI 3.0 document of the WebSocket protocol, written by hand
+/// beside `docs/protocol.md` and checked against the wire types by the
+/// node's tests and by `clients/js/test/asyncapi.test.mjs`.
+pub const ASYNCAPI: &str = include_str!("../../../docs/asyncapi.json");
+
+/// `GET /api/asyncapi.json`: [`ASYNCAPI`], as it is in the repository.
+async fn asyncapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], ASYNCAPI)
+}
+
 /// The REST routes, with the OpenAPI document that describes exactly them.
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -84,6 +96,7 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
             "/api/openapi.json",
             get(move || async move { Json(document) }),
         )
+        .route("/api/asyncapi.json", get(asyncapi))
         .merge(ops::router())
         .merge(crate::ws::router())
         // The JavaScript SDK, which the web client imports.
@@ -107,4 +120,22 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
         }))
         .with_state(state);
     (app, openapi)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+    use axum::response::IntoResponse;
+
+    #[tokio::test]
+    async fn the_asyncapi_route_serves_the_docs_file_as_json() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/asyncapi.json");
+        let file = std::fs::read(path).unwrap();
+        let response = super::asyncapi().await.into_response();
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let served = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(served, file);
+        let doc: serde_json::Value = serde_json::from_slice(&served).unwrap();
+        assert_eq!(doc["asyncapi"], "3.0.0");
+    }
 }

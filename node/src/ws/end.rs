@@ -16,6 +16,10 @@ pub mod close {
     /// The session was revoked (log-out, password change, deleted
     /// account): do not reconnect with the same token.
     pub const REVOKED: u16 = 4401;
+
+    /// Every code above, for exhaustive checks (the AsyncAPI document lists
+    /// exactly these).
+    pub const ALL: [u16; 5] = [GOING_AWAY, POLICY, TOO_BIG, TRY_AGAIN, REVOKED];
 }
 
 /// Why the loop ended.

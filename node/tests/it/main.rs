@@ -11,6 +11,7 @@ mod client;
 mod helpers;
 
 mod abuse;
+mod asyncapi;
 mod auth;
 mod broker;
 mod consul;

@@ -9,6 +9,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use confab_common::entity::group_members::{self, Role};
+use confab_common::wire::EventKind;
 use confab_common::{GroupId, UserId};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, TransactionTrait};
 use serde::Deserialize;
@@ -113,8 +114,14 @@ async fn add_members(
     let group = details(&state, id, me).await?;
     if !users.is_empty() {
         let event = json!({ "group": &group, "user_ids": &users });
-        events::send(&state, existing, "member_added", event).await;
-        events::send(&state, users, "group_added", json!({ "group": &group })).await;
+        events::send(&state, existing, EventKind::MemberAdded, event).await;
+        events::send(
+            &state,
+            users,
+            EventKind::GroupAdded,
+            json!({ "group": &group }),
+        )
+        .await;
     }
     Ok(Json(group))
 }
@@ -170,9 +177,9 @@ async fn remove_member(
     txn.commit().await?;
     state.forget_members(id).await;
     let event = json!({ "group_id": id });
-    events::send(&state, vec![target], "group_removed", event).await;
+    events::send(&state, vec![target], EventKind::GroupRemoved, event).await;
     let event = json!({ "group_id": id, "user_id": target });
-    events::send(&state, remaining, "member_removed", event).await;
+    events::send(&state, remaining, EventKind::MemberRemoved, event).await;
     tracing::info!(
         group_id = id.0,
         user_id = target.0,
@@ -246,6 +253,6 @@ async fn set_role(
     txn.commit().await?;
     let group = details(&state, id, me).await?;
     let event = json!({ "group": &group, "user_id": target, "role": body.role });
-    events::send(&state, group.member_ids(), "role_changed", event).await;
+    events::send(&state, group.member_ids(), EventKind::RoleChanged, event).await;
     Ok(Json(group))
 }

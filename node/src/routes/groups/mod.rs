@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use confab_common::entity::group_members::{self, Role};
 use confab_common::entity::{friendships, groups};
+use confab_common::wire::EventKind;
 use confab_common::{GroupId, UserId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
@@ -178,7 +179,7 @@ async fn create_group(
     tracing::info!(group_id = id.0, user_id = me.0, "group created");
     let group = details(&state, id, me).await?;
     let event = json!({ "group": &group });
-    events::send(&state, group.member_ids(), "group_added", event).await;
+    events::send(&state, group.member_ids(), EventKind::GroupAdded, event).await;
     Ok((StatusCode::CREATED, Json(group)))
 }
 
@@ -283,7 +284,7 @@ async fn rename_group(
     txn.commit().await?;
     let group = details(&state, id, me).await?;
     let event = json!({ "group_id": id, "name": name });
-    events::send(&state, group.member_ids(), "group_renamed", event).await;
+    events::send(&state, group.member_ids(), EventKind::GroupRenamed, event).await;
     Ok(Json(group))
 }
 
@@ -316,7 +317,7 @@ async fn delete_group(
     events::send(
         &state,
         members,
-        "group_disbanded",
+        EventKind::GroupDisbanded,
         json!({ "group_id": id }),
     )
     .await;
