@@ -49,6 +49,8 @@ export class Confab {
     this.acks = new Set();
     this.typingSent = new Map();
     this.chain = Promise.resolve();
+    /** Why the client is closed for good (`send` then rejects at once), or null. */
+    this.closed = null;
     this.opens = 0;
     this.ackTimer = null;
     this.socket = new Socket({
@@ -117,8 +119,14 @@ export class Confab {
     return done;
   }
 
-  /** Closes the connection for good. Unconfirmed sends stay in `pending()`; their promises reject. */
-  close() {
+  /**
+   * Closes the connection for good, once the frames already received are
+   * handled and acked. Unconfirmed sends stay in `pending()`; their promises
+   * reject.
+   */
+  async close() {
+    this.closed ??= 'the client was closed';
+    await this.chain;
     this.flushAcks();
     clearInterval(this.ackTimer);
     this.ackTimer = null;
@@ -142,6 +150,7 @@ export class Confab {
    */
   send(to, body, { id = globalThis.crypto.randomUUID() } = {}) {
     const dest = target(to);
+    if (this.closed) return Promise.reject(new ClosedError(this.closed));
     return new Promise((resolve, reject) => {
       const entry = this.outbox.add({ id, to: dest, body: String(body), resolve, reject });
       this.transmit(entry);
@@ -298,12 +307,12 @@ export class Confab {
   }
 
   sessionEnded(code) {
-    if (this.ended) return;
-    this.ended = true;
+    if (this.closed) return;
+    this.closed = `the session ended (${code})`;
     clearInterval(this.ackTimer);
     this.ackTimer = null;
     if (!this.socket.stopped) this.socket.stop('session ended');
-    this.abandon(new ClosedError(`the session ended (${code})`));
+    this.abandon(new ClosedError(this.closed));
     this.events.emit('unauthorized', { code });
   }
 

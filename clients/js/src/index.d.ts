@@ -213,7 +213,7 @@ export class Confab {
   once<K extends keyof Events>(type: K, fn: (value: Events[K]) => unknown): () => void;
   once(type: EventKind, fn: (value: EventFrame) => unknown): () => void;
   connect(): Promise<void>;
-  close(): void;
+  close(): Promise<void>;
   reconnectNow(): void;
   send(to: Target, body: string, options?: { id?: string }): Promise<Sent>;
   pending(): PendingSend[];

@@ -10,9 +10,7 @@ import { FakeSocket, ticketFetch, until } from './fake-socket.mjs';
 const clients = [];
 beforeEach(() => FakeSocket.reset());
 // Every client made here is closed, so that no timer keeps the runner alive.
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close();
-});
+afterEach(() => Promise.all(clients.splice(0).map((c) => c.close())));
 
 
 /** A client on a stand-in socket, opened: resolves with it and its socket. */
@@ -75,7 +73,6 @@ test('a send made offline goes out on open and resolves on `sent`', async () => 
   ws.push({ type: 'sent', id: 'c1', msg_id: '42', ts: 1000 });
   assert.deepEqual(await sending, { id: 'c1', msg_id: '42', ts: 1000, to: { user: 2 }, body: 'hi' });
   assert.deepEqual(client.pending(), []);
-  client.close();
 });
 
 test('after a dropped socket every unconfirmed send goes again, in order, with its id', async () => {
@@ -94,7 +91,6 @@ test('after a dropped socket every unconfirmed send goes again, in order, with i
   ws2.push({ type: 'sent', id: 'a', msg_id: '1', ts: 1 });
   assert.equal((await a).msg_id, '1');
   assert.equal((await b).msg_id, '2');
-  client.close();
 });
 
 test('repeats are dropped by msg_id, and acked once the handlers have the message', async () => {
@@ -117,7 +113,6 @@ test('repeats are dropped by msg_id, and acked once the handlers have the messag
   client.flushAcks();
   assert.deepEqual(got, ['7']);
   assert.deepEqual(ws.frames('ack'), [{ type: 'ack', msg_ids: ['7'] }]);
-  client.close();
 });
 
 test('a message whose handler fails is not acked, and is emitted when it comes again', async () => {
@@ -142,7 +137,6 @@ test('a message whose handler fails is not acked, and is emitted when it comes a
   client.flushAcks();
   assert.deepEqual(got, ['8', '8']);
   assert.deepEqual(ws.frames('ack'), [{ type: 'ack', msg_ids: ['8'] }]);
-  client.close();
 });
 
 test('acks go in frames of at most 1,000 ids', async () => {
@@ -151,7 +145,6 @@ test('acks go in frames of at most 1,000 ids', async () => {
   await settled(client);
   client.flushAcks();
   assert.deepEqual(ws.frames('ack').map((f) => f.msg_ids.length), [1000, 1000, 500]);
-  client.close();
 });
 
 test('`unavailable` is retried with the same id after a back-off; a final error rejects', async (t) => {
@@ -174,7 +167,6 @@ test('`unavailable` is retried with the same id after a back-off; a final error 
   ws.push({ type: 'sent', id: 'a', msg_id: '9', ts: 1 });
   assert.equal((await ok).msg_id, '9');
   t.mock.timers.reset();
-  client.close();
 });
 
 test('close 4401 ends the session: no reconnect, sends rejected, `unauthorized`', async () => {
@@ -201,7 +193,6 @@ test('close 1008 is a client bug: no reconnect loop; 1001 reconnects within a se
   FakeSocket.last().end(1008, 'too many invalid frames');
   assert.equal(client.state.status, 'fatal');
   assert.equal(client.state.code, 1008);
-  client.close();
 });
 
 test('sends kept from an earlier run go out first, and `sent` is an event too', async () => {
@@ -216,7 +207,6 @@ test('sends kept from an earlier run go out first, and `sent` is an event too', 
   FakeSocket.last().push({ type: 'sent', id: 'old', msg_id: '5', ts: 3 });
   await settled(client);
   assert.deepEqual(sent, [{ id: 'old', msg_id: '5', ts: 3, to: { group: 1 }, body: 'kept' }]);
-  client.close();
 });
 
 test('typing is passed on at most every 2.5 s per conversation; social frames are events', async () => {
@@ -241,7 +231,6 @@ test('typing is passed on at most every 2.5 s per conversation; social frames ar
   ws.push({ type: 'from_the_future' });
   await settled(client);
   assert.deepEqual(seen, ['presence:presence', 'read:read', 'typing:typing', 'event:event', 'group_renamed:event', 'refused:error']);
-  client.close();
 });
 
 test('pages() walks the history back to the first message', async () => {
