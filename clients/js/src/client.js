@@ -40,7 +40,7 @@ export class Confab {
     this.user = user;
     this.device = device;
     this.events = new Emitter();
-    this.api = new Rest({ url, token, fetch, onUnauthorized: () => this.sessionEnded('unauthorized') });
+    this.api = new Rest({ url, token, fetch, onUnauthorized: (err) => this.sessionEnded(err.code) });
     this.random = random;
     this.seen = new SeenIds(seenLimit);
     for (const id of seen) this.seen.add(id);
@@ -48,7 +48,8 @@ export class Confab {
     for (const e of outbox) this.outbox.add({ id: e.id, to: target(e.to), body: e.body });
     this.acks = new Set();
     this.typingSent = new Map();
-    this.chain = Promise.resolve();
+    /** msg_id → the promise of its handlers, while they run. */
+    this.inflight = new Map();
     /** Why the client is closed for good (`send` then rejects at once), or null. */
     this.closed = null;
     this.opens = 0;
@@ -57,9 +58,7 @@ export class Confab {
       url: () => this.socketUrl(),
       WebSocket: WebSocketImpl,
       random,
-      onFrame: (frame) => {
-        this.chain = this.chain.then(() => this.handle(frame));
-      },
+      onFrame: (frame) => this.handle(frame),
       onOpen: () => this.opened(),
       onState: (state) => this.events.emit('state', state),
       onUnauthorized: (code) => this.sessionEnded(code),
@@ -82,8 +81,10 @@ export class Confab {
    * Events: `message`, `sent`, `failed`, `read`, `typing`, `presence`,
    * `event` (and each event `kind`, e.g. `friend_request`), `refused`,
    * `state`, `open`, `unauthorized`, `handler_error`. Returns the function
-   * that removes the handler. A `message` handler may return a promise: the
-   * message is acked once every handler has resolved.
+   * that removes the handler. Handlers run in the order the frames came. A
+   * `message` handler may return a promise (say, of storing the message):
+   * the message is acked once every handler's promise has resolved, while
+   * the next messages are handled meanwhile.
    */
   on(type, fn) {
     return this.events.on(type, fn);
@@ -126,7 +127,7 @@ export class Confab {
    */
   async close() {
     this.closed ??= 'the client was closed';
-    await this.chain;
+    await this.idle();
     this.flushAcks();
     clearInterval(this.ackTimer);
     this.ackTimer = null;
@@ -199,6 +200,11 @@ export class Confab {
     }
   }
 
+  /** Resolves once the handlers of every message received so far have settled. */
+  async idle() {
+    while (this.inflight.size) await Promise.allSettled([...this.inflight.values()]);
+  }
+
   /** Marks msg_ids as had (say, read from the history): `message` frames for them are acked, not emitted. */
   markSeen(ids) {
     for (const id of ids) this.seen.add(id);
@@ -230,7 +236,7 @@ export class Confab {
     this.events.emit('open', { reconnect });
   }
 
-  async handle(frame) {
+  handle(frame) {
     switch (frame.type) {
       case 'message':
         return this.onMessage(frame);
@@ -249,21 +255,25 @@ export class Confab {
     }
   }
 
-  async onMessage(m) {
-    if (typeof m.msg_id !== 'string') return;
-    if (this.seen.has(m.msg_id)) {
-      this.acks.add(m.msg_id); // a repeat: the device has it
+  onMessage(m) {
+    const id = m.msg_id;
+    if (typeof id !== 'string' || this.inflight.has(id)) return;
+    if (this.seen.has(id)) {
+      this.acks.add(id); // a repeat: the device has it
       return;
     }
-    const results = await Promise.allSettled(this.events.emit('message', m));
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) {
-      // Not acked: it comes again on the next connection.
-      this.events.emit('handler_error', { frame: m, error: failed.reason });
-      return;
-    }
-    this.seen.add(m.msg_id);
-    this.acks.add(m.msg_id);
+    const handled = Promise.allSettled(this.events.emit('message', m)).then((results) => {
+      this.inflight.delete(id);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) {
+        // Not acked: it comes again on the next connection.
+        this.events.emit('handler_error', { frame: m, error: failed.reason });
+        return;
+      }
+      this.seen.add(id);
+      this.acks.add(id);
+    });
+    this.inflight.set(id, handled);
   }
 
   onSent(f) {

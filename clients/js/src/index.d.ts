@@ -221,6 +221,8 @@ export class Confab {
   typing(conv: Target): boolean;
   history(conv: Target, options?: { before?: number; after?: number; limit?: number }): Promise<MessagePage>;
   pages(conv: Target, options?: { before?: number; limit?: number }): AsyncGenerator<Message[], void, unknown>;
+  /** Resolves once the handlers of every message received so far have settled. */
+  idle(): Promise<void>;
   markSeen(ids: Iterable<string>): void;
   seenIds(): string[];
 }

@@ -25,7 +25,7 @@ async function openClient(options = {}) {
 }
 
 /** Resolves once every frame handed to the client so far was handled. */
-const settled = (client) => client.chain;
+const settled = (client) => client.idle();
 
 test('back-off grows, is capped at 30 s, and keeps half its jitter', () => {
   assert.equal(backoffDelay(0, () => 0), 250);

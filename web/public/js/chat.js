@@ -1,28 +1,26 @@
-// Conversations and the message path of docs/protocol.md ("Sending",
-// "Receiving and acknowledging", "Devices", "Read receipts", "Typing",
-// "Reconnecting"):
+// The tab's conversations, on top of the SDK (`@confab/client`, which the
+// nodes serve at /sdk/): the SDK keeps the socket (tickets, back-off, close
+// codes), the outbox (re-sent with the same client ids), dedup by msg_id
+// and the acks; this module keeps what the page shows:
 //  - the tab is a device of its own (`?device=`, kept for the tab), so two
 //    tabs of one user each get every message and ack for themselves;
-//  - an outbox of every send without a `sent` answer, re-sent in order with
-//    the same client id whenever a connection opens;
-//  - repeats dropped by msg_id (kept as strings, never parsed as numbers);
-//    messages kept in each conversation's `seq` order;
-//  - acks, in frames of at most 1,000, once a message is stored;
+//  - messages in each conversation's `seq` order, with their status
+//    (pending, sent, failed);
 //  - unread counts and read marks from the server (GET /api/conversations,
 //    `read` frames), `read` sent when a conversation is shown;
 //  - the history (older pages) from the server; the tab keeps a copy
-//    (sessionStorage, per user) to show at once on a reload.
+//    (sessionStorage, per user) to show at once on a reload, and a message
+//    is acked only once that copy holds it.
 
-import { Connection } from './connection.js';
+import { Confab, convKey, parseConvKey } from './sdk.js';
+
+export { convKey };
+export const parseKey = parseConvKey;
 
 const STORAGE_PREFIX = 'confab.v1.chat.';
 const MAX_MESSAGES_PER_CONV = 500;
-const MAX_SEEN = 5000;
-const ACK_EVERY_MS = 400;
-const ACK_BATCH = 1000;
-const RETRY_CODES = new Set(['unavailable', 'rate_limited']);
+const SAVE_AFTER_MS = 200;
 const DEVICE_KEY = 'confab.v1.device';
-const TYPING_EVERY_MS = 2500; // the server passes on one per 3 s
 const TYPING_SHOWN_MS = 5000;
 
 /** This tab's device name (kept for the tab: a reload is the same device). */
@@ -38,79 +36,64 @@ export function deviceId(storage = window.sessionStorage) {
 /** Where a message sorts in its conversation: its seq, or (own, not yet numbered) just after what was there when it was sent. */
 const sortKey = (m) => (typeof m.seq === 'number' ? m.seq : (m.afterSeq || 0) + 0.5);
 
-export const convKey = (to) => (to.group !== undefined ? `g:${to.group}` : `u:${to.user}`);
-export const parseKey = (key) => {
-  const [kind, id] = key.split(':');
-  return kind === 'g' ? { group: Number(id) } : { user: Number(id) };
-};
-
 export class Chat {
   /**
    * @param {object} opts
    * @param {object} opts.me  the logged-in User
-   * @param {() => Promise<{ticket: string}>} opts.ticket  a single-use ticket for the socket (POST /api/auth/ws-ticket)
+   * @param {() => string|null} opts.token  the session's token
    * @param {(what: object) => void} opts.onChange  something to re-render: {conv?, msg?, list?}
    * @param {(state: object) => void} opts.onConnection  connection state for the banner
-   * @param {() => void} opts.onHandshakeFailure
+   * @param {(code: string) => void} opts.onSessionEnd  the token was refused, or the session revoked (4401)
    * @param {(to: object) => boolean} opts.isVisible  whether a conversation is on screen now (for unread counts)
    * @param {(frame: object) => void} opts.onSocial  `presence` and `event` frames
    * @param {() => void} opts.onReconnect  a connection opened again (what was pushed meanwhile was missed)
    */
-  constructor({ me, ticket, onChange, onConnection, onHandshakeFailure, isVisible, onSocial = () => {}, onReconnect = () => {}, storage = window.sessionStorage }) {
+  constructor({ me, token, onChange, onConnection, onSessionEnd, isVisible, onSocial = () => {}, onReconnect = () => {}, storage = window.sessionStorage }) {
     this.me = me;
-    this.device = deviceId(storage);
-    this.onSocial = onSocial;
-    this.onReconnect = onReconnect;
-    this.opened = false;
-    this.typingSent = new Map(); // conv key → when `typing` was last sent
     this.onChange = onChange;
     this.isVisible = isVisible;
     this.storage = storage;
     this.storageKey = STORAGE_PREFIX + me.id;
     /** @type {Map<string, {key:string, to:object, title?:string, unread:number, messages:object[]}>} */
     this.convs = new Map();
-    this.seen = new Set();
-    this.byCid = new Map(); // client id → message
-    this.outbox = []; // client ids, oldest first
-    this.retryTimers = new Map();
-    this.retryCounts = new Map();
-    this.ackQueue = [];
+    this.byCid = new Map(); // client id → own message
     this.saveTimer = null;
-    this.load();
+    this.saved = null; // {promise, resolve} of the next save
+    const kept = this.load();
 
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    this.conn = new Connection({
-      // A single-use ticket per attempt: the token itself never goes in a URL.
-      url: async () => {
-        const { ticket: t } = await ticket();
-        return `${proto}//${location.host}/ws?ticket=${encodeURIComponent(t)}&device=${encodeURIComponent(this.device)}`;
-      },
-      onFrame: (f) => this.onFrame(f),
-      onOpen: () => this.onOpen(),
-      onState: onConnection,
-      onHandshakeFailure,
-    });
-    this.ackTimer = setInterval(() => this.flushAcks(), ACK_EVERY_MS);
+    this.sdk = new Confab({ token, device: deviceId(storage), user: me, seen: kept.seen, outbox: kept.outbox });
+    this.sdk.on('state', (st) => onConnection({ ...st, offline: navigator.onLine === false }));
+    this.sdk.on('open', ({ reconnect }) => reconnect && onReconnect());
+    this.sdk.on('unauthorized', ({ code }) => onSessionEnd(code === 'session_revoked' ? 'token_revoked' : code));
+    // Acked by the SDK once the tab's copy holds it.
+    this.sdk.on('message', (f) => this.onMessage(f) && this.stored());
+    this.sdk.on('sent', (s) => this.onSent(s));
+    this.sdk.on('failed', (f) => this.onFailed(f));
+    this.sdk.on('read', (f) => this.onRead(f));
+    this.sdk.on('typing', (f) => this.onTyping(f));
+    this.sdk.on('presence', onSocial);
+    this.sdk.on('event', onSocial);
+    this.sdk.on('refused', (f) => console.warn('confab: refused', f));
   }
 
   start() {
-    this.conn.start();
+    this.sdk.connect().catch(() => {}); // a session that ends is reported by 'unauthorized'
   }
 
   /** Stops the connection; `forget` also erases what this tab kept for the user (log out). */
   stop({ forget = false } = {}) {
-    this.flushAcks();
-    this.conn.stop();
-    clearInterval(this.ackTimer);
-    for (const t of this.retryTimers.values()) clearTimeout(t);
-    this.retryTimers.clear();
+    this.saveNow();
+    this.sdk.close();
     clearTimeout(this.saveTimer);
     if (forget) this.storage.removeItem(this.storageKey);
-    else this.saveNow();
+  }
+
+  reconnectNow() {
+    this.sdk.reconnectNow();
   }
 
   pendingCount() {
-    return this.outbox.length;
+    return this.sdk.pending().length;
   }
 
   // ---- conversations ----------------------------------------------------
@@ -142,7 +125,7 @@ export class Chat {
     if (!conv) return;
     const changedCount = conv.unread !== 0;
     conv.unread = 0;
-    if (conv.lastSeq > conv.readSeq && this.conn.send({ type: 'read', conv: conv.to, seq: conv.lastSeq })) {
+    if (conv.lastSeq > conv.readSeq && this.sdk.read(conv.to, conv.lastSeq)) {
       conv.readSeq = conv.lastSeq;
     }
     if (changedCount) {
@@ -151,12 +134,9 @@ export class Chat {
     }
   }
 
-  /** The user is typing in `to`: the others hear it, at most every 2.5 s. */
+  /** The user is typing in `to`: the others hear it (the SDK sends at most one every 2.5 s). */
   typing(to) {
-    const key = convKey(to);
-    const now = Date.now();
-    if (now - (this.typingSent.get(key) || 0) < TYPING_EVERY_MS) return;
-    if (this.conn.send({ type: 'typing', conv: to })) this.typingSent.set(key, now);
+    this.sdk.typing(to);
   }
 
   /** Who is typing in `key` now (user ids). */
@@ -227,10 +207,9 @@ export class Chat {
       }
       return;
     }
-    if (this.seen.has(m.msg_id)) return;
     const own = m.from === this.me.id;
     const msg = { msgId: m.msg_id, own, from: m.from, to: m.to, body: String(m.body ?? ''), ts: m.ts, seq: m.seq, status: own ? 'sent' : 'received' };
-    this.remember(m.msg_id);
+    this.sdk.markSeen([m.msg_id]); // a `message` frame for it is acked, not shown twice
     conv.messages.push(msg);
     this.sort(conv);
     this.trim(conv);
@@ -269,10 +248,9 @@ export class Chat {
     conv.messages.push(msg);
     this.trim(conv);
     this.byCid.set(cid, msg);
-    this.outbox.push(cid);
+    this.sdk.send(conv.to, body, { id: cid }).catch(() => {}); // the outcome comes as 'sent' or 'failed'
     this.saveNow();
     this.onChange({ conv: conv.key, msg, list: true });
-    this.transmit(msg);
     return msg;
   }
 
@@ -282,76 +260,41 @@ export class Chat {
     if (!msg || msg.status !== 'failed') return;
     msg.status = 'pending';
     delete msg.error;
-    this.retryCounts.delete(cid);
-    if (!this.outbox.includes(cid)) this.outbox.push(cid);
+    this.sdk.send(msg.to, msg.body, { id: cid }).catch(() => {});
     this.saveNow();
     this.onChange({ conv: convKey(msg.to), msg });
-    this.transmit(msg);
   }
 
-  transmit(msg) {
-    this.conn.send({ type: 'send', id: msg.cid, to: msg.to, body: msg.body });
+  onSent({ id, msg_id: msgId, ts }) {
+    const msg = this.byCid.get(id);
+    if (!msg) return;
+    msg.msgId = msgId;
+    msg.ts = ts;
+    msg.status = 'sent';
+    this.scheduleSave();
+    this.onChange({ conv: convKey(msg.to), msg });
   }
 
-  onOpen() {
-    if (this.opened) this.onReconnect();
-    this.opened = true;
-    // Re-send every unconfirmed send, in the original order, with its id.
-    for (const t of this.retryTimers.values()) clearTimeout(t);
-    this.retryTimers.clear();
-    for (const cid of this.outbox) {
-      const msg = this.byCid.get(cid);
-      if (msg) this.transmit(msg);
-    }
-    this.flushAcks();
+  /** A final refusal of a send. */
+  onFailed({ id, code, message }) {
+    const msg = this.byCid.get(id);
+    if (!msg) return;
+    msg.status = 'failed';
+    msg.error = { code, message };
+    this.scheduleSave();
+    this.onChange({ conv: convKey(msg.to), msg });
   }
 
   // ---- receiving ------------------------------------------------------------
 
-  onFrame(frame) {
-    switch (frame.type) {
-      case 'message':
-        this.onMessage(frame);
-        break;
-      case 'sent':
-        this.onSent(frame);
-        break;
-      case 'error':
-        this.onError(frame);
-        break;
-      case 'read':
-        this.onRead(frame);
-        break;
-      case 'typing':
-        this.onTyping(frame);
-        break;
-      case 'presence':
-      case 'event':
-        this.onSocial(frame);
-        break;
-      default:
-        break; // pong, and types v1 may add
-    }
-  }
-
+  /** A new message (the SDK drops repeats); true once it is in the conversation. */
   onMessage(f) {
-    if (typeof f.msg_id !== 'string' || !f.to || typeof f.from !== 'number') return;
-    this.ackQueue.push(f.msg_id);
-    if (this.seen.has(f.msg_id)) return; // a repeat
+    if (!f.to || typeof f.from !== 'number') return false;
     const own = f.from === this.me.id; // a copy from my other device
     const to = f.to.group !== undefined ? { group: f.to.group } : { user: own ? f.to.user : f.from };
     const conv = this.conv(to);
-    const msg = {
-      msgId: f.msg_id,
-      own,
-      from: f.from,
-      to: f.to,
-      body: String(f.body ?? ''),
-      ts: f.ts,
-      seq: f.seq,
-      status: own ? 'sent' : 'received',
-    };
-    this.remember(f.msg_id);
+    if (conv.messages.some((m) => m.msgId === f.msg_id)) return true; // already here from the history
+    const msg = { msgId: f.msg_id, own, from: f.from, to: f.to, body: String(f.body ?? ''), ts: f.ts, seq: f.seq, status: own ? 'sent' : 'received' };
     conv.messages.push(msg);
     this.sort(conv);
     this.trim(conv);
@@ -362,6 +305,7 @@ export class Chat {
     if (!own && fresh && !this.isVisible(conv.key)) conv.unread += 1;
     this.scheduleSave();
     this.onChange({ conv: conv.key, msg, list: true, incoming: f });
+    return true;
   }
 
   /** A read receipt: another participant, or this user on another device. */
@@ -388,75 +332,6 @@ export class Chat {
     setTimeout(() => this.onChange({ conv: conv.key, typing: true }), TYPING_SHOWN_MS + 50);
   }
 
-  onSent(f) {
-    const msg = this.byCid.get(f.id);
-    if (!msg) return;
-    this.dequeue(f.id);
-    if (typeof f.msg_id === 'string') {
-      msg.msgId = f.msg_id;
-      this.remember(f.msg_id);
-    }
-    if (typeof f.ts === 'number') msg.ts = f.ts;
-    msg.status = 'sent';
-    delete msg.error;
-    this.scheduleSave();
-    this.onChange({ conv: convKey(msg.to), msg });
-  }
-
-  onError(f) {
-    const msg = typeof f.id === 'string' ? this.byCid.get(f.id) : null;
-    if (!msg || msg.status === 'sent') {
-      console.warn('confab: error frame', f);
-      return;
-    }
-    if (RETRY_CODES.has(f.code)) {
-      // Not refused: send again with the same id on this connection, after a back-off.
-      const n = (this.retryCounts.get(f.id) || 0) + 1;
-      this.retryCounts.set(f.id, n);
-      const delay = Math.min(10_000, 500 * 2 ** Math.min(n, 5)) * (0.5 + Math.random() * 0.5);
-      clearTimeout(this.retryTimers.get(f.id));
-      this.retryTimers.set(
-        f.id,
-        setTimeout(() => {
-          this.retryTimers.delete(f.id);
-          if (this.outbox.includes(f.id)) this.transmit(msg);
-        }, delay),
-      );
-      msg.retrying = true;
-      this.onChange({ conv: convKey(msg.to), msg });
-      return;
-    }
-    // A final refusal of this send.
-    this.dequeue(f.id);
-    msg.status = 'failed';
-    msg.error = { code: String(f.code || 'error'), message: String(f.message || '') };
-    this.scheduleSave();
-    this.onChange({ conv: convKey(msg.to), msg });
-  }
-
-  dequeue(cid) {
-    const i = this.outbox.indexOf(cid);
-    if (i >= 0) this.outbox.splice(i, 1);
-    clearTimeout(this.retryTimers.get(cid));
-    this.retryTimers.delete(cid);
-    this.retryCounts.delete(cid);
-    const msg = this.byCid.get(cid);
-    if (msg) delete msg.retrying;
-  }
-
-  remember(msgId) {
-    this.seen.add(msgId);
-    if (this.seen.size > MAX_SEEN) {
-      // Forget the oldest ids (a Set iterates in insertion order).
-      const drop = this.seen.size - MAX_SEEN;
-      let i = 0;
-      for (const id of this.seen) {
-        if (i++ >= drop) break;
-        this.seen.delete(id);
-      }
-    }
-  }
-
   trim(conv) {
     while (conv.messages.length > MAX_MESSAGES_PER_CONV) {
       const i = conv.messages.findIndex((m) => m.status !== 'pending');
@@ -466,22 +341,9 @@ export class Chat {
     }
   }
 
-  // ---- acks -------------------------------------------------------------------
-
-  flushAcks() {
-    if (!this.ackQueue.length || !this.conn.isOpen()) return;
-    // Ack only what is stored: write the tab's copy first.
-    this.saveNow();
-    const ids = [...new Set(this.ackQueue)];
-    for (let i = 0; i < ids.length; i += ACK_BATCH) {
-      const batch = ids.slice(i, i + ACK_BATCH);
-      if (!this.conn.send({ type: 'ack', msg_ids: batch })) return; // kept for the next connection
-      this.ackQueue = this.ackQueue.filter((id) => !batch.includes(id));
-    }
-  }
-
   // ---- the tab's copy -----------------------------------------------------------
 
+  /** The tab's copy: conversations into `this.convs`; returns what the SDK continues from. */
   load() {
     let data = null;
     try {
@@ -489,39 +351,46 @@ export class Chat {
     } catch {
       data = null;
     }
-    if (!data) return;
-    for (const c of data.convs || []) {
+    const seen = new Set(data?.seen || []);
+    for (const c of data?.convs || []) {
       // Fields a copy kept by an older version of the page may lack.
       const conv = { lastSeq: 0, readSeq: 0, peerReadSeq: 0, reads: {}, firstSeq: null, ...c, typing: {} };
       this.convs.set(c.key, conv);
       for (const m of c.messages) {
         if (m.cid) this.byCid.set(m.cid, m);
-        if (m.msgId) this.seen.add(m.msgId);
+        if (m.msgId) seen.add(m.msgId);
       }
     }
-    for (const id of data.seen || []) this.seen.add(id);
-    this.outbox = (data.outbox || []).filter((cid) => this.byCid.get(cid)?.status === 'pending');
+    // The unconfirmed sends, oldest first (an older copy kept only their ids).
+    const outbox = (data?.outbox || [])
+      .map((e) => (typeof e === 'string' ? this.byCid.get(e) && { id: e, to: this.byCid.get(e).to, body: this.byCid.get(e).body } : e))
+      .filter((e) => e && this.byCid.get(e.id)?.status === 'pending');
+    return { seen, outbox };
+  }
+
+  /** Resolves once the tab's copy has been written (batched: at most every 200 ms). */
+  stored() {
+    this.scheduleSave();
+    if (!this.saved) {
+      let resolve;
+      const promise = new Promise((r) => (resolve = r));
+      this.saved = { promise, resolve };
+    }
+    return this.saved.promise;
   }
 
   scheduleSave() {
     if (this.saveTimer) return;
-    this.saveTimer = setTimeout(() => this.saveNow(), 200);
+    this.saveTimer = setTimeout(() => this.saveNow(), SAVE_AFTER_MS);
   }
 
   saveNow() {
     clearTimeout(this.saveTimer);
     this.saveTimer = null;
     const data = {
-      convs: [...this.convs.values()].map((c) => ({
-        ...c,
-        typing: {},
-        messages: c.messages.map((m) => {
-          const { retrying, ...rest } = m;
-          return rest;
-        }),
-      })),
-      seen: [...this.seen],
-      outbox: this.outbox,
+      convs: [...this.convs.values()].map((c) => ({ ...c, typing: {} })),
+      seen: this.sdk.seenIds(),
+      outbox: this.sdk.pending(),
     };
     try {
       this.storage.setItem(this.storageKey, JSON.stringify(data));
@@ -529,5 +398,8 @@ export class Chat {
       // Storage full: keep going in memory.
       console.warn('confab: could not store the conversation', e);
     }
+    const saved = this.saved;
+    this.saved = null;
+    saved?.resolve();
   }
 }

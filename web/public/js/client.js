@@ -1,11 +1,12 @@
-// The page's one Api (api.js), authenticated with the session's token.
+// The page's one REST client (the SDK's `Rest`), authenticated with the
+// session's token.
 
-import { Api } from './api.js';
+import { Rest } from './sdk.js';
 import { state } from './store.js';
 
 let unauthorized = () => {};
 
-export const api = new Api({
+export const api = new Rest({
   token: () => state.token,
   onUnauthorized: (err) => unauthorized(err),
 });

@@ -1,7 +1,7 @@
 // Notices: the toast, friendly texts for the REST error codes, and act(),
 // which runs a user's action and reports its failure.
 
-import { ApiError } from './api.js';
+import { ApiError } from './sdk.js';
 import { $ } from './dom.js';
 import { state } from './store.js';
 

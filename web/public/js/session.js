@@ -2,7 +2,7 @@
 // start of a session (the Chat and its socket, the first loads) and its end
 // (log out, or back to log in when the token expired).
 
-import { ApiError } from './api.js';
+import { ApiError } from './sdk.js';
 import { Chat } from './chat.js';
 import { api, onUnauthorized } from './client.js';
 import { $ } from './dom.js';
@@ -12,22 +12,13 @@ import { learnSeqs, onSocial, refreshAll, refreshGroupsSoon } from './sync.js';
 
 const SESSION_KEY = 'confab.v1.session';
 
-let lastTokenCheck = 0;
-
 export function saveSession() {
   sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: state.token, me: state.me }));
 }
 
 /** Starts the page: resumes the tab's session, or shows the log-in form. */
 export async function boot() {
-  onUnauthorized((err) => {
-    if (!state.token) return;
-    if (err.code === 'token_revoked') {
-      logout({ forget: false, notice: 'You were logged out (from another tab or device, or after a password change). Please log in again.' });
-    } else if (err.code === 'token_expired' || err.code === 'invalid_token' || err.code === 'missing_token') {
-      logout({ forget: false, notice: 'Your session has expired. Please log in again.' });
-    }
-  });
+  onUnauthorized((err) => sessionEnded(err.code));
   let saved = null;
   try {
     saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
@@ -66,10 +57,10 @@ export function onAuthenticated({ token, user }) {
 function startSession() {
   const chat = new Chat({
     me: state.me,
-    ticket: () => api.wsTicket(),
+    token: () => state.token,
     onChange: onChatChange,
     onConnection: setConnection,
-    onHandshakeFailure: checkToken,
+    onSessionEnd: sessionEnded,
     isVisible: (key) =>
       state.view === 'chats' && state.activeConv === key && document.visibilityState === 'visible' && !$('#app-view').hidden,
     onSocial,
@@ -90,14 +81,13 @@ export function logout({ forget = true, notice } = {}) {
   endSession({ forget, notice });
 }
 
-/** The socket could not open: if the token expired, go back to log in. */
-async function checkToken() {
-  if (Date.now() - lastTokenCheck < 5000) return;
-  lastTokenCheck = Date.now();
-  try {
-    await api.me(); // a 401 logs out through onUnauthorized
-  } catch {
-    /* offline: keep trying */
+/** The token was refused (a 401 of any call, the socket's ticket) or its session revoked (close 4401): back to log in. */
+function sessionEnded(code) {
+  if (!state.token) return;
+  if (code === 'token_revoked') {
+    logout({ forget: false, notice: 'You were logged out (from another tab or device, or after a password change). Please log in again.' });
+  } else if (code === 'token_expired' || code === 'invalid_token' || code === 'missing_token') {
+    logout({ forget: false, notice: 'Your session has expired. Please log in again.' });
   }
 }
 

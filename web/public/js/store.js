@@ -260,7 +260,7 @@ export function retryMessage(cid) {
 }
 
 export function reconnectNow() {
-  S.chat?.conn.connectNow();
+  S.chat?.reconnectNow();
 }
 
 /**

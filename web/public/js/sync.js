@@ -4,7 +4,7 @@
 // pushed frame does not carry, or what was missed while the socket was down
 // (a reconnect), is read again here.
 
-import { ApiError } from './api.js';
+import { ApiError } from './sdk.js';
 import { convKey, parseKey } from './chat.js';
 import { api } from './client.js';
 import { ensureUser } from './names.js';

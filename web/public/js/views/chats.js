@@ -170,7 +170,7 @@ function messageStatus(m, readers) {
   if (!m.own) return null;
   const connected = state.conn.status === 'open';
   if (m.status === 'pending') {
-    const text = m.retrying ? 'Retrying…' : connected ? 'Sending…' : 'Waiting for connection…';
+    const text = connected ? 'Sending…' : 'Waiting for connection…';
     return h('span', { class: 'status pending' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), text);
   }
   if (m.status === 'sent') {
