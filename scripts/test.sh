@@ -30,6 +30,11 @@ trap remove_test_leftovers EXIT
 log "docker-compose config"
 docker-compose -f docker-compose.yml config -q
 
+# Prometheus's configuration and alert rules (promtool: check, and a unit
+# test per alert) and the Grafana dashboard, against the code's metrics.
+log "observability (promtool: config, rules, alert tests; dashboard)"
+scripts/observability-check.sh
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
@@ -43,6 +48,12 @@ log "OpenAPI fuzzing (schemathesis)"
 cargo build --workspace --bins --locked -q
 scripts/openapi-fuzz.sh
 
+# The JavaScript SDK (clients/js): unit tests, the AsyncAPI document
+# (@asyncapi/parser, ajv) and the SDK against the local cluster, which the
+# script starts and stops (dev profile: the binaries just built).
+log "JavaScript SDK and AsyncAPI (node --test)"
+CONFAB_PROFILE=dev scripts/sdk-test.sh
+
 # The fault-injection harness: a real cluster (release processes, behind
 # nginx) under load, one fault at a time. It restarts and pauses this
 # machine's Postgres, Redis and RabbitMQ and puts them back; it runs alone,
@@ -51,7 +62,8 @@ log "fault-injection harness (release)"
 cargo build --release --workspace --bins --locked -q
 target/release/confab-faults --bin target/release
 
-# The web client in a real browser, against the local cluster (ports 8080,
-# 9001, 9002, 9100), which the script starts and stops.
+# The web client in a real browser, over https and wss, against the local
+# cluster (ports 8080, 8443, 9001, 9002, 9100), which the script starts and
+# stops.
 log "web client end to end (headless Chromium)"
 CONFAB_PROFILE=dev scripts/web-e2e.sh

@@ -1,0 +1,28 @@
+// The TypeScript declarations (src/index.d.ts) compile in strict mode and
+// fit the SDK as an application uses it (test/types/usage.ts, resolved
+// through package.json's `exports` as `@confab/client`), and every export
+// of src/index.js is declared.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import * as sdk from '../src/index.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
+
+test('the declarations compile, strictly, and refuse what they must', async () => {
+  const args = [tsc, '--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom', 'test/types/usage.ts'];
+  const result = await promisify(execFile)(process.execPath, args, { cwd: root }).catch((e) => e);
+  assert.equal(result.code ?? 0, 0, `tsc:\n${result.stdout}${result.stderr}`);
+});
+
+test('every export of the SDK is declared', async () => {
+  const declarations = await readFile(new URL('../src/index.d.ts', import.meta.url), 'utf8');
+  for (const name of Object.keys(sdk)) {
+    assert.match(declarations, new RegExp(`export (declare )?(class|function|const) ${name}\\b`), `${name} is not declared`);
+  }
+});
