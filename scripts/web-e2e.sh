@@ -19,6 +19,7 @@
 # /usr/bin/chromium (CHROMIUM_PATH).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/suite.sh"
 cd "$CONFAB_ROOT"
 
 export CONFAB_PROFILE=${CONFAB_PROFILE:-dev}
@@ -37,17 +38,12 @@ TLS_CERT="$RUN_DIR/tls/cert.pem"
 export NODE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS:-$TLS_CERT}
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export PLAYWRIGHT_BROWSERS_PATH=0
-export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
 
 say() { printf '\033[1m[web-e2e]\033[0m %s\n' "$*" >&2; }
 
 # --- what the test needs -------------------------------------------------------
 
-node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  apt_install nodejs npm
-fi
-[ "$(node_major)" -ge 20 ] || die "Node.js 20 or newer is needed (found $(node --version 2>/dev/null || echo none))"
+ensure_node
 
 export CHROMIUM_PATH=${CHROMIUM_PATH:-/usr/bin/chromium}
 if [ ! -x "$CHROMIUM_PATH" ]; then
@@ -55,45 +51,11 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
   [ -x "$CHROMIUM_PATH" ] || die "no Chromium at $CHROMIUM_PATH after installing Debian's chromium"
 fi
 
-# npm ci only when the lock file changed since the last install.
-stamp=web/node_modules/.confab-lock
-if ! cmp -s web/package-lock.json "$stamp" 2>/dev/null; then
-  say "npm ci (web/)"
-  (cd web && npm ci --no-audit --no-fund --loglevel=error)
-  cp web/package-lock.json "$stamp"
-fi
+npm_ci web
 
 # --- the cluster ---------------------------------------------------------------
 
-running_before=""
-summary=""
-cluster_up=""
-if [ -f "$RUN_DIR/gateway.pid" ] && kill -0 "$(cat "$RUN_DIR/gateway.pid")" 2>/dev/null; then
-  running_before=1
-fi
-
-cleanup() {
-  local status=$?
-  if [ "$status" -ne 0 ] && [ -n "$cluster_up" ]; then
-    say "the cluster's last log lines"
-    scripts/confab logs >&2 || true
-  fi
-  if [ -z "$running_before" ]; then
-    say "stopping the cluster"
-    scripts/confab down || status=1
-  else
-    say "the cluster was already running before this script: left running"
-  fi
-  # The runner's counts, last, alone on their line.
-  [ -z "$summary" ] || echo "$summary"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say "starting the cluster ($CONFAB_PROFILE)"
-scripts/confab up
-cluster_up=1
+suite_cluster_up
 
 # The page must be served through the gateway (verifying its certificate).
 page=$(curl -fsS --cacert "$TLS_CERT" "$CONFAB_URL/" 2>/dev/null || true)
@@ -119,18 +81,7 @@ fi
 # --- the test ------------------------------------------------------------------
 
 say "node --test web/e2e/ against $CONFAB_URL (Chromium $("$CHROMIUM_PATH" --version 2>/dev/null | awk '{print $2}'))"
-tap=$(mktemp)
 status=0
-node --test --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination="$tap" web/e2e/ || status=$?
-
-count() { awk -v k="# $1" '$0 ~ "^"k" " {n=$3} END {print n+0}' "$tap"; }
-pass=$(count pass) fail=$(count fail) skipped=$(count skipped) cancelled=$(count cancelled)
-rm -f "$tap"
+run_node_tests web-e2e web/e2e/*.test.mjs || status=$?
 say "screenshots: web/e2e/artifacts/"
-summary="web-e2e: $pass passed, $((fail + cancelled)) failed, $skipped skipped"
-if [ "$status" -eq 0 ] && [ "$pass" -eq 0 ]; then
-  say "no test ran"
-  status=1
-fi
 exit "$status"
