@@ -16,6 +16,7 @@ import { SendError, ClosedError } from './errors.js';
 const ACK_EVERY_MS = 400;
 const ACK_BATCH = 1000;
 const TYPING_EVERY_MS = 2500; // the server passes on one per 3 s
+const CLOSE_WAIT_MS = 2000; // close() waits this long at most for message handlers
 const RETRIED = new Set(['unavailable', 'rate_limited']);
 const DEVICE = /^[A-Za-z0-9._-]{1,64}$/;
 const SOCIAL = new Set(['read', 'typing', 'presence']);
@@ -121,13 +122,18 @@ export class Confab {
   }
 
   /**
-   * Closes the connection for good, once the frames already received are
-   * handled and acked. Unconfirmed sends stay in `pending()`; their promises
+   * Closes the connection for good. Frames that arrive from now on are
+   * ignored (what they carry comes again on the next connection); the
+   * messages already received are acked once their handlers settle (waiting
+   * at most 2 s). Unconfirmed sends stay in `pending()`; their promises
    * reject.
    */
   async close() {
     this.closed ??= 'the client was closed';
-    await this.idle();
+    let timer;
+    const bound = new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)));
+    await Promise.race([this.idle(), bound]);
+    clearTimeout(timer);
     this.flushAcks();
     clearInterval(this.ackTimer);
     this.ackTimer = null;
@@ -237,6 +243,7 @@ export class Confab {
   }
 
   handle(frame) {
+    if (this.closed) return undefined;
     switch (frame.type) {
       case 'message':
         return this.onMessage(frame);

@@ -249,3 +249,24 @@ test('pages() walks the history back to the first message', async () => {
   assert.deepEqual(seqs, [[10, 9, 8, 7], [6, 5, 4, 3]]);
   assert.deepEqual(calls, ['limit=4', 'limit=4&before_seq=7']);
 });
+
+test('close() ignores new frames, and waits at most 2 s for a handler that never settles', async (t) => {
+  const { client, ws } = await openClient();
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const got = [];
+  client.on('message', (m) => {
+    got.push(m.msg_id);
+    return new Promise(() => {}); // stuck
+  });
+  const message = (id) => ({ type: 'message', msg_id: id, from: 2, to: { user: 1 }, body: 'x', ts: 1, seq: Number(id) });
+  ws.push(message('1'));
+  const closing = client.close();
+  ws.push(message('2'));
+  t.mock.timers.tick(2000);
+  await closing;
+  t.mock.timers.reset();
+  assert.deepEqual(got, ['1']);
+  assert.equal(ws.closed.code, 1000);
+  assert.deepEqual(ws.frames('ack'), [], 'a message whose handler never settled is not acked');
+  assert.equal(client.state.status, 'closed');
+});

@@ -19,6 +19,7 @@ export const parseKey = parseConvKey;
 
 const STORAGE_PREFIX = 'confab.v1.chat.';
 const MAX_MESSAGES_PER_CONV = 500;
+const MAX_SEEN = 5000; // msg_ids kept (with the tab's copy) to drop repeats
 const SAVE_AFTER_MS = 200;
 const DEVICE_KEY = 'confab.v1.device';
 const TYPING_SHOWN_MS = 5000;
@@ -61,7 +62,7 @@ export class Chat {
     this.saved = null; // {promise, resolve} of the next save
     const kept = this.load();
 
-    this.sdk = new Confab({ token, device: deviceId(storage), user: me, seen: kept.seen, outbox: kept.outbox });
+    this.sdk = new Confab({ token, device: deviceId(storage), user: me, seen: kept.seen, seenLimit: MAX_SEEN, outbox: kept.outbox });
     this.sdk.on('state', (st) => onConnection({ ...st, offline: navigator.onLine === false }));
     this.sdk.on('open', ({ reconnect }) => reconnect && onReconnect());
     this.sdk.on('unauthorized', ({ code }) => onSessionEnd(code === 'session_revoked' ? 'token_revoked' : code));
