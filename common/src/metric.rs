@@ -118,6 +118,8 @@ pub fn register_dispatcher() {
         (MESSAGES_LOGGED, "messages appended to a conversation log"),
         (MESSAGES_EXPIRED, "messages removed by retention"),
         (DELIVERIES_PUBLISHED, "deliveries published to node queues"),
+        (DISPATCH_POISON, "envelopes dead-lettered as undecodable"),
+        (DELIVERIES_RETURNED, "deliveries returned: the node's queue is gone"),
     ]);
 }
 
