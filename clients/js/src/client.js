@@ -103,6 +103,7 @@ export class Confab {
 
   /** Opens the connection and keeps it open; resolves once it first opens. */
   connect() {
+    if (this.closed) return Promise.reject(new ClosedError(this.closed));
     const done = new Promise((resolve, reject) => {
       if (this.socket.isOpen()) return resolve();
       const offOpen = this.events.once('open', () => {

@@ -180,6 +180,8 @@ test('close 4401 ends the session: no reconnect, sends rejected, `unauthorized`'
   assert.equal(client.state.status, 'fatal');
   assert.equal(FakeSocket.instances.length, 1);
   assert.deepEqual(client.pending(), [{ id: 'a', to: { user: 2 }, body: 'a' }], 'kept for the next session');
+  await assert.rejects(client.connect(), ClosedError);
+  await assert.rejects(client.send({ user: 2 }, 'b'), ClosedError);
 });
 
 test('close 1008 is a client bug: no reconnect loop; 1001 reconnects within a second', async () => {
