@@ -119,7 +119,10 @@ pub fn register_dispatcher() {
         (MESSAGES_EXPIRED, "messages removed by retention"),
         (DELIVERIES_PUBLISHED, "deliveries published to node queues"),
         (DISPATCH_POISON, "envelopes dead-lettered as undecodable"),
-        (DELIVERIES_RETURNED, "deliveries returned: the node's queue is gone"),
+        (
+            DELIVERIES_RETURNED,
+            "deliveries returned: the node's queue is gone",
+        ),
     ]);
 }
 
