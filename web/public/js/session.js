@@ -86,7 +86,8 @@ function sessionEnded(code) {
   if (!state.token) return;
   if (code === 'token_revoked') {
     logout({ forget: false, notice: 'You were logged out (from another tab or device, or after a password change). Please log in again.' });
-  } else if (code === 'token_expired' || code === 'invalid_token' || code === 'missing_token') {
+  } else {
+    // token_expired, invalid_token, missing_token: a 401 of an authenticated call always means the token is dead.
     logout({ forget: false, notice: 'Your session has expired. Please log in again.' });
   }
 }
