@@ -76,9 +76,15 @@ async function person(name, display, viewport, extra = {}) {
     if (/ERR_INTERNET_DISCONNECTED|WebSocket connection to .* failed|Failed to load resource/.test(t)) return;
     p.errors.push(`console: ${t}`);
   });
-  page.on('dialog', (d) => d.accept()); // confirmations (remove, leave, disband)
   people[name] = p;
   return p;
+}
+
+/** Answers the page's confirmation dialog (remove, leave, disband) with its `button`. */
+async function confirmWith(p, button) {
+  const dialog = p.page.getByRole('dialog');
+  await dialog.getByRole('button', { name: button }).click();
+  await dialog.waitFor({ state: 'hidden' });
 }
 
 const nav = (p, name) => p.page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: new RegExp(`^${name}`) });
@@ -120,7 +126,7 @@ const connected = (p) => p.page.locator('#conn-state[data-state="open"]').waitFo
 async function sendFriendRequest(from, to) {
   await goTo(from, 'Friends');
   const search = from.page.getByRole('search');
-  await search.getByLabel('Search users by name').fill(to.username);
+  await search.getByLabel('Search people by name or username').fill(to.username);
   await search.getByRole('button', { name: 'Search' }).click();
   await from.page.getByRole('button', { name: `Add ${to.display} as a friend` }).click();
   await from.page.locator(`#outgoing-list li[data-user-id="${to.id}"]`).waitFor();
@@ -554,7 +560,9 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
     await details.getByLabel(`Role of ${bob.display}`).selectOption('admin');
     await details.locator(`#group-members li[data-user-id="${bob.id}"][data-role="admin"]`).waitFor();
 
+    await details.getByLabel(`More for ${carol.display}`).click();
     await details.getByRole('button', { name: `Remove ${carol.display} from the group` }).click();
+    await confirmWith(alice, 'Remove from group');
     await details.locator(`#group-members li[data-user-id="${carol.id}"]`).waitFor({ state: 'detached' });
 
     await details.locator(`#group-invite input[value="${carol.id}"]`).check();
@@ -570,13 +578,16 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
     await goTo(carol, 'Groups');
     await carol.page.locator(`#group-list button[data-group-id="${groupId}"]`).click();
     await carol.page.locator('#group-details').getByRole('button', { name: 'Leave group' }).click();
+    await confirmWith(carol, 'Leave group');
     await carol.page.locator(`#group-list button[data-group-id="${groupId}"]`).waitFor({ state: 'detached' });
   });
 
   step('a refused send shows the error, and Retry re-sends the same client id', async () => {
     const { bob, carol } = people;
     await goTo(bob, 'Friends');
+    await bob.page.getByLabel(`More for ${carol.display}`).click();
     await bob.page.getByRole('button', { name: `Remove ${carol.display} from friends` }).click();
+    await confirmWith(bob, 'Remove friend');
     await bob.page.locator(`#friend-list li[data-user-id="${carol.id}"]`).waitFor({ state: 'detached' });
     await openConversation(bob, `u:${carol.id}`);
     const msg = await send(bob, 'Are we still friends?', { confirmed: false });
@@ -610,7 +621,7 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
       if (view === 'Groups') await alice.page.locator(`#group-list button[data-group-id="${groupId}"]`).click();
       if (view === 'Chats') await openConversation(alice, `g:${groupId}`);
       const unnamed = await alice.page.evaluate(() =>
-        [...document.querySelectorAll('input, select, textarea, button')]
+        [...document.querySelectorAll('input, select, textarea, button, summary')]
           .filter((el) => el.offsetParent !== null && el.type !== 'hidden')
           .filter((el) => {
             const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el.labels && el.labels.length);
@@ -627,6 +638,7 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
     await goTo(alice, 'Groups');
     await alice.page.locator(`#group-list button[data-group-id="${groupId}"]`).click();
     await alice.page.locator('#group-details').getByRole('button', { name: 'Disband group' }).click();
+    await confirmWith(alice, 'Disband group');
     await alice.page.locator(`#group-list button[data-group-id="${groupId}"]`).waitFor({ state: 'detached' });
     await goTo(bob, 'Groups');
     await bob.page.locator(`#group-list button[data-group-id="${groupId}"]`).waitFor({ state: 'detached' });

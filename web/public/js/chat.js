@@ -34,8 +34,25 @@ export function deviceId(storage = window.sessionStorage) {
   return id;
 }
 
-/** Where a message sorts in its conversation: its seq, or (own, not yet numbered) just after what was there when it was sent. */
-const sortKey = (m) => (typeof m.seq === 'number' ? m.seq : (m.afterSeq || 0) + 0.5);
+/**
+ * Where a message sorts in its conversation (the server's order, by seq, on
+ * every device): its seq; an own message the server has not numbered for us
+ * yet goes just after what was known when it was confirmed (or refused),
+ * and a pending one after everything (the server will number it after what
+ * it has now). Once the seq is learned (chat.needsSeqs, from the history)
+ * the message moves to its place.
+ */
+function sortKey(m) {
+  if (typeof m.seq === 'number') return m.seq;
+  if (m.status === 'pending') return Infinity;
+  return (m.afterSeq || 0) + 0.5;
+}
+
+const bySortKey = (a, b) => {
+  const x = sortKey(a);
+  const y = sortKey(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
 
 export class Chat {
   /**
@@ -158,7 +175,17 @@ export class Chat {
 
   /** Own messages of `key` whose seq is not known yet (the history has it). */
   needsSeqs(key) {
-    return (this.convs.get(key)?.messages || []).some((m) => m.own && m.msgId && typeof m.seq !== 'number');
+    return this.unnumbered(key).length > 0;
+  }
+
+  /** The seq after which the history holds every own message of `key` still without one (for `after_seq`). */
+  unnumberedAfter(key) {
+    const after = this.unnumbered(key).map((m) => m.afterSeq || 0);
+    return after.length ? Math.max(0, Math.min(...after) - 1) : null;
+  }
+
+  unnumbered(key) {
+    return (this.convs.get(key)?.messages || []).filter((m) => m.own && m.msgId && typeof m.seq !== 'number');
   }
 
   // ---- from the server's history ---------------------------------------------
@@ -183,7 +210,8 @@ export class Chat {
     const conv = this.conv(to);
     conv.firstSeq = page.first_seq;
     conv.lastSeq = Math.max(conv.lastSeq, page.last_seq);
-    for (const m of page.messages) this.addStored(conv, m);
+    for (const m of page.messages) this.addStored(conv, m, { sort: false });
+    this.sort(conv);
     for (const r of page.reads || []) this.noteRead(conv, r.user, r.seq);
     this.scheduleSave();
     this.onChange({ conv: conv.key, history: true, list: true });
@@ -198,13 +226,13 @@ export class Chat {
     return { min, more: !!more };
   }
 
-  addStored(conv, m) {
+  addStored(conv, m, { sort = true } = {}) {
     if (typeof m.msg_id !== 'string') return;
     const known = conv.messages.find((x) => x.msgId === m.msg_id);
     if (known) {
       if (typeof known.seq !== 'number' && typeof m.seq === 'number') {
         known.seq = m.seq;
-        this.sort(conv);
+        if (sort) this.sort(conv);
       }
       return;
     }
@@ -212,12 +240,15 @@ export class Chat {
     const msg = { msgId: m.msg_id, own, from: m.from, to: m.to, body: String(m.body ?? ''), ts: m.ts, seq: m.seq, status: own ? 'sent' : 'received' };
     this.sdk.markSeen([m.msg_id]); // a `message` frame for it is acked, not shown twice
     conv.messages.push(msg);
-    this.sort(conv);
+    if (sort) this.sort(conv);
     this.trim(conv);
   }
 
+  /** Puts `conv`'s messages in order; true if any moved. */
   sort(conv) {
-    conv.messages.sort((a, b) => sortKey(a) - sortKey(b));
+    const before = conv.messages.slice();
+    conv.messages.sort(bySortKey);
+    return conv.messages.some((m, i) => m !== before[i]);
   }
 
   noteRead(conv, user, seq) {
@@ -261,29 +292,36 @@ export class Chat {
     if (!msg || msg.status !== 'failed') return;
     msg.status = 'pending';
     delete msg.error;
+    const reordered = this.sort(this.conv(msg.to));
     this.sdk.send(msg.to, msg.body, { id: cid }).catch(() => {});
     this.saveNow();
-    this.onChange({ conv: convKey(msg.to), msg });
+    this.onChange({ conv: convKey(msg.to), msg, reordered });
   }
 
   onSent({ id, msg_id: msgId, ts }) {
     const msg = this.byCid.get(id);
     if (!msg) return;
+    const conv = this.conv(msg.to);
     msg.msgId = msgId;
     msg.ts = ts;
     msg.status = 'sent';
+    msg.afterSeq = conv.lastSeq;
+    const reordered = this.sort(conv);
     this.scheduleSave();
-    this.onChange({ conv: convKey(msg.to), msg });
+    this.onChange({ conv: conv.key, msg, reordered, needSeqs: true });
   }
 
   /** A final refusal of a send. */
   onFailed({ id, code, message }) {
     const msg = this.byCid.get(id);
     if (!msg) return;
+    const conv = this.conv(msg.to);
     msg.status = 'failed';
     msg.error = { code, message };
+    msg.afterSeq = conv.lastSeq;
+    const reordered = this.sort(conv);
     this.scheduleSave();
-    this.onChange({ conv: convKey(msg.to), msg });
+    this.onChange({ conv: conv.key, msg, reordered });
   }
 
   // ---- receiving ------------------------------------------------------------
@@ -298,6 +336,7 @@ export class Chat {
     const msg = { msgId: f.msg_id, own, from: f.from, to: f.to, body: String(f.body ?? ''), ts: f.ts, seq: f.seq, status: own ? 'sent' : 'received' };
     conv.messages.push(msg);
     this.sort(conv);
+    const reordered = conv.messages[conv.messages.length - 1] !== msg; // arrived before what is shown last
     this.trim(conv);
     // Counted once: what the server's list counted already is at or below lastSeq.
     const fresh = typeof f.seq !== 'number' || f.seq > conv.lastSeq;
@@ -305,7 +344,7 @@ export class Chat {
     if (!own) delete conv.typing[f.from];
     if (!own && fresh && !this.isVisible(conv.key)) conv.unread += 1;
     this.scheduleSave();
-    this.onChange({ conv: conv.key, msg, list: true, incoming: f });
+    this.onChange({ conv: conv.key, msg, list: true, incoming: f, reordered });
     return true;
   }
 

@@ -11,13 +11,15 @@ import { markRead, state } from './store.js';
 import { refreshConversations } from './sync.js';
 import * as auth from './views/auth.js';
 import * as chats from './views/chats.js';
+import * as composer from './views/composer.js';
+import * as conversation from './views/conversation.js';
 import * as friends from './views/friends.js';
 import * as groups from './views/groups.js';
 import * as profile from './views/profile.js';
 import * as shell from './views/shell.js';
 
 // The order of subscription is the order of rendering.
-for (const view of [shell, chats, friends, groups, profile, auth]) view.mount();
+for (const view of [shell, chats, conversation, composer, friends, groups, profile, auth]) view.mount();
 
 // Back in the tab: the open conversation is read, and the counts refreshed.
 document.addEventListener('visibilitychange', () => {

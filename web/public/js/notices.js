@@ -3,6 +3,7 @@
 
 import { ApiError } from './sdk.js';
 import { $ } from './dom.js';
+import { limits } from './limits.js';
 import { state } from './store.js';
 
 let toastTimer = null;
@@ -18,15 +19,31 @@ export function toast(text, kind = 'error') {
   }, 5000);
 }
 
+// Lengths come from the server's limits (limits.js), once read.
+const withLimits = (known, unknown) => {
+  const l = limits();
+  return l ? known(l) : unknown;
+};
+
 export const FRIENDLY = {
   invalid_credentials: 'Wrong username or password.',
   username_taken: 'That username is taken.',
-  invalid_username: 'Usernames are 3–32 letters, digits, _ . or -.',
-  weak_password: 'Passwords are 8–128 characters.',
-  invalid_display_name: 'Display names are 1–64 characters.',
-  invalid_bio: 'The bio is at most 500 characters.',
+  get invalid_username() {
+    return withLimits((l) => `Usernames are ${l.username_chars.min}–${l.username_chars.max} letters, digits, _ . or -.`, 'Usernames are letters, digits, _ . or -.');
+  },
+  get weak_password() {
+    return withLimits((l) => `Passwords are ${l.password_chars.min}–${l.password_chars.max} characters.`, 'That password is too short or too long.');
+  },
+  get invalid_display_name() {
+    return withLimits((l) => `Display names are 1–${l.display_name_chars} characters, not only spaces.`, 'Display names cannot be empty or too long.');
+  },
+  get invalid_bio() {
+    return withLimits((l) => `The bio is at most ${l.bio_chars} characters.`, 'The bio is too long.');
+  },
   invalid_avatar_url: 'The avatar must be an http(s) URL.',
-  invalid_search: 'Search for 1–32 characters.',
+  get invalid_search() {
+    return withLimits((l) => `Search for 1–${l.search_chars} characters.`, 'That search is empty or too long.');
+  },
   already_friends: 'You are friends already.',
   request_pending: 'A request is already pending between you two.',
   cannot_befriend_self: 'That is you.',
@@ -34,7 +51,9 @@ export const FRIENDLY = {
   not_friends: 'Only friends can be added.',
   insufficient_role: 'Your role does not allow that.',
   owner_must_transfer: 'The owner must first give ownership to someone else.',
-  invalid_name: 'Group names are 1–64 characters.',
+  get invalid_name() {
+    return withLimits((l) => `Group names are 1–${l.group_name_chars} characters.`, 'Group names cannot be empty or too long.');
+  },
   group_full: 'The group is full.',
   no_such_group: 'That group no longer exists.',
   not_member: 'You are not in that group any more.',

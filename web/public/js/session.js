@@ -3,12 +3,16 @@
 // (log out, or back to log in when the token expired).
 
 import { ApiError } from './sdk.js';
-import { Chat } from './chat.js';
+import { Chat, parseKey } from './chat.js';
 import { api, onUnauthorized } from './client.js';
 import { $ } from './dom.js';
+import { loadLimits } from './limits.js';
 import { ensureUser, userById } from './names.js';
+import { focusStart, openConversation } from './nav.js';
+import { notifyMessage } from './notify.js';
+import { TabMemory, UserPrefs } from './prefs.js';
 import { beginSession, chatChanged, endSession, setConnection, setSession, state } from './store.js';
-import { learnSeqs, onSocial, refreshAll, refreshGroupsSoon } from './sync.js';
+import { learnSeqs, loadHistory, onSocial, refreshAll, refreshGroupsSoon } from './sync.js';
 
 const SESSION_KEY = 'confab.v1.session';
 
@@ -19,6 +23,7 @@ export function saveSession() {
 /** Starts the page: resumes the tab's session, or shows the log-in form. */
 export async function boot() {
   onUnauthorized((err) => sessionEnded(err.code));
+  loadLimits();
   let saved = null;
   try {
     saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
@@ -31,13 +36,13 @@ export async function boot() {
       const me = await api.me();
       setSession(state.token, me);
       saveSession();
-      startSession();
+      startSession({ resumed: true });
       return;
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 401)) {
         // The server is unreachable: start anyway with what we have; it reconnects.
         if (state.me) {
-          startSession();
+          startSession({ resumed: true });
           return;
         }
       }
@@ -51,25 +56,36 @@ export async function boot() {
 export function onAuthenticated({ token, user }) {
   setSession(token, user);
   saveSession();
-  startSession();
+  startSession({ resumed: false });
 }
 
-function startSession() {
+/** Whether conversation `key` is on the user's screen now. */
+const onScreen = (key) =>
+  state.view === 'chats' && state.activeConv === key && document.visibilityState === 'visible' && !$('#app-view').hidden;
+
+/** `resumed`: the tab's session after a reload (back where it was), not a new log-in (focus to the first useful control). */
+function startSession({ resumed }) {
   const chat = new Chat({
     me: state.me,
     token: () => state.token,
     onChange: onChatChange,
     onConnection: setConnection,
     onSessionEnd: sessionEnded,
-    isVisible: (key) =>
-      state.view === 'chats' && state.activeConv === key && document.visibilityState === 'visible' && !$('#app-view').hidden,
+    isVisible: onScreen,
     onSocial,
-    // What was pushed while the socket was down is read again.
-    onReconnect: () => refreshAll(),
+    onReconnect: () => {
+      // What was pushed while the socket was down is read again, and own
+      // messages sent meanwhile take their places in the server's order.
+      refreshAll();
+      learnSeqs(state.activeConv);
+    },
   });
   // Conversations kept from before come back (groups may have been left since).
-  beginSession(chat);
-  refreshAll();
+  beginSession(chat, { tab: new TabMemory(state.me.id), prefs: new UserPrefs(state.me.id) });
+  if (state.activeConv && state.view === 'chats') openConversation(parseKey(state.activeConv), { focus: false });
+  else if (state.activeConv) loadHistory(parseKey(state.activeConv)).catch(() => {});
+  const loaded = refreshAll();
+  if (!resumed) loaded.then(() => requestAnimationFrame(() => state.chat === chat && focusStart()));
 }
 
 export function logout({ forget = true, notice } = {}) {
@@ -99,6 +115,8 @@ function onChatChange(change) {
     const to = incoming.to;
     if (to.group !== undefined && !state.groupById.has(to.group)) refreshGroupsSoon();
     if (!userById(incoming.from)) ensureUser(incoming.from);
+    const key = change.conv;
+    notifyMessage(incoming, key, { onScreen: onScreen(key), open: () => openConversation(parseKey(key)) });
   }
   chatChanged(change);
 }

@@ -12,6 +12,7 @@
 //   {type: 'marks', conv}          read marks or typing in a conversation changed
 //   {type: 'connection'}           the WebSocket's state changed (state.conn)
 //   {type: 'search'}               new search results (the Friends view only)
+//   {type: 'limits'}               the server's limits were read (state.limits)
 //   {type: 'signed-in'}            a session starts: the app is shown
 //   {type: 'signed-out', notice}   no session (any more): views clear, the log-in form shows
 //
@@ -34,8 +35,11 @@ const S = {
   view: 'chats',
   activeConv: null, // 'u:2' | 'g:1'
   activeGroup: null, // group id in the Groups view
-  searchResults: null,
+  searchResults: null, // {query, users, more}
   conn: { status: 'idle' },
+  limits: null, // GET /api/limits, once read
+  tab: null, // prefs.js TabMemory: the open section and conversation, drafts
+  prefs: null, // prefs.js UserPrefs: notifications, muted conversations
   everConnected: false,
 };
 
@@ -89,11 +93,16 @@ export function setSession(token, me) {
   S.me = me;
 }
 
-/** A session starts with `chat`: the app is shown at Chats, and the socket opens. */
-export function beginSession(chat) {
+/**
+ * A session starts with `chat`: the app is shown where the tab was before a
+ * reload (`tab`), or at Chats, and the socket opens.
+ */
+export function beginSession(chat, { tab, prefs }) {
   rememberUser(S.me);
-  S.view = 'chats';
-  S.activeConv = null;
+  S.tab = tab;
+  S.prefs = prefs;
+  S.view = ['chats', 'friends', 'groups', 'profile'].includes(tab.view) ? tab.view : 'chats';
+  S.activeConv = /^[ug]:[0-9]+$/.test(tab.activeConv || '') ? tab.activeConv : null;
   S.activeGroup = null;
   S.everConnected = false;
   S.chat = chat;
@@ -109,7 +118,10 @@ export function beginSession(chat) {
  */
 export function endSession({ forget = true, notice } = {}) {
   if (S.chat) S.chat.stop({ forget });
+  if (forget) S.tab?.forget();
   S.chat = null;
+  S.tab = null;
+  S.prefs = null;
   S.token = null;
   S.me = null;
   S.friends = [];
@@ -198,10 +210,30 @@ export function forgetGroup(id, { close = false } = {}) {
   if (close || S.activeGroup === id) S.activeGroup = null;
 }
 
-export function setSearchResults(results) {
-  S.searchResults = results;
-  for (const u of results) rememberUser(u);
+/** Results of a search for `query` (`more`: the next page may hold more); `append`: the next page of the same search. */
+export function setSearchResults(query, users, { more = false, append = false } = {}) {
+  const before = append && S.searchResults?.query === query ? S.searchResults.users : [];
+  S.searchResults = { query, users: [...before, ...users], more };
+  for (const u of users) rememberUser(u);
   notify({ type: 'search' });
+}
+
+/** The server's limits were read. */
+export function setLimits(limits) {
+  S.limits = limits;
+  notify({ type: 'limits' });
+}
+
+/** Notifications for conversation `key` off (`muted`) or on again. */
+export function setMuted(key, muted) {
+  S.prefs?.setMuted(key, muted);
+  render();
+}
+
+/** Browser notifications turned on or off (in this browser, for this user). */
+export function setNotify(on) {
+  S.prefs?.setNotify(on);
+  render();
 }
 
 // ---------------------------------------------------------------------------
@@ -210,6 +242,7 @@ export function setSearchResults(results) {
 /** Shows a section (a tab); back at Chats, the open conversation is read. */
 export function setView(view) {
   S.view = view;
+  S.tab?.place(S.view, S.activeConv);
   render();
   if (view === 'chats' && S.activeConv) {
     S.chat.markRead(S.activeConv);
@@ -222,6 +255,7 @@ export function openConversation(to) {
   S.chat.conv(to);
   S.view = 'chats';
   S.activeConv = key;
+  S.tab?.place(S.view, S.activeConv);
   S.chat.markRead(key);
   render();
   notify({ type: 'messages' });
@@ -229,6 +263,7 @@ export function openConversation(to) {
 
 export function closeConversation() {
   S.activeConv = null;
+  S.tab?.place(S.view, S.activeConv);
   render();
 }
 
@@ -265,12 +300,13 @@ export function reconnectNow() {
 
 /**
  * Chat's onChange: {conv, msg} one message to redraw; `history` messages
- * joined a conversation (it is rebuilt); `reads`/`typing` its marks changed;
+ * joined a conversation, or `reordered` its messages took their places by
+ * seq (it is rebuilt); `reads`/`typing` its marks changed;
  * `list` the conversation list and counts.
  */
-export function chatChanged({ conv, msg, list, history, reads, typing }) {
-  if (conv && msg) notify({ type: 'message', conv, msg });
-  if (history && (!conv || conv === S.activeConv)) notify({ type: 'messages', keepScroll: true });
+export function chatChanged({ conv, msg, list, history, reordered, reads, typing }) {
+  if (conv && msg && !reordered) notify({ type: 'message', conv, msg });
+  if ((history || reordered) && (!conv || conv === S.activeConv)) notify({ type: 'messages', keepScroll: true });
   if ((reads || typing) && conv === S.activeConv) notify({ type: 'marks', conv });
   if (list) renderSoon();
 }

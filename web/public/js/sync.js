@@ -11,7 +11,10 @@ import { ensureUser } from './names.js';
 import { forgetGroup, setFriendOnline, setFriends, setGroupDetails, setGroups, setRequests, state } from './store.js';
 
 let groupsSoonTimer = null;
-const historyLoading = new Set();
+const historyLoading = new Map(); // conversation key → the page being read
+const learning = new Map(); // conversation key → the timer of the next seq lookup
+const LEARN_AFTER_MS = 300; // lets a burst of sends be looked up at once
+const LEARN_TRIES = 6; // 0.3 s, 0.6 s, … ≈ 19 s in all: the dispatcher stores in well under that
 
 export async function refreshFriends() {
   const friends = await api.friends();
@@ -64,18 +67,28 @@ export function refreshGroupsSoon() {
 }
 
 /**
- * The newest page of `to`'s history (opening it), or the page before what
- * is shown (`older`). Own messages learn their seq from it too.
+ * The newest page of `to`'s history (opening it), the page before what is
+ * shown (`older`), or the messages after seq `after`. Own messages learn
+ * their seq from it too. A page of the conversation already being read is
+ * not asked for twice: the call waits for that one.
  */
-export async function loadHistory(to, { older = false } = {}) {
+export async function loadHistory(to, { older = false, after } = {}) {
   const chat = state.chat;
   const key = convKey(to);
-  if (!chat || historyLoading.has(key)) return;
-  historyLoading.add(key);
-  try {
+  if (!chat) return;
+  if (historyLoading.has(key)) {
+    await historyLoading.get(key);
+    return;
+  }
+  const read = (async () => {
     const { min } = chat.oldest(key);
-    const page = await api.history(to, older && min !== null ? { before: min } : {});
+    const opts = older && min !== null ? { before: min } : after != null ? { after } : {};
+    const page = await api.history(to, opts);
     if (state.chat === chat) chat.applyHistory(to, page);
+  })();
+  historyLoading.set(key, read);
+  try {
+    await read;
   } catch (e) {
     // Not (or no longer) a participant: nothing to show from the server.
     if (!(e instanceof ApiError && e.status < 500)) throw e;
@@ -119,7 +132,23 @@ export function onSocial(frame) {
   }
 }
 
-/** The open conversation's own messages need their seq (for read marks). */
-export function learnSeqs(key) {
-  if (key) loadHistory(parseKey(key)).catch(() => {});
+/**
+ * The open conversation's own messages need their seq: their place in the
+ * server's order, and read marks. Looked up shortly after (several sends
+ * at once), and again, less and less often, while some are still unknown
+ * (the dispatcher stores a message just after the broker confirmed it).
+ */
+export function learnSeqs(key, attempt = 0) {
+  if (!key || learning.has(key)) return;
+  const timer = setTimeout(async () => {
+    const chat = state.chat;
+    if (!chat || state.activeConv !== key || !chat.needsSeqs(key)) {
+      learning.delete(key);
+      return;
+    }
+    await loadHistory(parseKey(key), { after: chat.unnumberedAfter(key) }).catch(() => {});
+    learning.delete(key);
+    if (state.chat === chat && chat.needsSeqs(key) && attempt + 1 < LEARN_TRIES) learnSeqs(key, attempt + 1);
+  }, LEARN_AFTER_MS * 2 ** attempt);
+  learning.set(key, timer);
 }

@@ -1,12 +1,13 @@
-// Chats: the conversation list, and the open conversation (header, messages
-// with their read marks, older pages on demand, who is typing, composer).
+// Chats: the conversation list, and the open conversation's header (title,
+// presence or members, mute, group details). Its messages are drawn by
+// conversation.js, its composer by composer.js.
 
 import { parseKey } from '../chat.js';
 import { $, h, replaceChildren, avatar, formatTime } from '../dom.js';
 import { convTitle, nameOf, userById } from '../names.js';
-import { openConversation, openGroup } from '../nav.js';
-import { closeConversation, markRead, retryMessage, sendMessage, state, subscribe } from '../store.js';
-import { loadHistory } from '../sync.js';
+import { openConversation, openGroup, showView } from '../nav.js';
+import { closeConversation, setMuted, state, subscribe } from '../store.js';
+import { notifying, permission, turnOff, turnOn } from '../notify.js';
 import { changed, presenceDot } from './common.js';
 
 // ---- The list ---------------------------------------------------------------
@@ -46,7 +47,8 @@ function preview(m) {
 function renderChats() {
   if (!state.chat) return;
   const entries = conversationEntries();
-  const sig = JSON.stringify([entries.map((e) => [e.key, e.title, e.unread, e.online, e.last?.body, e.last?.status, e.last?.ts]), state.activeConv]);
+  const muted = (key) => !!state.prefs?.isMuted(key);
+  const sig = JSON.stringify([entries.map((e) => [e.key, e.title, e.unread, e.online, e.last?.body, e.last?.status, e.last?.ts, muted(e.key)]), state.activeConv]);
   if (changed('convs', sig)) {
     const list = $('#conv-list');
     replaceChildren(
@@ -55,7 +57,7 @@ function renderChats() {
         const user = e.to.user !== undefined ? userById(e.to.user) : null;
         const label = `${e.title}${e.to.group !== undefined ? ' (group)' : ''}${e.unread ? `, ${e.unread} unread` : ''}${
           e.online ? ', online' : ''
-        }`;
+        }${muted(e.key) ? ', muted' : ''}`;
         return h(
           'li',
           {},
@@ -75,10 +77,16 @@ function renderChats() {
             h(
               'span',
               { class: 'conv-text' },
-              h('span', { class: 'conv-title' }, e.title),
-              h('span', { class: 'conv-preview muted small' }, preview(e.last) || (e.to.group !== undefined ? 'Group' : 'Say hello')),
+              h('span', { class: 'conv-title', dir: 'auto', title: e.title }, e.title),
+              h('span', { class: 'conv-preview muted small', dir: 'auto' }, preview(e.last) || (e.to.group !== undefined ? 'Group' : 'Say hello')),
             ),
-            h('span', { class: 'conv-side' }, e.last ? h('time', { class: 'muted small' }, formatTime(e.last.ts)) : null, e.unread ? h('span', { class: 'badge unread', dataset: { unread: e.unread } }, String(e.unread)) : null),
+            h(
+              'span',
+              { class: 'conv-side' },
+              e.last ? h('time', { class: 'muted small' }, formatTime(e.last.ts)) : null,
+              muted(e.key) ? h('span', { class: 'muted-mark muted small', title: 'Muted', dataset: { muted: 'true' } }, 'Muted') : null,
+              e.unread ? h('span', { class: 'badge unread', dataset: { unread: e.unread } }, String(e.unread)) : null,
+            ),
           ),
         );
       }),
@@ -86,10 +94,23 @@ function renderChats() {
     $('#conv-empty').hidden = entries.length > 0;
   }
   $('#view-chats').classList.toggle('detail-open', !!state.activeConv);
+  renderNotifyButton();
   renderChatHeader();
 }
 
-// ---- The open conversation ------------------------------------------------------
+/** The notifications switch: hidden where the browser has none; explains a refusal. */
+function renderNotifyButton() {
+  const p = permission();
+  const btn = $('#notify-btn');
+  btn.hidden = p === 'unsupported';
+  btn.textContent = notifying() ? 'Turn off notifications' : 'Turn on notifications';
+  btn.dataset.on = String(notifying());
+  const note = $('#notify-note');
+  note.hidden = p !== 'denied';
+  note.textContent = p === 'denied' ? 'Notifications are blocked for this site in the browser’s settings.' : '';
+}
+
+// ---- The open conversation's header ------------------------------------------
 
 function renderChatHeader() {
   const key = state.activeConv;
@@ -108,122 +129,11 @@ function renderChatHeader() {
   }
   $('#chat-sub').textContent = sub;
   $('#chat-info').hidden = !(to.group !== undefined && state.groupById.has(to.group));
-}
-
-let msgEls = new WeakMap(); // message → its <li>
-
-/** Rebuilds the open conversation; `keepScroll`: older messages joined above, the view stays where it was. */
-function renderMessages({ keepScroll = false } = {}) {
-  const list = $('#messages');
-  const fromBottom = list.scrollHeight - list.scrollTop;
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
-  replaceChildren(list);
-  msgEls = new WeakMap();
-  const conv = state.activeConv && state.chat?.convs.get(state.activeConv);
-  renderOlderButton();
-  renderTyping();
-  if (!conv) return;
-  for (const m of conv.messages) list.appendChild(messageEl(m));
-  list.scrollTop = keepScroll && !atBottom ? list.scrollHeight - fromBottom : list.scrollHeight;
-}
-
-function renderOlderButton() {
-  const key = state.activeConv;
-  $('#load-older').hidden = !(key && state.chat?.oldest(key).more);
-}
-
-function renderTyping() {
-  const key = state.activeConv;
-  const typists = key && state.chat ? state.chat.typists(key) : [];
-  $('#typing').textContent = typists.length ? `${typists.map(nameOf).join(', ')} ${typists.length === 1 ? 'is' : 'are'} typing…` : '';
-}
-
-/** Read marks changed: the own messages' statuses are redrawn. */
-function renderMarks() {
-  const conv = state.activeConv && state.chat?.convs.get(state.activeConv);
-  if (!conv) return;
-  for (const m of conv.messages) if (m.own && m.status === 'sent') upsertMessage(m, { quiet: true });
-  renderTyping();
-}
-
-function upsertMessage(m, { quiet = false } = {}) {
-  const list = $('#messages');
-  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
-  const old = msgEls.get(m);
-  const el = messageEl(m);
-  if (old && old.parentNode === list) old.replaceWith(el);
-  else list.appendChild(el);
-  msgEls.set(m, el);
-  if (quiet) return;
-  if (nearBottom || m.own) list.scrollTop = list.scrollHeight;
-  if (!m.own && document.visibilityState === 'visible') markRead(state.activeConv);
-  renderTyping();
-}
-
-/** How many others read own message `m` (0 for others' messages). */
-function readersOf(m) {
-  const conv = state.chat?.convs.get(state.activeConv);
-  return m.own && conv ? state.chat.readCount(conv, m) : 0;
-}
-
-function messageStatus(m, readers) {
-  if (!m.own) return null;
-  const connected = state.conn.status === 'open';
-  if (m.status === 'pending') {
-    const text = connected ? 'Sending…' : 'Waiting for connection…';
-    return h('span', { class: 'status pending' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), text);
-  }
-  if (m.status === 'sent') {
-    if (readers > 0) {
-      const text = m.to?.group !== undefined ? `Read by ${readers}` : 'Read';
-      return h('span', { class: 'status read' }, h('span', { 'aria-hidden': 'true' }, '✓✓ '), text);
-    }
-    return h('span', { class: 'status sent' }, h('span', { 'aria-hidden': 'true' }, '✓ '), 'Sent');
-  }
-  if (m.status === 'failed') {
-    return h(
-      'span',
-      { class: 'status failed' },
-      h('span', { class: 'error-text' }, `Not sent: ${FRIENDLY_WS[m.error?.code] || m.error?.message || m.error?.code}`),
-      ' ',
-      h('button', { type: 'button', class: 'btn btn-small retry', 'aria-label': 'Retry sending this message', onclick: () => retryMessage(m.cid) }, 'Retry'),
-    );
-  }
-  return null;
-}
-
-const FRIENDLY_WS = {
-  not_friends: 'you are not friends',
-  no_such_user: 'no such user',
-  no_such_group: 'the group no longer exists',
-  not_member: 'you are not in this group',
-  too_large: 'the message is too long',
-  invalid_frame: 'the message was refused',
-};
-
-function messageEl(m) {
-  const group = m.to?.group !== undefined;
-  const readers = readersOf(m);
-  const author = m.own ? 'You' : nameOf(m.from);
-  const el = h(
-    'li',
-    {
-      class: `msg ${m.own ? 'own' : 'theirs'} status-${m.status}`,
-      dataset: {
-        status: m.status,
-        msgId: m.msgId || '',
-        cid: m.cid || '',
-        from: String(m.from),
-        seq: typeof m.seq === 'number' ? String(m.seq) : '',
-        readBy: m.own ? String(readers) : '',
-      },
-    },
-    !m.own && group ? h('span', { class: 'author' }, author) : h('span', { class: 'sr-only' }, `${author}:`),
-    h('p', { class: 'body' }, m.body),
-    h('span', { class: 'meta' }, h('time', { datetime: new Date(m.ts).toISOString(), title: new Date(m.ts).toLocaleString() }, formatTime(m.ts)), messageStatus(m, readers)),
-  );
-  msgEls.set(m, el);
-  return el;
+  const muted = !!state.prefs?.isMuted(key);
+  const mute = $('#chat-mute');
+  mute.textContent = muted ? 'Unmute' : 'Mute';
+  mute.title = muted ? 'No notifications come for this conversation' : 'Stop notifications for this conversation';
+  mute.dataset.muted = String(muted);
 }
 
 // ---- Wiring -------------------------------------------------------------------------
@@ -234,65 +144,21 @@ export function mount() {
     const to = state.activeConv && parseKey(state.activeConv);
     if (to?.group !== undefined) openGroup(to.group);
   });
-
-  const input = $('#composer-input');
-  const autosize = () => {
-    input.style.height = 'auto';
-    input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
-  };
-  input.addEventListener('input', () => {
-    autosize();
-    if (input.value && state.activeConv && state.chat) state.chat.typing(parseKey(state.activeConv));
+  $('#chat-mute').addEventListener('click', () => {
+    const key = state.activeConv;
+    if (key && state.prefs) setMuted(key, !state.prefs.isMuted(key));
   });
-  const loadOlder = () => {
-    if (state.activeConv) loadHistory(parseKey(state.activeConv), { older: true }).catch(() => {});
-  };
-  $('#load-older').addEventListener('click', loadOlder);
-  // Scrolled up to the top: the page before (the button stays for keyboards).
-  $('#messages').addEventListener('scroll', (ev) => {
-    if (ev.target.scrollTop < 40 && !$('#load-older').hidden) loadOlder();
+  $('#notify-btn').addEventListener('click', async () => {
+    if (notifying()) turnOff();
+    else await turnOn();
+    renderNotifyButton();
   });
-  input.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
-      ev.preventDefault();
-      $('#composer').requestSubmit();
-    }
-  });
-  $('#composer').addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    const body = input.value;
-    if (!body.trim() || !state.activeConv || !state.chat) return;
-    sendMessage(parseKey(state.activeConv), body);
-    input.value = '';
-    autosize();
-    input.focus();
+  $('#find-people').addEventListener('click', () => {
+    showView('friends');
+    $('#search-input').focus();
   });
 
   subscribe((ev) => {
-    switch (ev.type) {
-      case 'render':
-        renderChats();
-        break;
-      case 'messages':
-        renderMessages({ keepScroll: ev.keepScroll });
-        break;
-      case 'marks':
-        renderMarks();
-        break;
-      case 'message':
-        if (ev.conv === state.activeConv && state.view === 'chats') upsertMessage(ev.msg);
-        break;
-      case 'connection':
-        // Pending messages say whether they wait for the connection.
-        if (state.view === 'chats' && state.activeConv && state.chat) {
-          for (const m of state.chat.convs.get(state.activeConv)?.messages || []) if (m.status === 'pending') upsertMessage(m);
-        }
-        break;
-      case 'signed-out':
-        replaceChildren($('#messages'));
-        break;
-      default:
-        break;
-    }
+    if (ev.type === 'render') renderChats();
   });
 }

@@ -1,13 +1,16 @@
-// Friends: find people, friend requests (received and sent), the friend list.
+// Friends: find people (by the name they show or their username), friend
+// requests (received and sent), the friend list. Names are shown whole
+// (wrapped); removing a friend sits apart, behind "More", and is confirmed.
 
 import { api } from '../client.js';
 import { $, h, replaceChildren, avatar } from '../dom.js';
 import { userById } from '../names.js';
 import { openConversation } from '../nav.js';
+import { confirmAction } from '../dialog.js';
 import { act, toast } from '../notices.js';
 import { rememberUser, setSearchResults, state, subscribe } from '../store.js';
 import { refreshFriends, refreshRequests } from '../sync.js';
-import { changed, invalidate, presenceDot } from './common.js';
+import { changed, invalidate, moreMenu, nameBlock, presenceDot } from './common.js';
 
 function requestBetween(userId) {
   const out = state.requests.outgoing.find((r) => r.to === userId);
@@ -17,24 +20,25 @@ function requestBetween(userId) {
   return null;
 }
 
+const SEARCH_PAGE = 20;
+
 function userLine(user, ...extra) {
-  return [
-    avatar(user),
-    h('span', { class: 'item-text' }, h('span', { class: 'item-title' }, user?.display_name || user?.username || '…'), h('span', { class: 'muted small' }, user ? `@${user.username}` : ''), ...extra),
-  ];
+  return [avatar(user), nameBlock(user, ...extra)];
 }
+
 
 function renderFriends() {
   if (!state.me) return;
   const me = state.me;
   const requests = state.requests;
   // Search results
-  const results = state.searchResults;
-  const rsig = JSON.stringify([results, requests, [...state.friendById.keys()]]);
+  const results = state.searchResults?.users;
+  const rsig = JSON.stringify([state.searchResults, requests, [...state.friendById.keys()]]);
   if (changed('search', rsig)) {
     const ul = $('#search-results');
+    $('#search-more').hidden = !state.searchResults?.more;
     if (!results) replaceChildren(ul);
-    else if (!results.length) replaceChildren(ul, h('li', { class: 'empty' }, 'Nobody found.'));
+    else if (!results.length) replaceChildren(ul, h('li', { class: 'empty' }, `Nobody found for “${state.searchResults.query}”.`));
     else
       replaceChildren(
         ul,
@@ -100,12 +104,21 @@ function renderFriends() {
               'li',
               { class: 'item', dataset: { userId: f.user.id, username: f.user.username, online: String(f.online) } },
               h('span', { class: 'avatar-wrap' }, avatar(f.user), presenceDot(f.online)),
-              h('span', { class: 'item-text' }, h('span', { class: 'item-title' }, name), h('span', { class: 'muted small' }, `@${f.user.username} · ${f.online ? 'online' : 'offline'}`), f.user.bio ? h('span', { class: 'small bio-line' }, f.user.bio) : null),
+              h(
+                'span',
+                { class: 'item-text' },
+                h('span', { class: 'item-title', dir: 'auto', title: name }, name),
+                h('span', { class: 'muted small' }, `@${f.user.username} · ${f.online ? 'online' : 'offline'}`),
+                f.user.bio ? h('span', { class: 'small bio-line', dir: 'auto' }, f.user.bio) : null,
+              ),
               h(
                 'span',
                 { class: 'actions' },
                 h('button', { type: 'button', class: 'btn btn-small btn-primary', 'aria-label': `Message ${name}`, onclick: () => openConversation({ user: f.user.id }) }, 'Message'),
-                h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Remove ${name} from friends`, onclick: () => removeFriend(f.user) }, 'Remove'),
+                moreMenu(
+                  `More for ${name}`,
+                  h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Remove ${name} from friends`, onclick: () => removeFriend(f.user) }, 'Remove friend'),
+                ),
               ),
             );
           })
@@ -140,7 +153,12 @@ async function declineRequest(r) {
 
 async function removeFriend(user) {
   const name = user.display_name || user.username;
-  if (!window.confirm(`Remove ${name} from your friends?`)) return;
+  const sure = await confirmAction({
+    title: 'Remove friend?',
+    text: `${name} (@${user.username}) will no longer be your friend: you cannot message each other until one of you sends a new friend request.`,
+    confirm: 'Remove friend',
+  });
+  if (!sure) return;
   await act(async () => {
     await api.removeFriend(user.id);
     await refreshFriends();
@@ -153,7 +171,17 @@ export function mount() {
     const q = $('#search-input').value.trim();
     if (!q) return;
     await act(async () => {
-      setSearchResults(await api.searchUsers(q));
+      const users = await api.searchUsers(q, { limit: SEARCH_PAGE });
+      setSearchResults(q, users, { more: users.length === SEARCH_PAGE });
+    });
+  });
+  // The next page of the same search: after the last username shown.
+  $('#search-more').addEventListener('click', async () => {
+    const { query, users: shown } = state.searchResults || {};
+    if (!query || !shown?.length) return;
+    await act(async () => {
+      const users = await api.searchUsers(query, { limit: SEARCH_PAGE, after: shown[shown.length - 1].username });
+      setSearchResults(query, users, { more: users.length === SEARCH_PAGE, append: true });
     });
   });
 

@@ -4,10 +4,12 @@
 import { api } from '../client.js';
 import { $, $$, h, replaceChildren, avatar } from '../dom.js';
 import { openConversation, openGroup } from '../nav.js';
+import { confirmAction } from '../dialog.js';
+import { limits } from '../limits.js';
 import { act, toast } from '../notices.js';
 import { closeGroup, forgetGroup, setGroupDetails, state, subscribe } from '../store.js';
 import { refreshGroup, refreshGroups, refreshGroupsSoon } from '../sync.js';
-import { changed, invalidate, presenceDot } from './common.js';
+import { changed, invalidate, moreMenu, presenceDot } from './common.js';
 
 function renderGroups() {
   if (!state.me) return;
@@ -31,7 +33,7 @@ function renderGroups() {
                   onclick: () => openGroup(g.id),
                 },
                 h('span', { class: 'avatar avatar-md group-avatar', 'aria-hidden': 'true' }, '#'),
-                h('span', { class: 'conv-text' }, h('span', { class: 'conv-title' }, g.name), h('span', { class: 'muted small' }, `${g.member_count} member${g.member_count === 1 ? '' : 's'} · ${g.role}`)),
+                h('span', { class: 'conv-text' }, h('span', { class: 'conv-title', dir: 'auto', title: g.name }, g.name), h('span', { class: 'muted small' }, `${g.member_count} member${g.member_count === 1 ? '' : 's'} · ${g.role}`)),
               ),
             ),
           )
@@ -47,7 +49,7 @@ function renderGroups() {
       box,
       state.friends.length
         ? state.friends.map((f) =>
-            h('label', { class: 'check' }, h('input', { type: 'checkbox', value: f.user.id, checked: ticked.has(f.user.id), dataset: { username: f.user.username } }), ` ${f.user.display_name} (@${f.user.username})`),
+            h('label', { class: 'check' }, h('input', { type: 'checkbox', value: f.user.id, checked: ticked.has(f.user.id), dataset: { username: f.user.username } }), ' ', h('bdi', {}, f.user.display_name), ` (@${f.user.username})`),
           )
         : h('p', { class: 'muted small' }, 'Add friends first; a group of just you is fine too.'),
     );
@@ -105,12 +107,19 @@ function renderGroupDetails() {
       'li',
       { class: 'item', dataset: { userId: m.user.id, username: m.user.username, role: m.role, online: String(m.online) } },
       h('span', { class: 'avatar-wrap' }, avatar(m.user), presenceDot(m.online)),
-      h('span', { class: 'item-text' }, h('span', { class: 'item-title' }, self ? `${name} (you)` : name), h('span', { class: 'muted small' }, `@${m.user.username} · ${m.online ? 'online' : 'offline'}`)),
+      h(
+        'span',
+        { class: 'item-text' },
+        h('span', { class: 'item-title', title: name }, h('bdi', {}, name), self ? ' (you)' : ''),
+        h('span', { class: 'muted small' }, `@${m.user.username} · ${m.online ? 'online' : 'offline'}`),
+      ),
       h(
         'span',
         { class: 'actions' },
         roleCtl,
-        canRemove ? h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Remove ${name} from the group`, onclick: () => removeMember(d, m) }, 'Remove') : null,
+        canRemove
+          ? moreMenu(`More for ${name}`, h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': `Remove ${name} from the group`, onclick: () => removeMember(d, m) }, 'Remove from group'))
+          : null,
       ),
     );
   });
@@ -121,7 +130,7 @@ function renderGroupDetails() {
       'header',
       { class: 'chat-head' },
       h('button', { type: 'button', class: 'btn btn-icon back', 'aria-label': 'Back to groups', onclick: () => closeGroup() }, '←'),
-      h('div', { class: 'chat-head-text' }, h('h2', { id: 'group-title', class: 'chat-title' }, d.name), h('span', { class: 'muted small' }, `${d.members.length} member${d.members.length === 1 ? '' : 's'} · you are ${mine}`)),
+      h('div', { class: 'chat-head-text' }, h('h2', { id: 'group-title', class: 'chat-title', dir: 'auto' }, d.name), h('span', { class: 'muted small' }, `${d.members.length} member${d.members.length === 1 ? '' : 's'} · you are ${mine}`)),
       h('button', { type: 'button', class: 'btn btn-primary btn-small', onclick: () => openConversation({ group: d.id }) }, 'Open chat'),
     ),
     canRename
@@ -129,7 +138,7 @@ function renderGroupDetails() {
           'form',
           { id: 'group-rename', class: 'inline-form', onsubmit: (ev) => renameGroup(ev, d) },
           h('label', { for: 'group-rename-input' }, 'Group name'),
-          h('input', { id: 'group-rename-input', required: true, maxlength: 64, value: renameDirty ? renameValue : d.name, dataset: { dirty: renameDirty ? '1' : '' }, oninput: (ev) => (ev.target.dataset.dirty = '1') }),
+          h('input', { id: 'group-rename-input', required: true, dir: 'auto', maxlength: limits()?.group_name_chars, value: renameDirty ? renameValue : d.name, dataset: { dirty: renameDirty ? '1' : '' }, oninput: (ev) => (ev.target.dataset.dirty = '1') }),
           h('button', { type: 'submit', class: 'btn' }, 'Rename'),
         )
       : null,
@@ -143,7 +152,7 @@ function renderGroupDetails() {
         {},
         h('legend', {}, 'Invite friends'),
         invitable.length
-          ? h('div', { class: 'check-list' }, invitable.map((f) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: f.user.id, checked: ticked.has(f.user.id), dataset: { username: f.user.username } }), ` ${f.user.display_name} (@${f.user.username})`)))
+          ? h('div', { class: 'check-list' }, invitable.map((f) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: f.user.id, checked: ticked.has(f.user.id), dataset: { username: f.user.username } }), ' ', h('bdi', {}, f.user.display_name), ` (@${f.user.username})`)))
           : h('p', { class: 'muted small' }, 'All your friends are in this group.'),
       ),
       invitable.length ? h('button', { type: 'submit', class: 'btn' }, 'Invite') : null,
@@ -202,7 +211,8 @@ async function inviteMembers(ev, d) {
 
 async function removeMember(d, m) {
   const name = m.user.display_name || m.user.username;
-  if (!window.confirm(`Remove ${name} from “${d.name}”?`)) return;
+  const sure = await confirmAction({ title: 'Remove from group?', text: `${name} (@${m.user.username}) will leave “${d.name}” and no longer get its messages.`, confirm: 'Remove from group' });
+  if (!sure) return;
   await act(async () => {
     await api.removeMember(d.id, m.user.id);
     await refreshGroup(d.id);
@@ -212,7 +222,7 @@ async function removeMember(d, m) {
 
 async function changeRole(d, m, role, select) {
   const name = m.user.display_name || m.user.username;
-  if (role === 'owner' && !window.confirm(`Make ${name} the owner of “${d.name}”? You will become an admin.`)) {
+  if (role === 'owner' && !(await confirmAction({ title: 'Hand over the group?', text: `${name} becomes the owner of “${d.name}”; you become an admin.`, confirm: 'Make owner' }))) {
     select.value = m.role;
     return;
   }
@@ -226,7 +236,7 @@ async function changeRole(d, m, role, select) {
 }
 
 async function leaveGroup(d) {
-  if (!window.confirm(`Leave “${d.name}”?`)) return;
+  if (!(await confirmAction({ title: 'Leave group?', text: `You will no longer get the messages of “${d.name}”. A member can invite you back.`, confirm: 'Leave group' }))) return;
   await act(async () => {
     await api.removeMember(d.id, state.me.id);
     forgetGroup(d.id, { close: true });
@@ -236,7 +246,7 @@ async function leaveGroup(d) {
 }
 
 async function disbandGroup(d) {
-  if (!window.confirm(`Disband “${d.name}” for everyone? This cannot be undone.`)) return;
+  if (!(await confirmAction({ title: 'Disband group?', text: `“${d.name}” ends for all its members. This cannot be undone.`, confirm: 'Disband group' }))) return;
   await act(async () => {
     await api.disbandGroup(d.id);
     forgetGroup(d.id, { close: true });

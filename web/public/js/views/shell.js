@@ -1,6 +1,7 @@
 // The frame of the app: the top bar (name, connection dot, Log out), the
 // section tabs with their badges, and the connection banner.
 
+import { confirmAction } from '../dialog.js';
 import { $, $$ } from '../dom.js';
 import { showView } from '../nav.js';
 import { logout } from '../session.js';
@@ -63,9 +64,10 @@ function renderConnection() {
 }
 
 export function mount() {
-  $('#logout-btn').addEventListener('click', () => {
+  $('#logout-btn').addEventListener('click', async () => {
     const pending = state.chat?.pendingCount() || 0;
-    if (pending && !window.confirm(`${pending} message${pending === 1 ? ' is' : 's are'} not sent yet and will be lost. Log out anyway?`)) return;
+    const text = `${pending} message${pending === 1 ? ' is' : 's are'} not sent yet and will be lost.`;
+    if (pending && !(await confirmAction({ title: 'Log out?', text, confirm: 'Log out anyway' }))) return;
     logout({ forget: true });
   });
 
