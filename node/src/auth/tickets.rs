@@ -1,7 +1,9 @@
 //! WebSocket tickets: browsers cannot set headers on a WebSocket, and a
 //! long-lived token in `/ws?token=` lands in logs. A ticket is asked for
 //! over REST with the token, names the same session, is valid for
-//! [`TICKET_TTL`] and is taken by the first `/ws?ticket=` that presents it.
+//! [`TICKET_TTL`] and is taken by the first `/ws` that presents it (as the
+//! subprotocol `confab.ticket.<ticket>`, or in `?ticket=`:
+//! `crate::ws::credential`).
 
 use std::time::Duration;
 

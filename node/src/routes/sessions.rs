@@ -67,7 +67,9 @@ async fn logout_all(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A single-use ticket for `/ws?ticket=`.
+/// A single-use ticket for `GET /ws`: offered as the subprotocol
+/// `confab.ticket.<ticket>` next to `confab.v1` (or, as a fallback, in
+/// `?ticket=`).
 #[derive(Debug, Serialize, ToSchema)]
 struct Ticket {
     /// Opens one WebSocket of this session, within `expires_in` seconds.

@@ -1,11 +1,14 @@
-//! `GET /ws`: the WebSocket endpoint. The token is checked before the
-//! upgrade (401 in the API's error shape otherwise); the connection then
+//! `GET /ws`: the WebSocket endpoint. The credential ([`credential`]: a
+//! token, or a single-use ticket in the subprotocols or the query) is
+//! checked before the upgrade (401 in the API's error shape otherwise), and
+//! the upgrade selects the subprotocol `confab.v1`; the connection then
 //! runs as a [`session`]: frames decoded by [`command`], sends handed to the
 //! send side (`crate::send`), messages written by the [`writer`] from
 //! [`replay`] pages and hub deliveries (`crate::delivery`).
 
 pub mod command;
 pub mod context;
+pub mod credential;
 pub mod end;
 pub mod recent;
 pub mod replay;
@@ -26,19 +29,21 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::extract::bearer;
 use crate::state::AppState;
 use crate::ws::context::SessionContext;
+use crate::ws::credential::{Credential, PROTOCOL, credential};
 
 /// The WebSocket route.
 pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
 }
 
-/// `?ticket=` for browsers, which cannot set headers on a WebSocket (a
-/// single-use ticket from `POST /api/auth/ws-ticket`); `?token=`, the same
-/// for old clients (deprecated: it puts a long-lived token in URLs); and
-/// `?device=`, the device's name (1-64 of `[A-Za-z0-9._-]`).
+/// `?ticket=`, the fallback for clients that cannot offer a subprotocol (a
+/// single-use ticket from `POST /api/auth/ws-ticket`; browsers offer it as
+/// the subprotocol `confab.ticket.<ticket>` instead, out of the URL);
+/// `?token=`, the same for old clients (deprecated: it puts a long-lived
+/// token in URLs); and `?device=`, the device's name (1-64 of
+/// `[A-Za-z0-9._-]`, not a secret).
 #[derive(Debug, Deserialize)]
 struct WsQuery {
     ticket: Option<String>,
@@ -79,20 +84,15 @@ async fn upgrade(
             "node shutting down or starting"
         )));
     }
-    let (query, device) = match query {
-        Ok(Query(q)) => ((q.ticket, q.token), q.device),
-        Err(_) => ((None, None), None),
+    let (ticket, token, device) = match query {
+        Ok(Query(q)) => (q.ticket, q.token, q.device),
+        Err(_) => (None, None, None),
     };
-    let verified = match (bearer(&headers), query) {
-        (Some(token), _) => state.tokens.check(token)?,
-        (None, (Some(ticket), _)) => state.tokens.redeem(&ticket).await?,
-        (None, (None, Some(token))) => state.tokens.check(&token)?,
-        (None, (None, None)) => {
-            return Err(ApiError::unauthorized(
-                "missing_token",
-                "a token is required: `Authorization: Bearer <token>` or `?ticket=<ticket>`",
-            ));
-        }
+    // Read (and refused when malformed) before anything is redeemed, so a
+    // bad offer of subprotocols does not use up its ticket either.
+    let verified = match credential(&headers, ticket, token)? {
+        Credential::Token(token) => state.tokens.check(&token)?,
+        Credential::Ticket(ticket) => state.tokens.redeem(&ticket).await?,
     };
     let user = verified.user;
     let device = device_name(device)?;
@@ -113,6 +113,9 @@ async fn upgrade(
     let sessions = state.sessions.clone();
     let ctx = SessionContext::new(&state, user, verified.session, device);
     Ok(ws
+        // Selected whenever offered: a browser that offered protocols fails
+        // a handshake that selects none (the ticket's is never echoed).
+        .protocols([PROTOCOL])
         // Small buffers: tungstenite's default 128 KiB read buffer stays
         // resident for every idle connection.
         .read_buffer_size(4096)

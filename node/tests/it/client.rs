@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::{TestApp, TestUser};
@@ -44,10 +45,24 @@ impl Client {
         Self::connect_url(&format!("ws://{addr}/ws"), user).await
     }
 
-    /// Connects `user` to `addr` with a ticket in the URL, as browsers do.
+    /// Connects `user` to `addr` with a ticket in the URL: the fallback for
+    /// clients that cannot offer a subprotocol.
     pub async fn connect_with_ticket(addr: &str, user: &TestUser, ticket: &str) -> Self {
         let url = format!("ws://{addr}/ws?ticket={ticket}");
         Self::open(url.into_client_request().unwrap(), user).await
+    }
+
+    /// Connects `user` to `addr` as browsers do: the ticket offered as the
+    /// subprotocol `confab.ticket.<ticket>` next to `confab.v1`, nothing
+    /// secret in the URL. Asserts that the server selected `confab.v1`.
+    pub async fn connect_with_ticket_protocol(addr: &str, user: &TestUser, ticket: &str) -> Self {
+        let request = ticket_protocol_request(&format!("ws://{addr}/ws"), ticket);
+        let (ws, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("WebSocket connect");
+        let selected = response.headers().get("Sec-WebSocket-Protocol");
+        assert_eq!(selected.and_then(|v| v.to_str().ok()), Some("confab.v1"));
+        Self::wrap(ws, user)
     }
 
     async fn connect_url(url: &str, user: &TestUser) -> Self {
@@ -59,13 +74,14 @@ impl Client {
         Self::open(request, user).await
     }
 
-    async fn open(
-        request: tokio_tungstenite::tungstenite::handshake::client::Request,
-        user: &TestUser,
-    ) -> Self {
+    async fn open(request: Request, user: &TestUser) -> Self {
         let (ws, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("WebSocket connect");
+        Self::wrap(ws, user)
+    }
+
+    fn wrap(ws: WebSocketStream<MaybeTlsStream<TcpStream>>, user: &TestUser) -> Self {
         Self {
             ws,
             backlog: VecDeque::new(),
@@ -288,6 +304,27 @@ pub async fn refused(url: &str, token: Option<&str>) -> (u16, Value) {
             .headers_mut()
             .insert("Authorization", format!("Bearer {token}").parse().unwrap());
     }
+    refused_request(request).await
+}
+
+/// A WebSocket request for `url` offering the subprotocols `confab.v1` and
+/// `confab.ticket.<ticket>`, as browsers send their ticket.
+pub fn ticket_protocol_request(url: &str, ticket: &str) -> Request {
+    offering(url, &format!("confab.v1, confab.ticket.{ticket}"))
+}
+
+/// A WebSocket request for `url` with `Sec-WebSocket-Protocol: protocols`.
+pub fn offering(url: &str, protocols: &str) -> Request {
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocols.parse().unwrap());
+    request
+}
+
+/// The status and body of a refused WebSocket upgrade `request`; panics if
+/// it was accepted.
+pub async fn refused_request(request: Request) -> (u16, Value) {
     match tokio_tungstenite::connect_async(request).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             let body = response.body().as_deref().unwrap_or_default();

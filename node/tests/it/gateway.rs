@@ -68,8 +68,9 @@ impl Gateway {
     }
 
     /// Connects `user` as a browser does: a ticket asked for through the
-    /// gateway, then `/ws?ticket=`.
-    async fn connect_as_browser(&self, user: &TestUser) -> Client {
+    /// gateway, then `/ws` offering it as a subprotocol (which nginx passes
+    /// on, and the node's selected `confab.v1` back). Returns the ticket too.
+    async fn connect_as_browser(&self, user: &TestUser) -> (Client, String) {
         let ticket: serde_json::Value = reqwest::Client::new()
             .post(format!("http://{}/api/auth/ws-ticket", self.addr))
             .bearer_auth(&user.token)
@@ -79,7 +80,9 @@ impl Gateway {
             .json()
             .await
             .unwrap();
-        Client::connect_with_ticket(&self.addr, user, ticket["ticket"].as_str().unwrap()).await
+        let ticket = ticket["ticket"].as_str().unwrap().to_owned();
+        let client = Client::connect_with_ticket_protocol(&self.addr, user, &ticket).await;
+        (client, ticket)
     }
 
     /// The gateway's access and error logs, as they are now.
@@ -120,8 +123,8 @@ async fn clients_on_different_nodes_chat_through_nginx_and_survive_a_drain() {
     assert_eq!(via.status().as_u16(), 200);
 
     // least_conn spreads the two connections over the two nodes. Alice is
-    // a browser (a ticket in the URL), bob a native client (a header).
-    let mut a = gateway.connect_as_browser(&alice).await;
+    // a browser (a ticket in the subprotocols), bob a native client (a header).
+    let (mut a, alices_ticket) = gateway.connect_as_browser(&alice).await;
     let mut b = Client::connect_to(&gateway.addr, &bob).await;
     let (on_a, on_b) = (nodes_of(&app, &alice).await, nodes_of(&app, &bob).await);
     assert_eq!(on_a.len(), 1);
@@ -147,7 +150,7 @@ async fn clients_on_different_nodes_chat_through_nginx_and_survive_a_drain() {
     let (sent, first) = tokio::join!(sending, draining);
     assert_eq!(b.closed_with().await, 1001);
 
-    let mut b = gateway.connect_as_browser(&bob).await;
+    let (mut b, bobs_ticket) = gateway.connect_as_browser(&bob).await;
     let mut seen: HashSet<String> = HashSet::from([first["msg_id"].as_str().unwrap().to_owned()]);
     let mut got = vec![first];
     while seen.len() < expected.len() {
@@ -163,8 +166,8 @@ async fn clients_on_different_nodes_chat_through_nginx_and_survive_a_drain() {
     let confirmed: HashSet<String> = sent.into_iter().collect();
     assert_eq!(seen, confirmed);
 
-    // After the failover, no log of the gateway holds a token (the
-    // WebSockets it logged are there: the check is not vacuous).
+    // After the failover, no log of the gateway holds a token or a ticket
+    // (the WebSockets it logged are there: the check is not vacuous).
     drop((a, b));
     let logs = gateway.logs();
     assert!(logs.contains("GET /ws"), "{logs}");
@@ -172,6 +175,12 @@ async fn clients_on_different_nodes_chat_through_nginx_and_survive_a_drain() {
         assert!(
             !logs.contains(&user.token),
             "a token in the gateway's logs:\n{logs}"
+        );
+    }
+    for ticket in [&alices_ticket, &bobs_ticket] {
+        assert!(
+            !logs.contains(ticket.as_str()),
+            "a ticket in the gateway's logs:\n{logs}"
         );
     }
     assert!(!logs.contains("token="), "{logs}");

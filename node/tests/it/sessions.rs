@@ -5,7 +5,10 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::client::{Client, refused, to_user};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+
+use crate::client::{Client, offering, refused, refused_request, ticket_protocol_request, to_user};
 use crate::helpers::{TestApp, TestUser};
 
 /// Logs `user` in again: a second session.
@@ -158,6 +161,89 @@ async fn a_ticket_opens_one_socket_of_its_session() {
     app.post("/api/auth/ws-ticket", &alice, json!({}))
         .await
         .assert_error(401, "token_revoked");
+}
+
+/// A fresh ticket for `user`'s session.
+async fn new_ticket(app: &TestApp, user: &TestUser) -> String {
+    let ticket = app
+        .post("/api/auth/ws-ticket", user, json!({}))
+        .await
+        .expect(201);
+    ticket["ticket"].as_str().unwrap().to_owned()
+}
+
+/// The status and error code of a refused upgrade.
+async fn refusal(request: Request) -> (u16, String) {
+    let (status, body) = refused_request(request).await;
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_ticket_offered_as_a_subprotocol_connects_with_nothing_secret_in_the_url() {
+    let app = TestApp::spawn_cluster(2, false, &[]).await;
+    let alice = app.register("alice").await;
+    let ticket = new_ticket(&app, &alice).await;
+    // The URL is bare; the server selects `confab.v1` (asserted inside).
+    let mut socket =
+        Client::connect_with_ticket_protocol(&app.nodes[1].addr, &alice, &ticket).await;
+    socket.round_trip().await;
+    let invalid_ticket = (401, "invalid_ticket".to_owned());
+    // Used: refused on any node. Unknown or malformed: the same.
+    for node in 0..2 {
+        let url = format!("ws://{}/ws?device=phone", app.nodes[node].addr);
+        let reused = refusal(ticket_protocol_request(&url, &ticket)).await;
+        assert_eq!(reused, invalid_ticket);
+    }
+    let url = format!("ws://{}/ws", app.nodes[0].addr);
+    for bad in ["", "zz", "0123456789abcdef0123456789abcdef"] {
+        let unknown = refusal(ticket_protocol_request(&url, bad)).await;
+        assert_eq!(unknown, invalid_ticket, "{bad:?}");
+    }
+
+    // Malformed offers are refused before the ticket is looked at, so the
+    // ticket survives them: without `confab.v1` (a browser would fail the
+    // handshake the server could answer), twice, or next to another
+    // credential.
+    let fresh = new_ticket(&app, &alice).await;
+    let invalid_protocol = (400, "invalid_protocol".to_owned());
+    let mut with_header = ticket_protocol_request(&url, &fresh);
+    with_header.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", alice.token).parse().unwrap(),
+    );
+    let offers = [
+        offering(&url, &format!("confab.ticket.{fresh}")),
+        offering(
+            &url,
+            &format!("confab.v1, confab.ticket.{fresh}, confab.ticket.{ticket}"),
+        ),
+        ticket_protocol_request(&format!("{url}?ticket={fresh}"), &fresh),
+        with_header,
+    ];
+    for request in offers {
+        assert_eq!(refusal(request).await, invalid_protocol);
+    }
+    let mut again = Client::connect_with_ticket_protocol(&app.nodes[0].addr, &alice, &fresh).await;
+    again.round_trip().await;
+
+    // A client with the header may offer `confab.v1` too, and gets it; one
+    // that offers nothing gets no protocol, as before.
+    for (offer, selected) in [(Some("confab.v1"), Some("confab.v1")), (None, None)] {
+        let mut request = match offer {
+            Some(protocols) => offering(&url, protocols),
+            None => url.as_str().into_client_request().unwrap(),
+        };
+        request.headers_mut().insert(
+            "Authorization",
+            format!("Bearer {}", alice.token).parse().unwrap(),
+        );
+        let (_ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let header = response.headers().get("Sec-WebSocket-Protocol");
+        assert_eq!(header.map(|v| v.to_str().unwrap()), selected);
+    }
 }
 
 #[tokio::test]
