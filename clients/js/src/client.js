@@ -20,6 +20,8 @@ const CLOSE_WAIT_MS = 2000; // close() waits this long at most for message handl
 const RETRIED = new Set(['unavailable', 'rate_limited']);
 const DEVICE = /^[A-Za-z0-9._-]{1,64}$/;
 const SOCIAL = new Set(['read', 'typing', 'presence']);
+const PROTOCOL = 'confab.v1'; // the subprotocol the server selects
+const TICKET_PROTOCOL = 'confab.ticket.'; // + the ticket: offered, never selected
 
 export class Confab {
   /**
@@ -56,7 +58,7 @@ export class Confab {
     this.opens = 0;
     this.ackTimer = null;
     this.socket = new Socket({
-      url: () => this.socketUrl(),
+      endpoint: () => this.socketEndpoint(),
       WebSocket: WebSocketImpl,
       random,
       onFrame: (frame) => this.handle(frame),
@@ -224,10 +226,16 @@ export class Confab {
 
   // ---- internals -----------------------------------------------------------------
 
-  async socketUrl() {
+  /**
+   * Where one attempt connects, with a fresh ticket. The ticket travels as
+   * the subprotocol `confab.ticket.<ticket>` next to `confab.v1` (which the
+   * server selects), never in the URL: browsers print a failed socket's URL
+   * to the console, and gateways log URLs. The URL names the device only.
+   */
+  async socketEndpoint() {
     const { ticket } = await this.api.wsTicket();
-    const q = new URLSearchParams({ ticket, device: this.device });
-    return `${this.api.url.replace(/^http/, 'ws')}/ws?${q}`;
+    const q = new URLSearchParams({ device: this.device });
+    return { url: `${this.api.url.replace(/^http/, 'ws')}/ws?${q}`, protocols: [PROTOCOL, TICKET_PROTOCOL + ticket] };
   }
 
   transmit(entry) {

@@ -1,4 +1,5 @@
-// One WebSocket to /ws, kept open: a fresh ticket per attempt, reconnects
+// One WebSocket to /ws, kept open: a fresh ticket per attempt (offered as a
+// subprotocol: nothing secret in the URL, nor in a state's reason), reconnects
 // with exponential back-off and jitter, a `ping` watchdog (browsers cannot
 // see the server's ping control frames), and the close codes of
 // docs/protocol.md ("Close codes", "Reconnecting"). Knows nothing of
@@ -22,7 +23,7 @@ export const SESSION_REVOKED = 4401;
 export class Socket {
   /**
    * @param {object} o
-   * @param {() => Promise<string>} o.url  the WebSocket URL for one attempt (with a fresh ticket)
+   * @param {() => Promise<{url: string, protocols: string[]}>} o.endpoint  where one attempt connects: the URL and the subprotocols to offer (a fresh ticket among them)
    * @param {typeof WebSocket} o.WebSocket
    * @param {(frame: object) => void} o.onFrame
    * @param {() => void} o.onOpen
@@ -30,8 +31,8 @@ export class Socket {
    * @param {(why: string) => void} o.onUnauthorized  the session is over (401 for a ticket, close 4401)
    * @param {() => number} [o.random]
    */
-  constructor({ url, WebSocket: WebSocketImpl, onFrame, onOpen, onState, onUnauthorized, random = Math.random }) {
-    this.url = url;
+  constructor({ endpoint, WebSocket: WebSocketImpl, onFrame, onOpen, onState, onUnauthorized, random = Math.random }) {
+    this.endpoint = endpoint;
     this.WebSocket = WebSocketImpl;
     this.onFrame = onFrame;
     this.onOpen = onOpen;
@@ -114,13 +115,15 @@ export class Socket {
     let ws;
     this.opening = true;
     try {
-      const url = await this.url();
+      const { url, protocols } = await this.endpoint();
       if (this.stopped || this.ws) return;
-      ws = new this.WebSocket(url);
+      ws = new this.WebSocket(url, protocols);
     } catch (e) {
       if (this.stopped || this.ws) return;
       if (e?.status === 401) this.fatal('unauthorized', e.code || 'unauthorized');
-      else this.scheduleReconnect({ reason: `could not open the connection (${e?.code || e?.message || e})` });
+      // A code or an error's name, never its message: a WebSocket
+      // constructor's quotes the URL and the protocols, the ticket included.
+      else this.scheduleReconnect({ reason: `could not open the connection (${e?.code || e?.name || 'error'})` });
       return;
     } finally {
       this.opening = false;

@@ -5,8 +5,9 @@
 export class FakeSocket {
   static instances = [];
 
-  constructor(url) {
+  constructor(url, protocols = []) {
     this.url = url;
+    this.protocols = protocols;
     this.readyState = 0;
     this.sent = [];
     this.closed = null;
@@ -52,10 +53,13 @@ export class FakeSocket {
   }
 }
 
+/** The ticket `ticketFetch` hands out. */
+export const TICKET = '7e57000000000000000000000000beef';
+
 /** A fetch that answers the ticket route only. */
 export async function ticketFetch(url) {
   if (String(url).endsWith('/api/auth/ws-ticket')) {
-    return new Response(JSON.stringify({ ticket: 't', expires_in: 30 }), { status: 201 });
+    return new Response(JSON.stringify({ ticket: TICKET, expires_in: 30 }), { status: 201 });
   }
   return new Response('{"error":{"code":"not_found","message":"no"}}', { status: 404 });
 }

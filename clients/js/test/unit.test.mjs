@@ -5,7 +5,7 @@
 import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Confab, SeenIds, SendError, ClosedError, backoffDelay, retryDelay, target, conversationOf, convKey, parseConvKey } from '../src/index.js';
-import { FakeSocket, ticketFetch, until } from './fake-socket.mjs';
+import { FakeSocket, TICKET, ticketFetch, until } from './fake-socket.mjs';
 
 const clients = [];
 beforeEach(() => FakeSocket.reset());
@@ -54,10 +54,66 @@ test('conversations have exactly one key, and a direct one is the other user', (
   assert.deepEqual(parseConvKey(convKey({ group: 9 })), { group: 9 });
 });
 
-test('the socket URL carries a fresh ticket and the device, never the token', async () => {
+test('the socket URL carries the device only; the ticket is offered as a subprotocol next to confab.v1', async () => {
   const { ws } = await openClient();
-  assert.equal(ws.url, 'ws://confab.test/ws?ticket=t&device=d1');
+  assert.equal(ws.url, 'ws://confab.test/ws?device=d1');
+  assert.deepEqual(ws.protocols, ['confab.v1', `confab.ticket.${TICKET}`]);
   assert.throws(() => new Confab({ token: 't', url: 'http://x', device: 'bad device', WebSocket: FakeSocket }), TypeError);
+});
+
+test('no URL the SDK opens, no state and no error holds the ticket or the token', async () => {
+  const token = 'secret-token-e1f3';
+  const urls = [];
+  const tickets = [];
+  const fetchTickets = async (url, init) => {
+    urls.push(String(url));
+    assert.equal(init.headers.Authorization, `Bearer ${token}`, 'the token goes in the header');
+    const ticket = String(tickets.length + 1).padStart(32, 'f'); // a fresh one per attempt
+    tickets.push(ticket);
+    return new Response(JSON.stringify({ ticket, expires_in: 30 }), { status: 201 });
+  };
+  // A WebSocket whose constructor fails the first time, quoting its
+  // arguments as browsers do ("The subprotocol '…' is invalid").
+  let fail = true;
+  class Quoting extends FakeSocket {
+    constructor(url, protocols) {
+      if (fail) {
+        fail = false;
+        throw new SyntaxError(`cannot open '${url}' with '${protocols}'`);
+      }
+      super(url, protocols);
+    }
+  }
+  const client = new Confab({ url: 'http://confab.test', token, device: 'd1', WebSocket: Quoting, fetch: fetchTickets, random: () => 0 });
+  clients.push(client);
+  const seen = []; // every state, event and error the app could print
+  client.on('state', (s) => seen.push(JSON.stringify(s)));
+  client.on('unauthorized', (e) => seen.push(JSON.stringify(e)));
+  const connected = client.connect();
+  await until(() => client.state.status === 'waiting', 'a failed first attempt');
+  client.reconnectNow();
+  await until(() => FakeSocket.instances.length === 1, 'a socket');
+  FakeSocket.last().end(1006); // a failed handshake
+  client.reconnectNow();
+  await until(() => FakeSocket.instances.length === 2, 'a second socket');
+  FakeSocket.last().accept();
+  await connected;
+  const sending = client.send({ user: 2 }, 'hi').catch(String);
+  FakeSocket.last().end(4401, 'session revoked; log in again');
+  seen.push(await sending, await client.connect().catch(String));
+
+  assert.equal(tickets.length, 3);
+  assert.deepEqual(
+    FakeSocket.instances.map((ws) => ws.protocols),
+    tickets.slice(1).map((t) => ['confab.v1', `confab.ticket.${t}`]),
+  );
+  const opened = [...urls, ...FakeSocket.instances.map((ws) => ws.url)];
+  assert.deepEqual(new Set(FakeSocket.instances.map((ws) => ws.url)), new Set(['ws://confab.test/ws?device=d1']));
+  assert.ok(seen.some((s) => s.includes('could not open the connection (SyntaxError)')), seen.join('\n'));
+  assert.ok(seen.includes('ClosedError: the session ended (session_revoked)'), seen.join('\n'));
+  for (const text of [...opened, ...seen]) {
+    for (const secret of [token, ...tickets]) assert.ok(!text.includes(secret), `${secret} in ${text}`);
+  }
 });
 
 test('a send made offline goes out on open and resolves on `sent`', async () => {
