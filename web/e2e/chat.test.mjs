@@ -189,8 +189,9 @@ async function inboxOf(p, ms = 2500) {
       const res = await fetch('/api/auth/ws-ticket', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
       const { ticket } = await res.json();
       return new Promise((resolve, reject) => {
-        const q = `ticket=${encodeURIComponent(ticket)}&device=${encodeURIComponent(device)}`;
-        const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?${q}`);
+        // The ticket in the subprotocol header, as the SDK sends it (never in the URL).
+        const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?device=${encodeURIComponent(device)}`;
+        const ws = new WebSocket(url, ['confab.v1', `confab.ticket.${ticket}`]);
         const got = [];
         ws.onmessage = (e) => {
           const f = JSON.parse(e.data);
@@ -519,7 +520,7 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
         const { ticket } = await res.json();
         return new Promise((resolve, reject) => {
           const scheme = location.protocol === 'https:' ? 'wss' : 'ws'; // an https page may not open ws://
-          const ws = new WebSocket(`${scheme}://${location.host}/ws?ticket=${encodeURIComponent(ticket)}&device=script`);
+          const ws = new WebSocket(`${scheme}://${location.host}/ws?device=script`, ['confab.v1', `confab.ticket.${ticket}`]);
           let sent = 0;
           ws.onmessage = (e) => {
             if (JSON.parse(e.data).type === 'sent' && ++sent === 60) {
