@@ -12,6 +12,7 @@ mod m20261125_000002_inbox;
 mod m20261129_000003_conversations;
 mod m20261129_000004_append_function;
 mod m20261129_000005_sessions;
+mod m20261201_000006_name_search;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_conversations::Migration),
             Box::new(m20261129_000004_append_function::Migration),
             Box::new(m20261129_000005_sessions::Migration),
+            Box::new(m20261201_000006_name_search::Migration),
         ]
     }
 }

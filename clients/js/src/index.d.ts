@@ -84,6 +84,36 @@ export interface Session {
   user: User;
 }
 
+/** Options of `searchUsers`. */
+export interface SearchOptions {
+  /** 1-50, default 20. */
+  limit?: number;
+  /** The next page: the last username of the previous one. */
+  after?: string;
+}
+
+/** An inclusive length range. */
+export interface CharRange {
+  min: number;
+  max: number;
+}
+
+/** `GET /api/limits`: the lengths the server enforces, in characters (code points). */
+export interface Limits {
+  /** Longest message `body`: the node's `WS_MAX_BODY_CHARS`. */
+  message_body_chars: number;
+  username_chars: CharRange;
+  password_chars: CharRange;
+  /** After trimming; at least 1. */
+  display_name_chars: number;
+  bio_chars: number;
+  avatar_url_chars: number;
+  /** After trimming; a leading `@` is not counted. */
+  search_chars: number;
+  /** After trimming; at least 1. */
+  group_name_chars: number;
+}
+
 export interface Sent {
   id: string;
   msg_id: string;
@@ -247,7 +277,10 @@ export class Rest {
   changePassword(oldPassword: string, newPassword: string): Promise<null>;
   deleteAccount(password: string): Promise<null>;
   user(id: number): Promise<User>;
-  searchUsers(prefix: string, limit?: number): Promise<User[]>;
+  /** Username prefix or display-name word prefixes; `after`: the previous page's last username. */
+  searchUsers(query: string, options?: SearchOptions | number): Promise<User[]>;
+  /** `GET /api/limits`, no token needed. */
+  limits(): Promise<Limits>;
   friends(): Promise<Friend[]>;
   friendRequests(): Promise<{ incoming: FriendRequest[]; outgoing: FriendRequest[] }>;
   sendFriendRequest(userId: number): Promise<FriendRequest>;

@@ -115,10 +115,28 @@ export class Rest {
   user(userId) {
     return this.request('GET', `/api/users/${id(userId)}`);
   }
-  /** `GET /api/users?search=&limit=`: users whose name starts with `prefix`. */
-  searchUsers(prefix, limit = 20) {
-    const q = new URLSearchParams({ search: prefix, limit: String(limit) });
+  /**
+   * `GET /api/users?search=&limit=&after=`: users whose username starts with
+   * `query` (a leading `@` ignored), or whose display name has a word
+   * starting with each word of it (case and accents ignored); in lowercased
+   * username order. The next page: `after` = the last username of this one.
+   * A number as the second argument is the `limit` (the older signature).
+   * @param {string} query
+   * @param {{limit?: number, after?: string} | number} [opts]
+   */
+  searchUsers(query, opts = {}) {
+    const { limit = 20, after } = typeof opts === 'number' ? { limit: opts } : opts ?? {};
+    const q = new URLSearchParams({ search: query, limit: String(limit) });
+    if (after !== undefined && after !== null) q.set('after', String(after));
     return this.request('GET', `/api/users?${q}`);
+  }
+
+  /**
+   * `GET /api/limits` (no token needed): the lengths the server enforces,
+   * `message_body_chars` among them (a node's setting).
+   */
+  limits() {
+    return this.request('GET', '/api/limits', undefined, { auth: false });
   }
 
   // ---- friends ----------------------------------------------------------------

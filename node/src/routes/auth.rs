@@ -16,7 +16,9 @@ use utoipa_axum::routes;
 use crate::auth::limits::PerAddress;
 use crate::error::{ApiError, ApiResult, ErrorBody, is_unique_violation};
 use crate::extract::{ClientAddr, Json};
-use crate::routes::rules::{validate_display_name, validate_password, validate_username};
+use crate::routes::rules::{
+    PASSWORD_CHARS, validate_display_name, validate_password, validate_username,
+};
 use crate::routes::users::Profile;
 use crate::state::AppState;
 
@@ -134,8 +136,8 @@ async fn login(
     // A name that could never have been registered is not looked up (and a
     // NUL in it would be a Postgres error, not a wrong password).
     let account = (validate_username(&request.username).is_ok()
-        && request.password.chars().count() <= 128)
-        .then_some(request.username.as_str());
+        && request.password.chars().count() <= *PASSWORD_CHARS.end())
+    .then_some(request.username.as_str());
     let user = match account {
         Some(name) => {
             state.limits.login_allowed(name).await?;

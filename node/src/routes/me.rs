@@ -14,7 +14,7 @@ use crate::auth::revocations::Revoked;
 use crate::auth::sessions::{self, Which};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AuthSession, AuthUser, Json};
-use crate::routes::rules::{validate_display_name, validate_password};
+use crate::routes::rules::{AVATAR_URL_CHARS, BIO_CHARS, validate_display_name, validate_password};
 use crate::routes::sessions::revoke;
 use crate::routes::users::Profile;
 use crate::routes::{events, groups};
@@ -40,20 +40,22 @@ async fn load_me(state: &AppState, me: UserId) -> ApiResult<users::Model> {
         })
 }
 
-/// Checks a bio: at most 500 characters; line breaks and tabs are fine, other
+/// Checks a bio: at most [`BIO_CHARS`] characters; line breaks and tabs are fine, other
 /// control characters (NUL above all, which Postgres text cannot hold) are
 /// not. Empty clears it.
 fn validate_bio(bio: Option<String>) -> ApiResult<Option<String>> {
     match bio {
         Some(bio)
-            if bio.chars().count() > 500
+            if bio.chars().count() > BIO_CHARS
                 || bio
                     .chars()
                     .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
         {
             Err(ApiError::invalid(
                 "invalid_bio",
-                "a bio is at most 500 characters, without control characters other than line breaks and tabs",
+                format!(
+                    "a bio is at most {BIO_CHARS} characters, without control characters other than line breaks and tabs"
+                ),
             ))
         }
         Some(bio) if bio.trim().is_empty() => Ok(None),
@@ -61,13 +63,14 @@ fn validate_bio(bio: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-/// Checks an avatar URL: an absolute http(s) URL of at most 2,048 bytes;
-/// empty clears it.
+/// Checks an avatar URL: an absolute http(s) URL of at most
+/// [`AVATAR_URL_CHARS`] characters (as the column's CHECK counts, and as a
+/// form's `maxlength` can enforce); empty clears it.
 fn validate_avatar_url(url: Option<String>) -> ApiResult<Option<String>> {
     let Some(url) = url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
-    let valid = url.len() <= 2048
+    let valid = url.chars().count() <= AVATAR_URL_CHARS
         && !url.chars().any(char::is_control)
         && url::Url::parse(&url)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
@@ -76,7 +79,9 @@ fn validate_avatar_url(url: Option<String>) -> ApiResult<Option<String>> {
     } else {
         Err(ApiError::invalid(
             "invalid_avatar_url",
-            "an avatar URL is an absolute http or https URL of at most 2048 bytes",
+            format!(
+                "an avatar URL is an absolute http or https URL of at most {AVATAR_URL_CHARS} characters"
+            ),
         ))
     }
 }

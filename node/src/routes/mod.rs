@@ -8,6 +8,7 @@ pub mod document;
 pub mod events;
 pub mod friends;
 pub mod groups;
+pub mod limits;
 pub mod me;
 pub mod ops;
 pub mod rules;
@@ -42,6 +43,7 @@ use crate::state::AppState;
         (name = "friends", description = "Friend requests and friendships"),
         (name = "groups", description = "Group chats and their members"),
         (name = "conversations", description = "Conversations, read positions and history"),
+        (name = "limits", description = "The lengths the server enforces"),
     )
 )]
 struct ApiDoc;
@@ -84,6 +86,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(friends::router())
         .merge(groups::router())
         .merge(conversations::router())
+        .merge(limits::router())
 }
 
 /// The whole HTTP application of a node, and its OpenAPI document.

@@ -1,10 +1,11 @@
-//! Public profiles: `GET /api/users/{id}` and the username prefix search.
+//! Public profiles: `GET /api/users/{id}` and the search by username
+//! prefix or display-name words (`store::users::SEARCH_SQL` says how).
 
 use axum::extract::State;
 use confab_common::UserId;
 use confab_common::entity::users;
 use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -12,7 +13,9 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AuthUser, Json, Path, Query};
+use crate::routes::rules::{SEARCH_CHARS, USERNAME_CHARS};
 use crate::state::AppState;
+use crate::store::{self, users::Search};
 
 /// A user as everyone may see them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -89,22 +92,37 @@ async fn get_user(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct SearchQuery {
-    /// Username prefix, case-insensitive, 1-32 characters.
+    /// What to look for: a username prefix, or words that begin words of
+    /// the display name (all of them, in any order; case and accents do
+    /// not matter). Trimmed, and a leading `@` dropped, then 1-32
+    /// characters without control characters.
+    #[param(min_length = 1)]
     search: String,
-    /// How many profiles at most (1-50, default 20).
+    /// How many profiles at most.
+    #[param(minimum = 1, maximum = 50, default = 20)]
     limit: Option<u64>,
+    /// The next page: the last username of the previous one. Only users
+    /// whose lowercased username sorts after it (byte order) are listed.
+    #[param(min_length = 1, max_length = 32)]
+    after: Option<String>,
 }
 
-/// Users whose username starts with `search`, in username order.
+/// Default and largest `limit` of the search.
+const DEFAULT_LIMIT: u64 = 20;
+const MAX_LIMIT: u64 = 50;
+
+/// Live users whose username starts with `search`, or whose display name
+/// has words beginning with each word of it; in lowercased username order
+/// (byte order), one page at a time.
 #[utoipa::path(
     get, path = "/api/users", tag = "users",
     params(SearchQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<Profile>),
-        (status = 400, body = ErrorBody, description = "invalid_query"),
+        (status = 400, body = ErrorBody, description = "invalid_query: `search` missing, `limit` not a non-negative integer"),
         (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
-        (status = 422, body = ErrorBody, description = "invalid_search"),
+        (status = 422, body = ErrorBody, description = "invalid_search: `search` empty, too long or with a control character; `limit` outside 1-50; `after` empty, over 32 characters or with a control character"),
     )
 )]
 async fn search_users(
@@ -112,31 +130,57 @@ async fn search_users(
     AuthUser(_caller): AuthUser,
     Query(query): Query<SearchQuery>,
 ) -> ApiResult<Json<Vec<Profile>>> {
-    let prefix = query.search.trim().to_lowercase();
-    if prefix.is_empty() || prefix.chars().count() > 32 || prefix.chars().any(char::is_control) {
+    let words = search_words(&query.search)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid(
             "invalid_search",
-            "`search` must be 1 to 32 characters, without control characters",
+            format!("`limit` must be between 1 and {MAX_LIMIT}"),
         ));
     }
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=50).contains(&limit) {
+    let after = query.after.as_deref().unwrap_or_default();
+    let after_ok = (1..=*USERNAME_CHARS.end()).contains(&after.chars().count())
+        && !after.chars().any(char::is_control);
+    if query.after.is_some() && !after_ok {
         return Err(ApiError::invalid(
             "invalid_search",
-            "`limit` must be between 1 and 50",
+            format!(
+                "`after` must be a username: 1 to {} characters, without control characters",
+                USERNAME_CHARS.end()
+            ),
         ));
     }
-    // LIKE's own metacharacters in the prefix match themselves.
-    let pattern = format!("{}%", escape_like(&prefix));
-    let lower_username = Func::lower(Expr::col(users::Column::Username));
-    let found = users::Entity::find()
-        .filter(Expr::expr(lower_username.clone()).like(pattern))
-        .filter(users::Column::DeletedAt.is_null())
-        .order_by_asc(lower_username)
-        .limit(limit)
-        .all(&state.db)
-        .await?;
+    // LIKE's own metacharacters in the query match themselves.
+    let username_like = format!("{}%", escape_like(&words.to_lowercase()));
+    let found = store::users::search(
+        &state.db,
+        &Search {
+            words,
+            username_like,
+            after,
+            limit,
+        },
+    )
+    .await?;
     Ok(Json(found.into_iter().map(Profile::from).collect()))
+}
+
+/// The query of a search, checked: trimmed, without a leading `@` (people
+/// write usernames that way), 1 to [`SEARCH_CHARS`] characters, no control
+/// characters (a NUL would be a Postgres error, not a miss).
+fn search_words(search: &str) -> ApiResult<&str> {
+    let trimmed = search.trim();
+    let words = trimmed.strip_prefix('@').unwrap_or(trimmed).trim_start();
+    if (1..=SEARCH_CHARS).contains(&words.chars().count()) && !words.chars().any(char::is_control) {
+        Ok(words)
+    } else {
+        Err(ApiError::invalid(
+            "invalid_search",
+            format!(
+                "`search` must be 1 to {SEARCH_CHARS} characters (a leading @ not counted), without control characters"
+            ),
+        ))
+    }
 }
 
 /// `s` with `\`, `%` and `_` escaped for a LIKE pattern (Postgres' default escape is `\`).

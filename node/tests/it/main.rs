@@ -11,6 +11,7 @@ mod client;
 mod helpers;
 
 mod abuse;
+mod api_limits;
 mod asyncapi;
 mod auth;
 mod broker;

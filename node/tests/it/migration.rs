@@ -1,6 +1,8 @@
-//! The upgrade to conversation logs: what the old schema's inbox held
-//! (stored, not yet acked) is delivered after the migration, in order, and
-//! what was acked is not.
+//! Migrations over existing data, and back. The upgrade to conversation
+//! logs: what the old schema's inbox held (stored, not yet acked) is
+//! delivered after the migration, in order, and what was acked is not. The
+//! name search: rolled back, its configuration and index are gone, and it
+//! applies again.
 
 use confab_common::UserId;
 use confab_migrations::{Migrator, MigratorTrait};
@@ -103,6 +105,52 @@ async fn what_the_old_inbox_held_is_replayed_after_the_migration() {
         .unwrap();
     assert_eq!(logged.try_get_by_index::<i64>(0).unwrap(), 5);
     assert_eq!(logged.try_get_by_index::<i64>(1).unwrap(), 5);
+    db.close().await.ok();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .ok();
+    admin.close().await.ok();
+}
+
+/// The name search's configuration and index, as `(configurations, indexes)`.
+async fn name_search_objects(db: &sea_orm::DatabaseConnection) -> (i64, i64) {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT (SELECT count(*) FROM pg_ts_config WHERE cfgname = 'confab_name'), \
+                    (SELECT count(*) FROM pg_indexes WHERE indexname = 'users_display_name_search')"
+                .to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        row.try_get_by_index(0).unwrap(),
+        row.try_get_by_index(1).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn the_name_search_migration_rolls_back_and_forward() {
+    let name = format!("confab_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(format!("{}/postgres", server_url()))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let db = Database::connect(format!("{}/{name}", server_url()))
+        .await
+        .unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(name_search_objects(&db).await, (1, 1));
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(name_search_objects(&db).await, (0, 0));
+    // Again, over the extension the first `up` left.
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(name_search_objects(&db).await, (1, 1));
     db.close().await.ok();
     admin
         .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))

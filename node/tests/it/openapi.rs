@@ -34,6 +34,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/conversations"),
     ("get", "/api/conversations/user/{id}/messages"),
     ("get", "/api/conversations/group/{id}/messages"),
+    ("get", "/api/limits"),
 ];
 
 #[tokio::test]

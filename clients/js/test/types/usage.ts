@@ -2,7 +2,7 @@
 // declarations (src/index.d.ts) describe the SDK as this code uses it, and
 // refuse what the protocol refuses (the `@ts-expect-error` lines).
 
-import { ApiError, Confab, Rest, SendError, type Message, type Sent, type Target } from '@confab/client';
+import { ApiError, Confab, Rest, SendError, type Limits, type Message, type Sent, type Target, type User } from '@confab/client';
 
 export async function usage(): Promise<void> {
   const confab = await Confab.login('http://127.0.0.1:8080', 'alice', 'secret', { device: 'laptop' });
@@ -21,6 +21,11 @@ export async function usage(): Promise<void> {
   const friends = await confab.api.friends();
   const online: boolean = friends[0].online;
   await new Rest({ url: 'https://chat.example.com', token: () => null }).history({ user: 2 }, { before: 10 });
+  const limits: Limits = await confab.api.limits();
+  const longest: number = limits.message_body_chars + limits.username_chars.max;
+  const found: User[] = await confab.api.searchUsers('ben ok', { limit: 10, after: 'bob' });
+  await confab.api.searchUsers('bo', 10);
+  console.log(longest, found.length);
   try {
     await confab.send({ user: 2 }, 'x');
   } catch (e) {
@@ -32,6 +37,8 @@ export async function usage(): Promise<void> {
 
   // @ts-expect-error a target has a user or a group, not a channel
   await confab.send({ channel: 1 }, 'x');
+  // @ts-expect-error `after` is a username
+  await confab.api.searchUsers('ben', { after: 3 });
   // @ts-expect-error a body is a string
   await confab.send({ user: 2 }, 42);
   // @ts-expect-error no such event

@@ -31,6 +31,7 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AuthUser, Json, Path};
 use crate::routes::events;
+use crate::routes::rules::GROUP_NAME_CHARS;
 use crate::state::AppState;
 
 /// The routes of this module and of [`members`].
@@ -65,15 +66,19 @@ fn not_member() -> ApiError {
     ApiError::forbidden("not_member", "you are not a member of this group")
 }
 
-/// Checks a group name: 1-64 characters after trimming, no control characters.
+/// Checks a group name: 1-[`GROUP_NAME_CHARS`] characters after trimming,
+/// no control characters.
 fn validate_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
-    if (1..=64).contains(&name.chars().count()) && !name.chars().any(char::is_control) {
+    if (1..=GROUP_NAME_CHARS).contains(&name.chars().count()) && !name.chars().any(char::is_control)
+    {
         Ok(name.to_owned())
     } else {
         Err(ApiError::invalid(
             "invalid_name",
-            "a group name is 1 to 64 characters, without control characters",
+            format!(
+                "a group name is 1 to {GROUP_NAME_CHARS} characters, without control characters"
+            ),
         ))
     }
 }
