@@ -36,7 +36,7 @@ const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const WAIT = 25_000;
 const PASSWORD = 'correct horse battery';
 const RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
-const LONG_NAME = 'Maximiliana Evangelina Featherstonehaugh-Okonkwo de la Cruz Ortiz'; // 64 characters
+const LONG_NAME = 'Maximiliana Evangelina Featherstonehaugh-Okonkwo de la Cruz Ruiz'; // 64 characters
 const SIZES = {
   desktop: { viewport: { width: 1280, height: 800 } },
   phone: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
@@ -126,21 +126,38 @@ async function send(p, text) {
   await messageWith(p, text.split('\n')[0]).and(p.page.locator('li.own[data-status="sent"]')).last().waitFor();
 }
 
-/** Direction as laid out: 'rtl' when the line's first character is drawn right of its last. */
-function layoutDirection(el, line) {
-  return el.evaluate((body, line) => {
-    const text = body.firstChild; // a text node (no link in these lines)
-    const start = text.data.indexOf(line);
-    const rect = (i) => {
-      const r = document.createRange();
-      r.setStart(text, i);
-      r.setEnd(text, i + 1);
-      return r.getBoundingClientRect();
-    };
-    const first = rect(start);
-    const last = rect(start + line.length - 1);
-    return first.left > last.left ? 'rtl' : 'ltr';
-  }, line);
+/**
+ * How the message bodies starting with each of `firsts` are laid out, read
+ * in one go inside the page (messages may be redrawn between two calls):
+ * the computed `direction`, and for each line whether its first character
+ * is drawn right of its last ('rtl') or not ('ltr'), and whether the
+ * line's last character is its leftmost one.
+ */
+async function layout(p, firsts) {
+  const handle = await p.page.waitForFunction((firsts) => {
+    const out = {};
+    for (const first of firsts) {
+      const body = [...document.querySelectorAll('#messages .body')].find((b) => b.textContent.startsWith(first));
+      if (!body) return false;
+      const node = body.firstChild; // one text node (no link in these)
+      const left = (i) => {
+        const r = document.createRange();
+        r.setStart(node, i);
+        r.setEnd(node, i + 1);
+        return r.getBoundingClientRect().left;
+      };
+      let at = 0;
+      const lines = node.data.split('\n').map((line) => {
+        const from = at;
+        at += line.length + 1;
+        const lefts = [...line].map((_, i) => left(from + i));
+        return { dir: lefts[0] > lefts[lefts.length - 1] ? 'rtl' : 'ltr', endsLeft: lefts[lefts.length - 1] === Math.min(...lefts) };
+      });
+      out[first] = { computed: getComputedStyle(body).direction, lines };
+    }
+    return out;
+  }, firsts);
+  return handle.jsonValue();
 }
 
 for (const size of Object.keys(SIZES)) {
@@ -234,9 +251,12 @@ for (const size of Object.keys(SIZES)) {
 
     step('friend names are whole; removing a friend is apart from Message, and confirmed', async () => {
       const row = ben.page.locator(`#friend-list li[data-user-id="${long.id}"]`);
-      const title = row.locator('.item-title');
-      assert.equal(await title.textContent(), LONG_NAME);
-      assert.ok(await title.evaluate((el) => el.scrollWidth <= el.clientWidth && el.scrollHeight <= el.clientHeight + 1), 'the name is not cut');
+      // Read in one go in the page (the list may be redrawn between two calls).
+      const title = await ben.page.evaluate((id) => {
+        const el = document.querySelector(`#friend-list li[data-user-id="${id}"] .item-title`);
+        return { text: el.textContent, cut: el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight + 1, tip: el.title };
+      }, long.id);
+      assert.deepEqual(title, { text: LONG_NAME, cut: false, tip: LONG_NAME }, 'the name is whole');
       const remove = ben.page.getByRole('button', { name: `Remove ${LONG_NAME} from friends` });
       assert.equal(await remove.isVisible(), false, 'Remove is behind More');
       await row.getByLabel(`More for ${LONG_NAME}`).click();
@@ -253,8 +273,8 @@ for (const size of Object.keys(SIZES)) {
       await dialog.getByRole('button', { name: 'Remove friend' }).click();
       await row.waitFor({ state: 'detached' });
       // A name in Hebrew is laid out right to left.
-      const hebrew = ben.page.locator(`#friend-list li[data-user-id="${noa.id}"] .item-title`);
-      assert.equal(await hebrew.evaluate((el) => getComputedStyle(el).direction), 'rtl');
+      const hebrew = await ben.page.evaluate((id) => getComputedStyle(document.querySelector(`#friend-list li[data-user-id="${id}"] .item-title`)).direction, noa.id);
+      assert.equal(hebrew, 'rtl');
     });
 
     step('Hebrew, Arabic and mixed lines are laid out in their own direction', async () => {
@@ -266,26 +286,18 @@ for (const size of Object.keys(SIZES)) {
       await send(ben, 'Hello there\nשלום לכולם?\nمرحبا!');
       await openChat(jose, `u:${ben.id}`);
       for (const p of [ben, jose]) {
-        const he = messageWith(p, 'שלום עולם!').locator('.body');
-        await he.waitFor();
-        assert.equal(await he.evaluate((el) => getComputedStyle(el).direction), 'rtl');
-        assert.equal(await layoutDirection(he, 'שלום עולם!'), 'rtl');
-        const ar = messageWith(p, 'مرحبا بالعالم؟').locator('.body');
-        assert.equal(await ar.evaluate((el) => getComputedStyle(el).direction), 'rtl');
-        // The question mark ends the line on the left.
-        assert.ok(await ar.evaluate((el) => {
-          const r = (i) => {
-            const range = document.createRange();
-            range.setStart(el.firstChild, i);
-            range.setEnd(el.firstChild, i + 1);
-            return range.getBoundingClientRect().left;
-          };
-          return r(el.firstChild.data.length - 1) < r(0);
-        }), '"؟" is on the left');
-        const mixed = messageWith(p, 'Hello there').locator('.body');
-        assert.equal(await layoutDirection(mixed, 'Hello there'), 'ltr');
-        assert.equal(await layoutDirection(mixed, 'שלום לכולם?'), 'rtl');
-        assert.equal(await layoutDirection(mixed, 'مرحبا!'), 'rtl');
+        const got = await layout(p, ['שלום עולם!', 'مرحبا بالعالم؟', 'Hello there']);
+        assert.equal(got['שלום עולם!'].computed, 'rtl', `${p.name}: Hebrew`);
+        assert.deepEqual(got['שלום עולם!'].lines, [{ dir: 'rtl', endsLeft: true }], `${p.name}: "!" ends the Hebrew line on the left`);
+        assert.equal(got['مرحبا بالعالم؟'].computed, 'rtl', `${p.name}: Arabic`);
+        assert.deepEqual(got['مرحبا بالعالم؟'].lines, [{ dir: 'rtl', endsLeft: true }], `${p.name}: "؟" on the left`);
+        // One message, three lines: each in its own direction.
+        assert.deepEqual(
+          got['Hello there'].lines.map((l) => l.dir),
+          ['ltr', 'rtl', 'rtl'],
+          `${p.name}: mixed lines`,
+        );
+        assert.equal(got['Hello there'].lines[1].endsLeft, true, `${p.name}: "?" ends the Hebrew line on the left`);
       }
     });
 
