@@ -32,10 +32,11 @@ else
   export CONFAB_URL=${CONFAB_URL:-http://$GATEWAY_ADDR}
 fi
 # The certificate scripts/confab makes (self-signed): curl and Node trust it
-# (NODE_EXTRA_CA_CERTS, read when node starts, after `confab up` made it)
-# rather than skipping verification.
+# rather than skipping verification. Node reads NODE_EXTRA_CA_CERTS (one
+# file) when it starts: it is set below, once `confab up` made the
+# certificate, to a bundle of it and of any file the environment already
+# named there (machines may set it to their own CA bundle).
 TLS_CERT="$RUN_DIR/tls/cert.pem"
-export NODE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS:-$TLS_CERT}
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export PLAYWRIGHT_BROWSERS_PATH=0
 
@@ -56,6 +57,12 @@ npm_ci web
 # --- the cluster ---------------------------------------------------------------
 
 suite_cluster_up
+
+if [ -n "$GATEWAY_TLS_ADDR" ]; then
+  bundle="$RUN_DIR/tls/node-extra-ca.pem"
+  { [ -r "${NODE_EXTRA_CA_CERTS:-}" ] && [ "${NODE_EXTRA_CA_CERTS:-}" != "$bundle" ] && cat "$NODE_EXTRA_CA_CERTS"; cat "$TLS_CERT"; } > "$bundle"
+  export NODE_EXTRA_CA_CERTS="$bundle"
+fi
 
 # The page must be served through the gateway (verifying its certificate).
 page=$(curl -fsS --cacert "$TLS_CERT" "$CONFAB_URL/" 2>/dev/null || true)
