@@ -586,8 +586,9 @@ describe('Confab web client in Chromium', { concurrency: 1, timeout: 10 * 60_000
   step('a refused send shows the error, and Retry re-sends the same client id', async () => {
     const { bob, carol } = people;
     await goTo(bob, 'Friends');
-    await bob.page.getByLabel(`More for ${carol.display}`).click();
-    await bob.page.getByRole('button', { name: `Remove ${carol.display} from friends` }).click();
+    const friendList = bob.page.locator('#friend-list');
+    await friendList.getByLabel(`More for ${carol.display}`).click();
+    await friendList.getByRole('button', { name: `Remove ${carol.display} from friends` }).click();
     await confirmWith(bob, 'Remove friend');
     await bob.page.locator(`#friend-list li[data-user-id="${carol.id}"]`).waitFor({ state: 'detached' });
     await openConversation(bob, `u:${carol.id}`);

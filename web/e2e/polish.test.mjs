@@ -5,8 +5,8 @@
 //  - registration: every problem at once, beside its field; the server's
 //    refusal beside the field it is about; focus after log-in;
 //  - people found by the name they show (accents and case ignored);
-//  - whole names in the friend list; removing a friend is set apart and
-//    confirmed;
+//  - whole names in the friend and member lists; removing a friend or a
+//    member is set apart and confirmed;
 //  - Hebrew, Arabic and mixed lines laid out in their own direction;
 //  - links clickable, and no other markup;
 //  - the message limit (read from GET /api/limits): a counter near it, a
@@ -275,6 +275,31 @@ for (const size of Object.keys(SIZES)) {
       // A name in Hebrew is laid out right to left.
       const hebrew = await ben.page.evaluate((id) => getComputedStyle(document.querySelector(`#friend-list li[data-user-id="${id}"] .item-title`)).direction, noa.id);
       assert.equal(hebrew, 'rtl');
+    });
+
+    step('group members: whole names in their direction; removing one is apart and confirmed', async () => {
+      const group = await ben.rest.createGroup('Sabbath שבת', [jose.id, noa.id]);
+      await goTo(ben, 'Groups');
+      await ben.page.locator(`#group-list button[data-group-id="${group.id}"]`).click();
+      const details = ben.page.locator('#group-details');
+      await details.locator(`#group-members li[data-user-id="${noa.id}"]`).waitFor();
+      const seen = await ben.page.evaluate((id) => {
+        const el = document.querySelector(`#group-members li[data-user-id="${id}"] .item-title`);
+        return { text: el.textContent, cut: el.scrollWidth > el.clientWidth, dir: getComputedStyle(el.querySelector('bdi')).direction };
+      }, noa.id);
+      assert.deepEqual(seen, { text: 'נועה לוי', cut: false, dir: 'rtl' });
+      const remove = details.getByRole('button', { name: 'Remove נועה לוי from the group' });
+      assert.equal(await remove.isVisible(), false, 'Remove is behind More');
+      await details.getByLabel('More for נועה לוי').click();
+      await remove.click();
+      const dialog = ben.page.getByRole('dialog', { name: 'Remove from group?' });
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      assert.equal(await details.locator(`#group-members li[data-user-id="${noa.id}"]`).count(), 1, 'still a member after Cancel');
+      await details.getByLabel('More for נועה לוי').click();
+      await remove.click();
+      await dialog.getByRole('button', { name: 'Remove from group' }).click();
+      await details.locator(`#group-members li[data-user-id="${noa.id}"]`).waitFor({ state: 'detached' });
     });
 
     step('Hebrew, Arabic and mixed lines are laid out in their own direction', async () => {

@@ -13,26 +13,14 @@
 //    is acked only once that copy holds it.
 
 import { Confab, convKey, parseConvKey } from './sdk.js';
+import { CopyWriter, copyKey, deviceId, readCopy } from './copy.js';
 
 export { convKey };
 export const parseKey = parseConvKey;
 
-const STORAGE_PREFIX = 'confab.v1.chat.';
 const MAX_MESSAGES_PER_CONV = 500;
 const MAX_SEEN = 5000; // msg_ids kept (with the tab's copy) to drop repeats
-const SAVE_AFTER_MS = 200;
-const DEVICE_KEY = 'confab.v1.device';
 const TYPING_SHOWN_MS = 5000;
-
-/** This tab's device name (kept for the tab: a reload is the same device). */
-export function deviceId(storage = window.sessionStorage) {
-  let id = storage.getItem(DEVICE_KEY);
-  if (!id) {
-    id = `web-${crypto.randomUUID().replace(/-/g, '').slice(0, 16)}`;
-    storage.setItem(DEVICE_KEY, id);
-  }
-  return id;
-}
 
 /**
  * Where a message sorts in its conversation (the server's order, by seq, on
@@ -70,14 +58,17 @@ export class Chat {
     this.me = me;
     this.onChange = onChange;
     this.isVisible = isVisible;
-    this.storage = storage;
-    this.storageKey = STORAGE_PREFIX + me.id;
+    const kept = readCopy(storage, copyKey(me.id));
     /** @type {Map<string, {key:string, to:object, title?:string, unread:number, messages:object[]}>} */
-    this.convs = new Map();
-    this.byCid = new Map(); // client id → own message
-    this.saveTimer = null;
-    this.saved = null; // {promise, resolve} of the next save
-    const kept = this.load();
+    this.convs = kept.convs;
+    this.byCid = kept.byCid; // client id → own message
+    this.copy = new CopyWriter(storage, copyKey(me.id), () =>
+      JSON.stringify({
+        convs: [...this.convs.values()].map((c) => ({ ...c, typing: {} })),
+        seen: this.sdk.seenIds(),
+        outbox: this.sdk.pending(),
+      }),
+    );
 
     this.sdk = new Confab({ token, device: deviceId(storage), user: me, seen: kept.seen, seenLimit: MAX_SEEN, outbox: kept.outbox });
     this.sdk.on('state', (st) => onConnection({ ...st, offline: navigator.onLine === false }));
@@ -100,10 +91,9 @@ export class Chat {
 
   /** Stops the connection; `forget` also erases what this tab kept for the user (log out). */
   stop({ forget = false } = {}) {
-    this.saveNow();
+    this.copy.now();
     this.sdk.close();
-    clearTimeout(this.saveTimer);
-    if (forget) this.storage.removeItem(this.storageKey);
+    this.copy.stop({ forget });
   }
 
   reconnectNow() {
@@ -381,65 +371,18 @@ export class Chat {
     }
   }
 
-  // ---- the tab's copy -----------------------------------------------------------
+  // ---- the tab's copy (copy.js) -------------------------------------------------
 
-  /** The tab's copy: conversations into `this.convs`; returns what the SDK continues from. */
-  load() {
-    let data = null;
-    try {
-      data = JSON.parse(this.storage.getItem(this.storageKey) || 'null');
-    } catch {
-      data = null;
-    }
-    const seen = new Set(data?.seen || []);
-    for (const c of data?.convs || []) {
-      // Fields a copy kept by an older version of the page may lack.
-      const conv = { lastSeq: 0, readSeq: 0, peerReadSeq: 0, reads: {}, firstSeq: null, ...c, typing: {} };
-      this.convs.set(c.key, conv);
-      for (const m of c.messages) {
-        if (m.cid) this.byCid.set(m.cid, m);
-        if (m.msgId) seen.add(m.msgId);
-      }
-    }
-    // The unconfirmed sends, oldest first (an older copy kept only their ids).
-    const outbox = (data?.outbox || [])
-      .map((e) => (typeof e === 'string' ? this.byCid.get(e) && { id: e, to: this.byCid.get(e).to, body: this.byCid.get(e).body } : e))
-      .filter((e) => e && this.byCid.get(e.id)?.status === 'pending');
-    return { seen, outbox };
-  }
-
-  /** Resolves once the tab's copy has been written (batched: at most every 200 ms). */
+  /** Resolves once the tab's copy holds what is in memory now. */
   stored() {
-    this.scheduleSave();
-    if (!this.saved) {
-      let resolve;
-      const promise = new Promise((r) => (resolve = r));
-      this.saved = { promise, resolve };
-    }
-    return this.saved.promise;
+    return this.copy.written();
   }
 
   scheduleSave() {
-    if (this.saveTimer) return;
-    this.saveTimer = setTimeout(() => this.saveNow(), SAVE_AFTER_MS);
+    this.copy.schedule();
   }
 
   saveNow() {
-    clearTimeout(this.saveTimer);
-    this.saveTimer = null;
-    const data = {
-      convs: [...this.convs.values()].map((c) => ({ ...c, typing: {} })),
-      seen: this.sdk.seenIds(),
-      outbox: this.sdk.pending(),
-    };
-    try {
-      this.storage.setItem(this.storageKey, JSON.stringify(data));
-    } catch (e) {
-      // Storage full: keep going in memory.
-      console.warn('confab: could not store the conversation', e);
-    }
-    const saved = this.saved;
-    this.saved = null;
-    saved?.resolve();
+    this.copy.now();
   }
 }
