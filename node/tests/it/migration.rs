@@ -7,9 +7,42 @@
 use confab_common::UserId;
 use confab_migrations::{Migrator, MigratorTrait};
 use confab_node::store::log;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 use crate::helpers::server_url;
+
+/// An empty database of its own (no migration applied), dropped by [`Scratch::drop`].
+struct Scratch {
+    name: String,
+    admin: DatabaseConnection,
+    db: DatabaseConnection,
+}
+
+impl Scratch {
+    async fn create() -> Self {
+        let name = format!("confab_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(format!("{}/postgres", server_url()))
+            .await
+            .unwrap();
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let db = Database::connect(format!("{}/{name}", server_url()))
+            .await
+            .unwrap();
+        Self { name, admin, db }
+    }
+
+    async fn drop(self) {
+        self.db.close().await.ok();
+        self.admin
+            .execute_unprepared(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+            .await
+            .ok();
+        self.admin.close().await.ok();
+    }
+}
 
 /// The schema before conversations, with three users: alice and bob are
 /// friends and, with carol, in one group. Each message's recipients and
@@ -37,41 +70,29 @@ INSERT INTO inbox (recipient_id, msg_id)
 
 #[tokio::test]
 async fn what_the_old_inbox_held_is_replayed_after_the_migration() {
-    let name = format!("confab_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(format!("{}/postgres", server_url()))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let db = Database::connect(format!("{}/{name}", server_url()))
-        .await
-        .unwrap();
+    let scratch = Scratch::create().await;
+    let db = &scratch.db;
     // The schema as it was: accounts and the inbox.
-    Migrator::up(&db, Some(2)).await.unwrap();
+    Migrator::up(db, Some(2)).await.unwrap();
     db.execute_unprepared(OLD_DATA).await.unwrap();
-    Migrator::up(&db, None).await.unwrap();
+    Migrator::up(db, None).await.unwrap();
 
-    let id = |name: &'static str| {
-        let db = &db;
-        async move {
-            let row = db
-                .query_one_raw(sea_orm::Statement::from_string(
-                    sea_orm::DbBackend::Postgres,
-                    format!("SELECT id FROM users WHERE username = '{name}'"),
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            UserId(row.try_get_by_index::<i64>(0).unwrap())
-        }
+    let id = |name: &'static str| async move {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT id FROM users WHERE username = '{name}'"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        UserId(row.try_get_by_index::<i64>(0).unwrap())
     };
     let (alice, bob) = (id("alice").await, id("bob").await);
     // Bob's client (the device `default`, as every client was) connects:
     // the messages he had not acked, each conversation in order.
-    let opened = log::open_device(&db, bob, "default", 20).await.unwrap();
-    let replay = log::page(&db, bob, "default", &opened, 100).await.unwrap();
+    let opened = log::open_device(db, bob, "default", 20).await.unwrap();
+    let replay = log::page(db, bob, "default", &opened, 100).await.unwrap();
     let got: Vec<(String, i64)> = replay
         .iter()
         .map(|l| (l.message.body.clone(), l.message.seq.unwrap()))
@@ -87,9 +108,9 @@ async fn what_the_old_inbox_held_is_replayed_after_the_migration() {
     }
     assert_eq!(got, expected);
     // Alice had acked everything: nothing for her.
-    let opened = log::open_device(&db, alice, "default", 20).await.unwrap();
+    let opened = log::open_device(db, alice, "default", 20).await.unwrap();
     assert!(
-        log::page(&db, alice, "default", &opened, 100)
+        log::page(db, alice, "default", &opened, 100)
             .await
             .unwrap()
             .is_empty()
@@ -105,12 +126,7 @@ async fn what_the_old_inbox_held_is_replayed_after_the_migration() {
         .unwrap();
     assert_eq!(logged.try_get_by_index::<i64>(0).unwrap(), 5);
     assert_eq!(logged.try_get_by_index::<i64>(1).unwrap(), 5);
-    db.close().await.ok();
-    admin
-        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await
-        .ok();
-    admin.close().await.ok();
+    scratch.drop().await;
 }
 
 /// The name search's configuration and index, as `(configurations, indexes)`.
@@ -133,28 +149,14 @@ async fn name_search_objects(db: &sea_orm::DatabaseConnection) -> (i64, i64) {
 
 #[tokio::test]
 async fn the_name_search_migration_rolls_back_and_forward() {
-    let name = format!("confab_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(format!("{}/postgres", server_url()))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let db = Database::connect(format!("{}/{name}", server_url()))
-        .await
-        .unwrap();
-    Migrator::up(&db, None).await.unwrap();
-    assert_eq!(name_search_objects(&db).await, (1, 1));
-    Migrator::down(&db, Some(1)).await.unwrap();
-    assert_eq!(name_search_objects(&db).await, (0, 0));
+    let scratch = Scratch::create().await;
+    let db = &scratch.db;
+    Migrator::up(db, None).await.unwrap();
+    assert_eq!(name_search_objects(db).await, (1, 1));
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert_eq!(name_search_objects(db).await, (0, 0));
     // Again, over the extension the first `up` left.
-    Migrator::up(&db, None).await.unwrap();
-    assert_eq!(name_search_objects(&db).await, (1, 1));
-    db.close().await.ok();
-    admin
-        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await
-        .ok();
-    admin.close().await.ok();
+    Migrator::up(db, None).await.unwrap();
+    assert_eq!(name_search_objects(db).await, (1, 1));
+    scratch.drop().await;
 }
