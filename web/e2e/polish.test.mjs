@@ -21,7 +21,7 @@
 // Set-up (accounts, friendships) goes through the SDK's REST client; what
 // is checked goes through the page. Same settings as chat.test.mjs
 // (CONFAB_URL, CHROMIUM_PATH, E2E_HEADED); screenshots land in
-// e2e/artifacts/ (polish-<size>-*.png).
+// e2e/artifacts/ (polish-<size>-friends.png, -limit.png, -chat.png).
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -260,6 +260,8 @@ for (const size of Object.keys(SIZES)) {
       const remove = ben.page.getByRole('button', { name: `Remove ${LONG_NAME} from friends` });
       assert.equal(await remove.isVisible(), false, 'Remove is behind More');
       await row.getByLabel(`More for ${LONG_NAME}`).click();
+      await remove.waitFor();
+      await ben.page.screenshot({ path: `${ARTIFACTS}polish-${size}-friends.png` });
       await remove.click();
       const dialog = ben.page.getByRole('dialog', { name: 'Remove friend?' });
       await dialog.waitFor();
@@ -360,6 +362,7 @@ for (const size of Object.keys(SIZES)) {
       const note = ben.page.locator('#composer-note');
       await note.filter({ hasText: 'Too long to send' }).waitFor();
       assert.equal(await note.getAttribute('role'), 'alert');
+      await ben.page.screenshot({ path: `${ARTIFACTS}polish-${size}-limit.png` });
       assert.equal(await composer(ben).inputValue(), tooLong, 'the text is kept whole');
       assert.equal(await messages(ben).count(), shown, 'nothing was sent');
       // Empty or only spaces: explained, nothing sent.

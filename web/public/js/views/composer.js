@@ -66,7 +66,7 @@ function renderCounter() {
 }
 
 function tooLong(n, max, kind) {
-  note(`Too long to send: ${fmt(n)} characters, and a message holds at most ${fmt(max)}. Shorten it or split it into several messages.`, kind);
+  note(`Too long to send: ${fmt(n)} characters, and a message holds at most ${fmt(max)}. Shorten it, or split it into several messages.`, kind);
 }
 
 /** Shows the draft of the open conversation (when another one opened). */
