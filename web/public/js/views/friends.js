@@ -37,6 +37,7 @@ function renderFriends() {
   if (changed('search', rsig)) {
     const ul = $('#search-results');
     $('#search-more').hidden = !state.searchResults?.more;
+    ul.setAttribute('aria-label', results ? `Results for “${state.searchResults.query}”` : 'Search results');
     if (!results) replaceChildren(ul);
     else if (!results.length) replaceChildren(ul, h('li', { class: 'empty' }, `Nobody found for “${state.searchResults.query}”.`));
     else
