@@ -17,6 +17,7 @@ pub mod output;
 pub mod progress;
 pub mod report;
 pub mod scenario;
+pub mod stages;
 pub mod stats;
 pub mod target;
 

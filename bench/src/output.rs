@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::stages::StageSummary;
 use crate::stats::LatencySummary;
 
 /// One scenario run.
@@ -28,6 +29,9 @@ pub struct RunRecord {
     pub latencies: BTreeMap<String, LatencySummary>,
     /// Deliveries (or connections) per second of the run, second by second.
     pub timeline: Vec<u64>,
+    /// The message waterfall (`--stages`), in path order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSummary>,
     pub correctness: Correctness,
     /// The broker ceiling measured in the same invocation (`direct
     /// --compare-broker`), and Confab's fraction of it.
@@ -55,6 +59,7 @@ impl RunRecord {
             figures: Vec::new(),
             latencies: BTreeMap::new(),
             timeline: Vec::new(),
+            stages: Vec::new(),
             correctness: Correctness::default(),
             ceiling: None,
         }
@@ -150,6 +155,7 @@ pub fn table(record: &RunRecord) -> String {
             );
         }
     }
+    waterfall(&mut out, record);
     let c = &record.correctness;
     let _ = writeln!(out, "\n  lost {}   duplicated {}", c.lost, c.duplicated);
     if !c.errors.is_empty() {
@@ -160,6 +166,48 @@ pub fn table(record: &RunRecord) -> String {
         out.push_str(&table(ceiling));
     }
     out
+}
+
+/// The waterfall: each stage's p50 and p99 since the node read the send,
+/// the p50's step from the stage before, then the client's end to end.
+fn waterfall(out: &mut String, record: &RunRecord) {
+    if record.stages.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n  {:<12} {:>9} {:>9} {:>9} {:>9}   (ms since the node read the send)",
+        "stage", "count", "p50", "+p50", "p99"
+    );
+    let ms = |us: f64| format!("{:.3}", us / 1000.0);
+    let mut previous = 0.0;
+    for s in &record.stages {
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>9} {:>9} {:>9} {:>9}",
+            s.stage,
+            s.count,
+            ms(s.p50_us),
+            ms(s.p50_us - previous),
+            ms(s.p99_us)
+        );
+        // `confirmed` answers the sender, beside the path: the next
+        // stage's step is from `published`.
+        if s.stage != "confirmed" {
+            previous = s.p50_us;
+        }
+    }
+    if let Some(e2e) = record.latencies.get("e2e") {
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>9} {:>9} {:>9} {:>9}   (client send → client receive)",
+            "e2e",
+            e2e.count,
+            ms(e2e.p50_us as f64),
+            "",
+            ms(e2e.p99_us as f64)
+        );
+    }
 }
 
 /// `12345.6` as `12,346`; small values keep decimals.

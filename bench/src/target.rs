@@ -12,6 +12,18 @@ pub struct Target {
     /// A free-form label kept in the JSON and shown in the report.
     #[arg(long)]
     pub label: Option<String>,
+
+    /// Report the message waterfall: each stage's p50 and p99 after the
+    /// node read the `send`, from the nodes' (`--url`) and dispatchers'
+    /// (`--dispatcher-metrics`) own stage histograms, this run's share.
+    /// `--url` must then name nodes, not the gateway.
+    #[arg(long)]
+    pub stages: bool,
+
+    /// Where each dispatcher serves `/metrics` (its `HEALTH_ADDR`), for
+    /// `--stages`.
+    #[arg(long = "dispatcher-metrics", default_value = "http://127.0.0.1:19100")]
+    pub dispatchers: Vec<url::Url>,
 }
 
 impl Target {
@@ -20,6 +32,19 @@ impl Target {
         Self {
             urls: vec![url],
             label: None,
+            stages: false,
+            dispatchers: Vec::new(),
         }
+    }
+}
+
+impl Target {
+    /// What scrapes the waterfall, with `--stages`.
+    pub fn scraper(&self) -> anyhow::Result<Option<crate::stages::Scraper>> {
+        if !self.stages {
+            return Ok(None);
+        }
+        let every: Vec<url::Url> = self.urls.iter().chain(&self.dispatchers).cloned().collect();
+        crate::stages::Scraper::new(&every).map(Some)
     }
 }

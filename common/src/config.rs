@@ -43,6 +43,13 @@ impl DatabaseConfig {
             .connect_lazy(true)
             .connect_timeout(Duration::from_secs(3))
             .acquire_timeout(Duration::from_secs(3))
+            // sqlx pings every connection it hands out by default: one more
+            // round trip before each statement, on the message path too (the
+            // dispatcher's append, the ack writer). Only a connection idle
+            // long enough to have been dropped by a server restart or a
+            // proxy is pinged; a broken hot one fails its statement, which
+            // every caller already retries or answers 503.
+            .test_before_acquire_if_idle_for(Duration::from_secs(30))
             .sqlx_logging(false);
         Database::connect(options)
             .await

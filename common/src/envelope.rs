@@ -21,6 +21,10 @@ pub struct Envelope {
     /// back to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// When the node read the `send` (Unix µs): what every stage of the
+    /// message's trip is measured from (`metric::Stage`). Diagnostics only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_us: Option<i64>,
 }
 
 /// What a user did that the other participants' devices (and the user's
@@ -110,6 +114,9 @@ pub struct Delivery {
     pub recipients: Vec<UserId>,
     /// The sending connection: it only learns the message's position.
     pub origin: ConnKey,
+    /// When the node read the `send` (Unix µs), for the stage metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_us: Option<i64>,
 }
 
 impl Delivery {

@@ -31,6 +31,14 @@ pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
             .set_buckets(&[
                 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
             ])
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(
+                        crate::metric::MESSAGE_STAGE_SECONDS.to_owned(),
+                    ),
+                    crate::metric::STAGE_BUCKETS,
+                )
+            })
             .map(|b| b.build_recorder())
             .unwrap_or_else(|_| {
                 metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder()

@@ -75,6 +75,7 @@ pub fn plan(facts: Facts<'_>, topology: &Topology) -> Vec<Outgoing> {
                 ts: m.ts,
                 recipients,
                 origin: envelope.origin,
+                read_us: envelope.read_us,
             });
         }
     }
@@ -142,6 +143,7 @@ mod tests {
             },
             origin,
             device: None,
+            read_us: None,
         }
     }
 

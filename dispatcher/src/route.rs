@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 
 use confab_common::envelope::{Envelope, Notify, Signal, SignalKind};
+use confab_common::metric::Stage;
 use confab_common::presence::Presence;
 use confab_common::social::{SocialCache, SocialError};
 use confab_common::topology::Topology;
@@ -15,6 +16,7 @@ use confab_common::wire::{ServerFrame, Target};
 use confab_common::{GroupId, UserId, metric};
 use sea_orm::{DatabaseConnection, DbErr};
 
+use crate::batch;
 use crate::plan::{self, Addressed, Facts, Outgoing};
 use crate::store;
 
@@ -58,6 +60,7 @@ impl Router {
         }
         let messages: Vec<&Envelope> = batch.iter().collect();
         let logged = store::append(&self.db, &messages).await?;
+        batch::stage(Stage::Appended, batch);
         metrics::counter!(metric::MESSAGES_LOGGED).increment(logged.len() as u64);
         let mut notices = Vec::with_capacity(signals.len() * 2);
         for signal in signals {
@@ -73,6 +76,7 @@ impl Router {
         everyone.extend(notices.iter().flat_map(|n| n.users.iter().copied()));
         let everyone: Vec<UserId> = everyone.into_iter().collect();
         let located = self.presence.locate(&everyone).await?;
+        batch::stage(Stage::Located, batch);
         let facts = Facts {
             batch,
             audiences: &audiences,

@@ -13,6 +13,7 @@ mod m20261129_000003_conversations;
 mod m20261129_000004_append_function;
 mod m20261129_000005_sessions;
 mod m20261201_000006_name_search;
+mod m20261207_000007_append_exact;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_append_function::Migration),
             Box::new(m20261129_000005_sessions::Migration),
             Box::new(m20261201_000006_name_search::Migration),
+            Box::new(m20261207_000007_append_exact::Migration),
         ]
     }
 }

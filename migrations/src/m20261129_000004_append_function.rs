@@ -8,7 +8,9 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &str = r#"
+/// The first version of the function (the next migration replaces it and
+/// restores this one on the way down).
+pub(crate) const UP: &str = r#"
 -- Appends a batch (arrays in routing order; 0 and '' stand for NULL) to the
 -- conversation logs and returns where each of its messages sits: a new one
 -- with the next seq of its conversation, one logged before (a redelivery)
@@ -82,7 +84,7 @@ END
 $fn$;
 "#;
 
-const DOWN: &str = r#"
+pub(crate) const DOWN: &str = r#"
 DROP FUNCTION append_messages(BIGINT[], BIGINT[], BIGINT[], BIGINT[], TEXT[], BIGINT[], TEXT[]);
 "#;
 

@@ -13,6 +13,7 @@ use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, To};
 use crate::output::RunRecord;
 use crate::progress;
+use crate::stages::Waterfall;
 use crate::target::Target;
 
 /// Options of `direct`.
@@ -88,6 +89,7 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
             witness: true,
         })
         .collect();
+    let waterfall = Waterfall::start(&o.target).await?;
     let traffic = traffic::drive(ctx, plans, &t.shape(), "direct").await?;
 
     let (e2e, confirm, mut correctness, fell_behind) = traffic.merged();
@@ -112,6 +114,9 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
     record.latencies.insert("e2e".into(), e2e.summary());
     record.latencies.insert("sent".into(), confirm.summary());
     record.timeline = traffic.timeline;
+    if let Some(waterfall) = waterfall {
+        record.stages = waterfall.finish().await?;
+    }
     record.correctness = correctness;
     if let Some(ceiling) = ceiling {
         if let Some(broker_rate) = ceiling.value("delivered/s").filter(|r| *r > 0.0) {

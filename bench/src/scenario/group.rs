@@ -12,6 +12,7 @@ use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, To};
 use crate::output::RunRecord;
 use crate::progress;
+use crate::stages::Waterfall;
 use crate::target::Target;
 
 /// Options of `group`.
@@ -115,6 +116,7 @@ pub async fn run(ctx: &Ctx, o: &GroupOptions) -> anyhow::Result<RunRecord> {
         duration: o.duration,
         drain: o.drain,
     };
+    let waterfall = Waterfall::start(&o.target).await?;
     let traffic = traffic::drive(ctx, plans, &shape, "group").await?;
 
     // Lost: for every online member, what the other senders had confirmed
@@ -153,6 +155,9 @@ pub async fn run(ctx: &Ctx, o: &GroupOptions) -> anyhow::Result<RunRecord> {
     record.latencies.insert("e2e".into(), e2e.summary());
     record.latencies.insert("sent".into(), confirm.summary());
     record.timeline = traffic.timeline;
+    if let Some(waterfall) = waterfall {
+        record.stages = waterfall.finish().await?;
+    }
     record.correctness = correctness;
     Ok(record)
 }

@@ -28,6 +28,9 @@ pub struct Encoded {
     pub seq: i64,
     /// When the node accepted the message (Unix ms), for the latency metric.
     pub ts: i64,
+    /// When the sending node read the `send` (Unix µs), for the stage
+    /// metrics; only live deliveries carry it.
+    pub read_us: Option<i64>,
 }
 
 impl Encoded {
@@ -40,6 +43,7 @@ impl Encoded {
             conv,
             seq: message.seq.unwrap_or_default(),
             ts: message.ts,
+            read_us: None,
         }
     }
 
@@ -51,6 +55,7 @@ impl Encoded {
             conv: delivery.conv,
             seq: delivery.seq,
             ts: delivery.ts,
+            read_us: delivery.read_us,
         }
     }
 }
@@ -286,6 +291,7 @@ mod tests {
             ts: 0,
             recipients: to.to_vec(),
             origin,
+            read_us: None,
         }
     }
 

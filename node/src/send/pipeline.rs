@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use confab_common::envelope::{Envelope, Input};
+use confab_common::metric::Stage;
 use confab_common::presence::ConnKey;
 use confab_common::wire::{ErrorCode, MessagePayload, ServerFrame, Target};
 use confab_common::{MessageId, MessageIdGenerator, UserId, metric};
@@ -66,7 +67,9 @@ pub struct SendPath {
 /// the connection.
 #[derive(Debug)]
 pub struct Pipeline {
-    requests: mpsc::Sender<SendRequest>,
+    /// Each request with when it was handed over (Unix µs), which its
+    /// message's stages are measured from.
+    requests: mpsc::Sender<(SendRequest, i64)>,
     answers: mpsc::Receiver<Handed>,
     _task: AbortOnDropHandle<()>,
 }
@@ -90,8 +93,8 @@ impl Pipeline {
     /// Hands `request` over; gives it back only if the task died.
     pub fn submit(&self, request: SendRequest) -> Result<(), SendRequest> {
         self.requests
-            .try_send(request)
-            .map_err(mpsc::error::TrySendError::into_inner)
+            .try_send((request, metric::now_us()))
+            .map_err(|e| e.into_inner().0)
     }
 
     /// The next answer; never resolves before a pipeline started.
@@ -117,19 +120,20 @@ impl SendPath {
     pub async fn run_until_closed(
         &self,
         sender: Sender,
-        mut requests: mpsc::Receiver<SendRequest>,
+        mut requests: mpsc::Receiver<(SendRequest, i64)>,
         answers: mpsc::Sender<Handed>,
     ) {
-        while let Some(request) = requests.recv().await {
-            let answer = self.send(&sender, request).await;
+        while let Some((request, read_us)) = requests.recv().await {
+            let answer = self.send(&sender, request, read_us).await;
             if answers.send(answer).await.is_err() {
                 break;
             }
         }
     }
 
-    /// One send, up to its publish.
-    pub async fn send(&self, sender: &Sender, request: SendRequest) -> Handed {
+    /// One send, up to its publish; `read_us` is when it was read (Unix
+    /// µs), which its stages are measured from.
+    pub async fn send(&self, sender: &Sender, request: SendRequest, read_us: i64) -> Handed {
         let SendRequest { id, to, body } = request;
         let user = sender.user;
         // The client id first: a repeat of a confirmed send gets its `sent`
@@ -148,6 +152,7 @@ impl SendPath {
                 return unsent(refused(id, Denied::UNAVAILABLE));
             }
         };
+        Stage::Claimed.reached(Some(read_us));
         let (msg_id, ts) = claim.message();
         if let Seen::Sent { .. } = claim.seen() {
             // Confirmed before: the same answer, no second message.
@@ -173,6 +178,7 @@ impl SendPath {
             message,
             origin: sender.origin,
             device: Some(sender.device.to_string()),
+            read_us: Some(read_us),
         };
         Handed {
             msg_id: Some(msg_id),
@@ -184,11 +190,13 @@ impl SendPath {
     async fn publish(&self, envelope: Envelope, id: String, claim: Claim) -> Answer {
         let msg_id = envelope.message.msg_id;
         let ts = envelope.message.ts;
+        let read_us = envelope.read_us;
         match self.publisher.publish(&Input::Message(envelope)).await {
             Ok(confirm) => {
                 let published = Instant::now();
                 Box::pin(async move {
                     let outcome = confirm.await;
+                    Stage::Confirmed.reached(read_us);
                     metrics::histogram!(metric::PUBLISH_CONFIRM_SECONDS)
                         .record(published.elapsed().as_secs_f64());
                     match outcome {

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use confab_common::broker::{Broker, BrokerError};
 use confab_common::envelope::Input;
+use confab_common::metric::Stage;
 use confab_common::retry::Backoff;
 use confab_common::topology::{self, Topology};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -62,6 +63,8 @@ pub enum PublishError {
 struct Pending {
     shard: u16,
     payload: Vec<u8>,
+    /// A message's read time, for its `published` stage.
+    read_us: Option<i64>,
     done: oneshot::Sender<Result<(), PublishError>>,
 }
 
@@ -124,9 +127,14 @@ impl Publisher {
             return Err(PublishError::NotConnected);
         }
         let (done, confirmed) = oneshot::channel();
+        let read_us = match input {
+            Input::Message(envelope) => envelope.read_us,
+            Input::Signal(_) | Input::Notify(_) => None,
+        };
         let pending = Pending {
             shard,
             payload,
+            read_us,
             done,
         };
         self.queue
@@ -199,7 +207,13 @@ impl Publisher {
             )
             .await;
         let confirm = match published {
-            Ok(confirm) => confirm,
+            Ok(confirm) => {
+                let now = confab_common::metric::now_us();
+                for read_us in items.iter().filter_map(|p| p.read_us) {
+                    Stage::Published.reached_at(read_us, now);
+                }
+                confirm
+            }
             Err(e) => {
                 self.forget(&channel);
                 answer(items, Err(e.into()));

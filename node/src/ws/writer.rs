@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use std::sync::Arc;
 
+use confab_common::metric::Stage;
 use confab_common::wire::ServerFrame;
 use confab_common::{MessageId, UserId, metric};
 use futures_util::{Sink, SinkExt};
@@ -163,9 +164,14 @@ where
     ) -> Result<Then, Gone> {
         let mut next = Some(first);
         let mut written = 0;
-        while let Some(item) = next.take() {
+        // The read times of the messages written, recorded once flushed.
+        let mut traced = Vec::new();
+        let then = loop {
+            let Some(item) = next.take() else {
+                break Then::Continue;
+            };
             match item {
-                Outbound::CatchUp => return self.flush(Then::CatchUp).await,
+                Outbound::CatchUp => break Then::CatchUp,
                 Outbound::Notice(text) => {
                     self.sink
                         .feed(Message::Text(text))
@@ -175,14 +181,14 @@ where
                 }
                 Outbound::Own(message) => match self.place(&message) {
                     Place::Repeat => {}
-                    Place::Gap => return self.flush(Then::CatchUp).await,
+                    Place::Gap => break Then::CatchUp,
                     Place::Next => {
                         self.positions.insert(message.conv, message.seq);
                     }
                 },
                 Outbound::Message(message) => match self.place(&message) {
                     Place::Repeat => {}
-                    Place::Gap => return self.flush(Then::CatchUp).await,
+                    Place::Gap => break Then::CatchUp,
                     Place::Next => {
                         self.positions.insert(message.conv, message.seq);
                         self.feed(&message).await?;
@@ -193,14 +199,22 @@ where
                             .max(0);
                         metrics::histogram!(metric::DELIVERY_LATENCY_SECONDS)
                             .record(latency_ms as f64 / 1000.0);
+                        if let Some(read_us) = message.read_us {
+                            traced.push(read_us);
+                        }
                     }
                 },
             }
             if written < WRITE_BATCH {
                 next = queue.try_recv().ok();
             }
+        };
+        let then = self.flush(then).await?;
+        let now = metric::now_us();
+        for read_us in traced {
+            Stage::Written.reached_at(read_us, now);
         }
-        self.flush(Then::Continue).await
+        Ok(then)
     }
 
     fn place(&self, message: &Encoded) -> Place {
