@@ -16,7 +16,7 @@
 #   BENCH_NODES=2               nodes, on 127.0.0.1:19001, :19002, …
 #   BENCH_DISPATCHER=127.0.0.1:19100   dispatcher health and metrics
 #   BENCH_DATABASE=confab_bench
-#   BENCH_PG_QUERY=             appended to the database URL, e.g. `?sslmode=disable`
+#   BENCH_PG_QUERY=$PG_URL_QUERY appended to the database URL (scripts/lib.sh: `?sslmode=disable` on loopback)
 #   BENCH_NOFILE=262144         open files allowed to each process (capped by `ulimit -Hn`)
 #   BENCH_BIN=target/release    where the binaries are; set it to compare another build (no build then)
 #   RUST_LOG=warn               log filter of the processes
@@ -70,7 +70,7 @@ start() {
   ensure_database "$DATABASE"
   # A fresh secret per start: tokens of an earlier bench cluster stop working.
   (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$STATE/jwt-secret")
-  export DATABASE_URL="$PG_URL_BASE/$DATABASE${BENCH_PG_QUERY:-}"
+  export DATABASE_URL="$PG_URL_BASE/$DATABASE${BENCH_PG_QUERY-$PG_URL_QUERY}"
   export REDIS_KEY_PREFIX="$PREFIX:" AMQP_PREFIX="$PREFIX."
   export JWT_SECRET RUST_LOG=${RUST_LOG:-warn}
   JWT_SECRET=$(cat "$STATE/jwt-secret")

@@ -46,7 +46,11 @@ run() { # name args...
 XMPP=""
 EJABBERD_STARTED=""
 if [ "${EJABBERD:-1}" != 0 ]; then
-  bench/peers/ejabberd.sh status 2>/dev/null | grep -q running || EJABBERD_STARTED=1
+  # Read whole, not piped into `grep -q`: grep's early exit killed the
+  # status command with SIGPIPE, which `pipefail` took for "not running",
+  # and the suite then stopped an ejabberd it had not started.
+  peer_status=$(bench/peers/ejabberd.sh status 2>/dev/null || true)
+  [[ $peer_status == *running* ]] || EJABBERD_STARTED=1
   if bench/peers/ejabberd.sh start && bench/peers/ejabberd.sh users $((PAIRS * 2)); then
     XMPP=1
   else

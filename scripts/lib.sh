@@ -9,6 +9,15 @@ CONFAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN_DIR="$CONFAB_ROOT/.run"
 STARTED_FILE="$RUN_DIR/started-services"
 PG_URL_BASE=${PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}
+# Appended to the services' database URL. On loopback, no TLS: it costs CPU
+# on every statement and, with Nagle and delayed ACKs, stalled statements
+# over 16 KiB by ~40 ms (BENCHMARKS.md). A remote PG_URL_BASE keeps the
+# driver's default (TLS when the server offers it); set PG_URL_QUERY to
+# choose, e.g. `?sslmode=require`.
+case "$PG_URL_BASE" in
+  *@127.0.0.1:* | *@localhost:* | *@\[::1\]:*) PG_URL_QUERY=${PG_URL_QUERY-?sslmode=disable} ;;
+  *) PG_URL_QUERY=${PG_URL_QUERY-} ;;
+esac
 
 log() { printf '\033[1m[confab]\033[0m %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -59,8 +59,12 @@ fn small_pairs() -> PairTraffic {
 async fn direct_loses_and_duplicates_nothing_and_reports() {
     let cluster = Cluster::start().await;
     let ctx = Ctx::new(true);
+    // The in-process dispatcher records its stages in the one registry
+    // every node serves: no dispatcher URL is needed for the waterfall.
+    let mut target = cluster.target();
+    target.stages = true;
     let options = DirectOptions {
-        target: cluster.target(),
+        target,
         traffic: small_pairs(),
         compare_broker: true,
         broker: broker_conn(),
@@ -70,6 +74,17 @@ async fn direct_loses_and_duplicates_nothing_and_reports() {
         .unwrap();
     assert_clean(&record);
     assert!(record.value("delivered").unwrap() > 0.0);
+    // Every stage of the waterfall, in path order (`written` may miss the
+    // last few messages, recorded just after the flush the client read).
+    let stages: Vec<&str> = record.stages.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(stages, confab_bench::stages::ORDER, "{:?}", record.stages);
+    assert!(
+        record
+            .stages
+            .iter()
+            .all(|s| s.count > 0 && s.p99_us >= s.p50_us)
+    );
+    assert!(confab_bench::output::table(&record).contains("since the node read the send"));
     assert_eq!(record.value("delivered"), record.value("confirmed"));
     let ceiling = record.ceiling.as_deref().expect("the broker ceiling");
     assert_clean(ceiling);

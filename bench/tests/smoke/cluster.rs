@@ -142,6 +142,8 @@ impl Cluster {
         Target {
             urls: self.urls.clone(),
             label: Some("smoke".into()),
+            stages: false,
+            dispatchers: Vec::new(),
         }
     }
 

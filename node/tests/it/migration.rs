@@ -153,10 +153,46 @@ async fn the_name_search_migration_rolls_back_and_forward() {
     let db = &scratch.db;
     Migrator::up(db, None).await.unwrap();
     assert_eq!(name_search_objects(db).await, (1, 1));
-    Migrator::down(db, Some(1)).await.unwrap();
+    // The name search and the one migration after it.
+    Migrator::down(db, Some(2)).await.unwrap();
     assert_eq!(name_search_objects(db).await, (0, 0));
     // Again, over the extension the first `up` left.
     Migrator::up(db, None).await.unwrap();
     assert_eq!(name_search_objects(db).await, (1, 1));
+    scratch.drop().await;
+}
+
+/// The columns of `conversations_direct_hi`, as Postgres prints them.
+async fn direct_hi_columns(db: &DatabaseConnection) -> String {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'conversations_direct_hi'"
+                .to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let def: String = row.try_get_by_index(0).unwrap();
+    def.split(" USING btree ")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_exact_append_migration_rolls_back_and_forward() {
+    let scratch = Scratch::create().await;
+    let db = &scratch.db;
+    Migrator::up(db, None).await.unwrap();
+    let exact = "(user_hi, user_lo) WHERE (group_id IS NULL)";
+    assert_eq!(direct_hi_columns(db).await, exact);
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert_eq!(
+        direct_hi_columns(db).await,
+        "(user_hi) WHERE (group_id IS NULL)"
+    );
+    Migrator::up(db, None).await.unwrap();
+    assert_eq!(direct_hi_columns(db).await, exact);
     scratch.drop().await;
 }

@@ -131,6 +131,62 @@ async fn metrics_count_connections_and_messages() {
     }
 }
 
+/// Every stage of a message's trip is recorded, in the in-process cluster's
+/// one registry, as the time since the node read the send. `written` is
+/// recorded just after the flush that the client may already have read, so
+/// the scrape is repeated until it shows (bounded).
+#[tokio::test]
+async fn a_message_s_waterfall_has_every_stage() {
+    let app = TestApp::spawn_cluster(1, true, &[]).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    app.befriend(&alice, &bob).await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    let mut b = Client::connect(&app, 0, &bob).await;
+    a.send_confirmed("m1", to_user(&bob), "hi").await;
+    b.next_message().await;
+    let missing = |text: &str| {
+        confab_common::metric::Stage::ALL
+            .iter()
+            .map(|s| {
+                format!(
+                    "confab_message_stage_seconds_count{{stage=\"{}\"}}",
+                    s.as_str()
+                )
+            })
+            .filter(|series| !text.contains(series.as_str()))
+            .collect::<Vec<_>>()
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let text = app
+            .http
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let gone = missing(&text);
+        if gone.is_empty() {
+            // The stage buckets are the fine ones (50 µs first).
+            assert!(
+                text.contains(
+                    "confab_message_stage_seconds_bucket{stage=\"claimed\",le=\"0.00005\"}"
+                ),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stages never recorded: {gone:?}\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_web_client_is_served_at_the_root_and_nothing_else_of_web() {
     let app = TestApp::spawn().await;
