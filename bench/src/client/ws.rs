@@ -113,6 +113,17 @@ pub fn small_buffers() -> WebSocketConfig {
         .write_buffer_size(0)
 }
 
+/// Client buffers for traffic. tungstenite (0.29, `read_in`) zero-fills its
+/// read buffer up to its full size before every read, so the default
+/// 128 KiB cost a 128 KiB memset per read: the largest item of the load
+/// generator's own profile, and CPU taken from the servers it shares the
+/// cores with. 16 KiB holds a burst of frames; more takes another read.
+/// Every scenario that carries messages (Confab's and the XMPP peer's) uses
+/// these, so both sides pay the same.
+pub fn traffic_buffers() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(16 * 1024)
+}
+
 /// Whom a message is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum To {

@@ -15,7 +15,7 @@ use anyhow::Context;
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::client::rest::User;
-use crate::client::ws::{Endpoint, Ws};
+use crate::client::ws::{Endpoint, Ws, traffic_buffers};
 
 /// WebSocket upgrades in flight while connecting users.
 const CONNECT_CONCURRENCY: usize = 32;
@@ -66,7 +66,7 @@ pub async fn connect_users(
             let endpoint = &endpoints[i % endpoints.len()];
             async move {
                 let ws = endpoint
-                    .connect(&user.token, None, Default::default())
+                    .connect(&user.token, None, traffic_buffers())
                     .await
                     .with_context(|| format!("connecting {}", user.username));
                 progress.inc(1);

@@ -20,7 +20,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::Body;
 use crate::client::rest::Api;
-use crate::client::ws::{Endpoint, ServerFrame, To, Ws, ack_frame, msg_id, send_frame};
+use crate::client::ws::{
+    Endpoint, ServerFrame, To, Ws, ack_frame, msg_id, send_frame, traffic_buffers,
+};
 use crate::output::{Correctness, RunRecord};
 use crate::stats::Latency;
 use crate::target::Target;
@@ -82,7 +84,7 @@ pub async fn run(ctx: &Ctx, o: &OfflineOptions) -> anyhow::Result<RunRecord> {
     // The recipient's device connects once, so that it is known: the
     // `pong` comes after its replay on connect, which opened the device.
     let mut away = far
-        .connect(&recipient.token, None, Default::default())
+        .connect(&recipient.token, None, traffic_buffers())
         .await?;
     away.send(Message::text(json!({"type": "ping"}).to_string()))
         .await?;
@@ -92,11 +94,9 @@ pub async fn run(ctx: &Ctx, o: &OfflineOptions) -> anyhow::Result<RunRecord> {
     let _ = away.close(None).await;
 
     let mut sender_ws = endpoints[0]
-        .connect(&sender.token, None, Default::default())
+        .connect(&sender.token, None, traffic_buffers())
         .await?;
-    let mut witness_ws = far
-        .connect(&witness.token, None, Default::default())
-        .await?;
+    let mut witness_ws = far.connect(&witness.token, None, traffic_buffers()).await?;
     let bar = progress::bar(ctx.quiet, o.messages as u64, "storing");
     let mut correctness = Correctness::default();
     let mut confirm = Latency::new();
@@ -126,7 +126,7 @@ pub async fn run(ctx: &Ctx, o: &OfflineOptions) -> anyhow::Result<RunRecord> {
     let expected: HashSet<u64> = stored.iter().copied().collect();
     let started = clock.now();
     let mut ws = far
-        .connect(&recipient.token, None, Default::default())
+        .connect(&recipient.token, None, traffic_buffers())
         .await?;
     let connected = clock.since(started);
     let mut arrival = Latency::new();
@@ -173,7 +173,7 @@ pub async fn run(ctx: &Ctx, o: &OfflineOptions) -> anyhow::Result<RunRecord> {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let _ = ws.close(None).await;
         let mut again = far
-            .connect(&recipient.token, None, Default::default())
+            .connect(&recipient.token, None, traffic_buffers())
             .await?;
         // The contract answers a client's frames only after the replay on
         // connect is written: the `pong` marks the replay's end.

@@ -14,7 +14,6 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::client::ws::{self, Ws};
 use stanza::{Features, Stanza};
@@ -108,7 +107,7 @@ impl XmppEndpoint {
         request
             .headers_mut()
             .insert("sec-websocket-protocol", HeaderValue::from_static("xmpp"));
-        ws::open(self.addr, None, request, WebSocketConfig::default()).await
+        ws::open(self.addr, None, request, ws::traffic_buffers()).await
     }
 
     /// Writes `<open/>`, reads the server's and its stream features.
