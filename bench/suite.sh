@@ -12,12 +12,20 @@
 # its peer are measured side by side, round after round, on the same box.
 # If ejabberd cannot be started, its runs are skipped (and said so).
 #
+# Confab's runs carry the message waterfall (`--stages`). ejabberd runs twice
+# per round: as people run it, and with its message archive on (mod_mam,
+# EJABBERD_MAM=1, labelled "… +mam"), the durable work Confab does. After
+# the rounds, an open-loop rate sweep (SWEEP rates, labels "sweep <rate>/s")
+# of both gives the highest rate each holds with p99 < 50 ms.
+#
 # Settings (environment): REPEAT=3, DURATION=20 (seconds of traffic per run),
 # PAIRS=100 (direct and xmpp pairs: 200 users), EJABBERD=1 (0: no ejabberd
 # runs), CONNECTIONS=15000 (idle connections; needs `ulimit -n` above it
 # here and for the node), LABEL_SUFFIX= (appended to every label, e.g.
-# " patched"). The connections runs restart the bench cluster (same
-# settings: export BENCH_BIN and the like before running this).
+# " patched"), SWEEP="500 1000 2000 4000 8000" (msg/s; empty: no sweep),
+# MAM=1 (0: no archived ejabberd runs). The connections runs restart the
+# bench cluster (same settings: export BENCH_BIN and the like before
+# running this).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +35,8 @@ DURATION=${DURATION:-20}
 PAIRS=${PAIRS:-100}
 CONNECTIONS=${CONNECTIONS:-15000}
 SUFFIX=${LABEL_SUFFIX:-}
+SWEEP=${SWEEP-500 1000 2000 4000 8000}
+MAM=${MAM:-1}
 BENCH=target/release/confab-bench
 NODE1=http://127.0.0.1:19001
 NODE2=http://127.0.0.1:19002
@@ -71,12 +81,23 @@ three() { # name-prefix scenario FIRST scenario-args...
     --duration "$DURATION" --label "1000/s$SUFFIX"
 }
 
+# ejabberd restarted with (1) or without (0) its message archive.
+ejabberd_archive() {
+  bench/peers/ejabberd.sh stop >/dev/null 2>&1 || true
+  EJABBERD_MAM=$1 bench/peers/ejabberd.sh start >/dev/null
+}
+
 for i in $(seq "$REPEAT"); do
   # Confab (the broker's ceiling is measured just before its w64 run), then
-  # ejabberd, at the same three settings.
-  three direct direct --compare-broker --url "$NODE1" --url "$NODE2"
+  # ejabberd, at the same three settings, then ejabberd archiving.
+  three direct direct --compare-broker --url "$NODE1" --url "$NODE2" --stages
   if [ -n "$XMPP" ]; then
     three xmpp xmpp ""
+    if [ "$MAM" = 1 ]; then
+      ejabberd_archive 1
+      SUFFIX="$SUFFIX +mam" three xmpp-mam xmpp ""
+      ejabberd_archive 0
+    fi
   else
     echo "## xmpp-*-$i skipped (no ejabberd)" >&2
   fi
@@ -84,6 +105,15 @@ for i in $(seq "$REPEAT"); do
   run "group-$i" group --url "$NODE1" --url "$NODE2" --members 1000 --offline 0 --senders 4 \
     --in-flight 4 --duration "$DURATION" --label "1000 online$SUFFIX"
   run "offline-$i" offline --url "$NODE1" --url "$NODE2" --messages 10000 --verify --label "10000$SUFFIX"
+done
+# The sweep: each rate for Confab, then for ejabberd, interleaved.
+for rate in $SWEEP; do
+  run "sweep-direct-$rate" direct --url "$NODE1" --url "$NODE2" --pairs "$PAIRS" --rate "$rate" \
+    --duration "$DURATION" --label "sweep $rate/s$SUFFIX"
+  if [ -n "$XMPP" ]; then
+    run "sweep-xmpp-$rate" xmpp --pairs "$PAIRS" --rate "$rate" --duration "$DURATION" \
+      --label "sweep $rate/s$SUFFIX"
+  fi
 done
 if [ -n "$EJABBERD_STARTED" ] && [ -n "$XMPP" ]; then
   bench/peers/ejabberd.sh stop

@@ -23,6 +23,9 @@
 #   EJABBERD_DOMAIN=bench.local
 #   EJABBERD_PASSWORD=bench   every bench user's password
 #   EJABBERD_STATE=.run/ejabberd   configuration, spool and logs
+#   EJABBERD_MAM=0            1: archive every message (mod_mam, `default: always`,
+#                             in Mnesia on disk), the durable work Confab does with
+#                             its logs; the suite runs ejabberd both ways
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$CONFAB_ROOT"
@@ -149,6 +152,14 @@ modules:
   mod_disco: {}
   mod_ping: {}
 YAML
+  if [ "${EJABBERD_MAM:-0}" = 1 ]; then
+    cat >>"$STATE/etc/ejabberd.yml" <<'YAML'
+  # Every message archived (XEP-0313), as Confab logs every message.
+  mod_mam:
+    db_type: mnesia
+    default: always
+YAML
+  fi
   cat >"$STATE/etc/ejabberdctl.cfg" <<CFG
 # Written by bench/peers/ejabberd.sh.
 ERLANG_NODE=$NODE

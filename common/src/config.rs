@@ -45,11 +45,14 @@ impl DatabaseConfig {
             .acquire_timeout(Duration::from_secs(3))
             // sqlx pings every connection it hands out by default: one more
             // round trip before each statement, on the message path too (the
-            // dispatcher's append, the ack writer). Only a connection idle
-            // long enough to have been dropped by a server restart or a
-            // proxy is pinged; a broken hot one fails its statement, which
-            // every caller already retries or answers 503.
-            .test_before_acquire_if_idle_for(Duration::from_secs(30))
+            // dispatcher's append, the ack writer). A connection that was
+            // used within the last second is handed out as it is (under
+            // load, every one); one idle longer is pinged first, so after a
+            // Postgres restart or a proxy's idle cut a quiet service still
+            // finds its dead connections before a request does. A hot
+            // connection that died fails its one statement, which the
+            // dispatcher and the ack writer retry.
+            .test_before_acquire_if_idle_for(Duration::from_secs(1))
             .sqlx_logging(false);
         Database::connect(options)
             .await

@@ -4,6 +4,7 @@
 //! latency distributions, median throughput per series, and throughput
 //! second by second.
 
+pub mod sweep;
 pub mod versus;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ pub fn run(o: &ReportOptions) -> anyhow::Result<()> {
     let records = load(&o.inputs)?;
     print!("{}", medians(&records));
     print!("{}", versus::table(&records));
+    print!("{}", sweep::table(&records));
     draw(&records, &o.output, &o.title)?;
     println!("plot: {}", o.output.display());
     Ok(())

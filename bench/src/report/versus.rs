@@ -54,6 +54,13 @@ pub fn table(records: &[RunRecord]) -> String {
                 .collect()
         };
         let (confab, ejabberd) = (side("direct"), side("xmpp"));
+        // ejabberd archiving every message (mod_mam), under `<label> +mam`.
+        let archived: Vec<&RunRecord> = records
+            .iter()
+            .filter(|r| {
+                r.scenario == "xmpp" && r.label.as_deref() == Some(&format!("{label}{MAM}"))
+            })
+            .collect();
         if ejabberd.is_empty() {
             continue;
         }
@@ -69,28 +76,39 @@ pub fn table(records: &[RunRecord]) -> String {
             );
         }
         let runs = format!("{label} ({}×{})", confab.len(), ejabberd.len());
-        for (i, (name, pick)) in FIGURES.iter().enumerate() {
-            let (Some(c), Some(e)) = (median_of(&confab, *pick), median_of(&ejabberd, *pick))
-            else {
-                continue;
-            };
-            let ratio = if e > 0.0 {
-                format!("{:.2}", c / e)
-            } else {
-                "-".to_owned()
-            };
-            let _ = writeln!(
-                out,
-                "  {:<20} {:<12} {:>14} {:>14} {:>8}",
-                if i == 0 { runs.as_str() } else { "" },
-                name,
-                number(c),
-                number(e),
-                ratio
-            );
+        rows(&mut out, &runs, &confab, &ejabberd);
+        if !archived.is_empty() {
+            let runs = format!("{label}{MAM} ({}×{})", confab.len(), archived.len());
+            rows(&mut out, &runs, &confab, &archived);
         }
     }
     out
+}
+
+/// The label suffix of ejabberd's runs with its message archive on.
+pub const MAM: &str = " +mam";
+
+/// One comparison: each figure's medians and their ratio.
+fn rows(out: &mut String, runs: &str, confab: &[&RunRecord], ejabberd: &[&RunRecord]) {
+    for (i, (name, pick)) in FIGURES.iter().enumerate() {
+        let (Some(c), Some(e)) = (median_of(confab, *pick), median_of(ejabberd, *pick)) else {
+            continue;
+        };
+        let ratio = if e > 0.0 {
+            format!("{:.2}", c / e)
+        } else {
+            "-".to_owned()
+        };
+        let _ = writeln!(
+            out,
+            "  {:<20} {:<12} {:>14} {:>14} {:>8}",
+            if i == 0 { runs } else { "" },
+            name,
+            number(c),
+            number(e),
+            ratio
+        );
+    }
 }
 
 #[cfg(test)]
