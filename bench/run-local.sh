@@ -16,6 +16,7 @@
 #   BENCH_NODES=2               nodes, on 127.0.0.1:19001, :19002, …
 #   BENCH_DISPATCHER=127.0.0.1:19100   dispatcher health and metrics
 #   BENCH_DATABASE=confab_bench
+#   BENCH_PREFIX=confab-bench   Redis key and queue prefix (another for another database)
 #   BENCH_PG_QUERY=$PG_URL_QUERY appended to the database URL (scripts/lib.sh: `?sslmode=disable` on loopback)
 #   BENCH_NOFILE=262144         open files allowed to each process (capped by `ulimit -Hn`)
 #   BENCH_BIN=target/release    where the binaries are; set it to compare another build (no build then)
@@ -30,7 +31,10 @@ NODES=${BENCH_NODES:-2}
 DISPATCHER_ADDR=${BENCH_DISPATCHER:-127.0.0.1:19100}
 DATABASE=${BENCH_DATABASE:-confab_bench}
 NOFILE=${BENCH_NOFILE:-262144}
-PREFIX=confab-bench
+# Redis keys and queues; a cluster of another build on its own database
+# needs its own too: client-id records and social-cache entries are keyed
+# by user id, and two databases hand out the same ids.
+PREFIX=${BENCH_PREFIX:-confab-bench}
 STATE="$RUN_DIR/bench"
 BIN=${BENCH_BIN:-$CONFAB_ROOT/target/release}
 

@@ -109,8 +109,8 @@ mod tests {
             run("xmpp", 1000.0, 3, 10.0),
         ];
         let text = table(&records);
-        assert!(text.contains("Confab           1,000 msg/s"), "{text}");
-        assert!(text.contains("ejabberd          500 msg/s"), "{text}");
+        assert!(text.contains("Confab       1,000 msg/s"), "{text}");
+        assert!(text.contains("ejabberd       500 msg/s"), "{text}");
         assert!(text.contains("2,000: p99 80.0 ms ✗"), "{text}");
     }
 

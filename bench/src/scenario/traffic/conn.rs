@@ -51,7 +51,7 @@ pub(super) async fn run(plan: Plan, shared: Arc<Shared>) -> Outcome {
         },
         shared: shared.clone(),
         sink,
-        schedule: Schedule::new(send.as_ref().and_then(|s| s.rate)),
+        schedule: Schedule::new(send.as_ref().and_then(|s| s.rate), sender.unwrap_or(0)),
         send,
         witness,
         pending: HashMap::new(),

@@ -23,10 +23,18 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// `rate` sends per second, or a closed loop without one.
-    pub fn new(rate: Option<f64>) -> Self {
+    /// `rate` sends per second, or a closed loop without one. `sender` (its
+    /// index) sets the schedule's phase: senders started together would
+    /// otherwise all tick at once, a burst of every sender each period
+    /// that no real population makes (200 senders at 5/s: 200 messages at
+    /// once every 200 ms). Phases follow the golden-ratio sequence, which
+    /// spreads any number of senders evenly over the period.
+    pub fn new(rate: Option<f64>, sender: usize) -> Self {
         let interval = rate.map(|r| {
-            let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / r.max(0.001)));
+            let period = Duration::from_secs_f64(1.0 / r.max(0.001));
+            let phase = (sender as f64 * 0.618_033_988_749_895).fract();
+            let start = Instant::now() + period.mul_f64(phase);
+            let mut interval = tokio::time::interval_at(start, period);
             // Keep the schedule: missed ticks fire at once (and count as late).
             interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
             interval
@@ -70,16 +78,25 @@ impl Schedule {
 mod tests {
     use super::Schedule;
 
+    #[tokio::test]
+    async fn senders_started_together_tick_in_different_phases() {
+        // 4/s: a 250 ms period; sender 1's phase is 0.618 of it.
+        let (mut first, mut second) = (Schedule::new(Some(4.0), 0), Schedule::new(Some(4.0), 1));
+        let (a, b) = (first.tick().await, second.tick().await);
+        let apart = b.duration_since(a).as_millis();
+        assert!((140..=170).contains(&apart), "{apart} ms apart");
+    }
+
     #[test]
     fn a_closed_loop_is_always_ready_and_sends_now() {
-        let mut schedule = Schedule::new(None);
+        let mut schedule = Schedule::new(None, 0);
         assert!(schedule.ready());
         assert_eq!(schedule.take(42), 42);
     }
 
     #[tokio::test]
     async fn a_fixed_rate_sends_what_it_owes_and_drops_past_a_second() {
-        let mut schedule = Schedule::new(Some(2.0));
+        let mut schedule = Schedule::new(Some(2.0), 0);
         assert!(!schedule.ready());
         for due in [10, 20, 30] {
             schedule.owe(due);

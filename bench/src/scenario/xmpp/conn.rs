@@ -57,7 +57,7 @@ pub(super) async fn run(plan: XmppPlan, shared: Arc<Shared>) -> Outcome {
             ..Outcome::default()
         },
         next_seq: 0,
-        schedule: Schedule::new(rate),
+        schedule: Schedule::new(rate, index),
     };
     let mut sending = true;
     loop {
