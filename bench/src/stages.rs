@@ -94,9 +94,16 @@ pub struct Waterfall {
 impl Waterfall {
     /// Takes the snapshot before a run, if `target` asks for `--stages`.
     pub async fn start(target: &crate::target::Target) -> anyhow::Result<Option<Self>> {
-        let Some(scraper) = target.scraper()? else {
+        if !target.stages {
             return Ok(None);
-        };
+        }
+        let every: Vec<url::Url> = target
+            .urls
+            .iter()
+            .chain(&target.dispatchers)
+            .cloned()
+            .collect();
+        let scraper = Scraper::new(&every)?;
         let before = scraper.snapshot().await?;
         Ok(Some(Self { scraper, before }))
     }

@@ -37,14 +37,3 @@ impl Target {
         }
     }
 }
-
-impl Target {
-    /// What scrapes the waterfall, with `--stages`.
-    pub fn scraper(&self) -> anyhow::Result<Option<crate::stages::Scraper>> {
-        if !self.stages {
-            return Ok(None);
-        }
-        let every: Vec<url::Url> = self.urls.iter().chain(&self.dispatchers).cloned().collect();
-        crate::stages::Scraper::new(&every).map(Some)
-    }
-}

@@ -155,6 +155,15 @@ impl Stage {
         let seconds = now_us.saturating_sub(read_us).max(0) as f64 / 1e6;
         metrics::histogram!(MESSAGE_STAGE_SECONDS, "stage" => self.as_str()).record(seconds);
     }
+
+    /// Records that every message read at `read_us` reached this stage now
+    /// (a batch, a bundle).
+    pub fn reached_all(self, read_us: impl IntoIterator<Item = i64>) {
+        let now = now_us();
+        for read_us in read_us {
+            self.reached_at(read_us, now);
+        }
+    }
 }
 
 /// The wall clock in Unix microseconds: the time a message's stages are

@@ -93,7 +93,7 @@ impl Dispatch<'_> {
         let redelivered = batch.iter().filter(|d| d.redelivered).count() as u64;
         metrics::counter!(metric::DISPATCH_REDELIVERIES).increment(redelivered);
         let mut decoded = self.decode(&batch).await?;
-        stage(Stage::Received, &decoded.messages);
+        Stage::Received.reached_all(decoded.messages.iter().filter_map(|e| e.read_us));
         // Messages of one sender carry increasing ids; routing a batch in id
         // order undoes any reordering the broker did on redelivery.
         decoded.messages.sort_by_key(|e| e.message.msg_id);
@@ -218,14 +218,6 @@ async fn ack(broker: &Broker, batch: Confirmed) -> Result<(), BrokerError> {
     Ok(())
 }
 
-/// Records that every message of `batch` reached `stage`.
-pub fn stage(stage: Stage, batch: &[Envelope]) {
-    let now = metric::now_us();
-    for read_us in batch.iter().filter_map(|e| e.read_us) {
-        stage.reached_at(read_us, now);
-    }
-}
-
 /// Publishes every bundle of `batch` and returns the future that waits for
 /// their confirms (within the broker bound: a confirm that never comes is a
 /// broken connection).
@@ -255,10 +247,7 @@ async fn publish(
             topology::transient_json(),
         );
         confirms.push(broker.bounded("basic.publish bundle", publish).await?);
-        let now = metric::now_us();
-        for read_us in out.bundle.deliveries.iter().filter_map(|d| d.read_us) {
-            Stage::Routed.reached_at(read_us, now);
-        }
+        Stage::Routed.reached_all(out.bundle.deliveries.iter().filter_map(|d| d.read_us));
     }
     metrics::counter!(metric::DELIVERIES_PUBLISHED).increment(items as u64);
     let broker = broker.clone();

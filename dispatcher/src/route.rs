@@ -16,7 +16,6 @@ use confab_common::wire::{ServerFrame, Target};
 use confab_common::{GroupId, UserId, metric};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::batch;
 use crate::plan::{self, Addressed, Facts, Outgoing};
 use crate::store;
 
@@ -60,7 +59,7 @@ impl Router {
         }
         let messages: Vec<&Envelope> = batch.iter().collect();
         let logged = store::append(&self.db, &messages).await?;
-        batch::stage(Stage::Appended, batch);
+        Stage::Appended.reached_all(batch.iter().filter_map(|e| e.read_us));
         metrics::counter!(metric::MESSAGES_LOGGED).increment(logged.len() as u64);
         let mut notices = Vec::with_capacity(signals.len() * 2);
         for signal in signals {
@@ -76,7 +75,7 @@ impl Router {
         everyone.extend(notices.iter().flat_map(|n| n.users.iter().copied()));
         let everyone: Vec<UserId> = everyone.into_iter().collect();
         let located = self.presence.locate(&everyone).await?;
-        batch::stage(Stage::Located, batch);
+        Stage::Located.reached_all(batch.iter().filter_map(|e| e.read_us));
         let facts = Facts {
             batch,
             audiences: &audiences,

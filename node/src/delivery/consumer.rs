@@ -13,7 +13,7 @@ use anyhow::Context;
 use confab_common::NodeId;
 use confab_common::broker::Broker;
 use confab_common::envelope::Bundle;
-use confab_common::metric::{self, Stage};
+use confab_common::metric::Stage;
 use confab_common::retry::Backoff;
 use confab_common::topology::{self, Topology};
 use futures_util::{FutureExt, StreamExt};
@@ -176,10 +176,7 @@ impl NodeQueue {
     fn hand_over(&self, delivery: &lapin::message::Delivery) {
         match serde_json::from_slice::<Bundle>(&delivery.data) {
             Ok(bundle) => {
-                let now = metric::now_us();
-                for read_us in bundle.deliveries.iter().filter_map(|d| d.read_us) {
-                    Stage::Arrived.reached_at(read_us, now);
-                }
+                Stage::Arrived.reached_all(bundle.deliveries.iter().filter_map(|d| d.read_us));
                 for d in &bundle.deliveries {
                     self.hub.deliver(d);
                 }

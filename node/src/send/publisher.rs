@@ -208,10 +208,7 @@ impl Publisher {
             .await;
         let confirm = match published {
             Ok(confirm) => {
-                let now = confab_common::metric::now_us();
-                for read_us in items.iter().filter_map(|p| p.read_us) {
-                    Stage::Published.reached_at(read_us, now);
-                }
+                Stage::Published.reached_all(items.iter().filter_map(|p| p.read_us));
                 confirm
             }
             Err(e) => {

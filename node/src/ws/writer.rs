@@ -210,10 +210,7 @@ where
             }
         };
         let then = self.flush(then).await?;
-        let now = metric::now_us();
-        for read_us in traced {
-            Stage::Written.reached_at(read_us, now);
-        }
+        Stage::Written.reached_all(traced);
         Ok(then)
     }
 
