@@ -98,14 +98,7 @@ async fn a_node_starts_while_postgres_is_unreachable_and_answers_503() {
 
 #[tokio::test]
 async fn metrics_count_connections_and_messages() {
-    let app = TestApp::spawn_cluster(1, true, &[]).await;
-    let alice = app.register("alice").await;
-    let bob = app.register("bob").await;
-    app.befriend(&alice, &bob).await;
-    let mut a = Client::connect(&app, 0, &alice).await;
-    let mut b = Client::connect(&app, 0, &bob).await;
-    a.send_confirmed("m1", to_user(&bob), "hi").await;
-    b.next_message().await;
+    let app = one_message_delivered().await;
     let text = app
         .http
         .get(format!("{}/metrics", app.base))
@@ -131,12 +124,8 @@ async fn metrics_count_connections_and_messages() {
     }
 }
 
-/// Every stage of a message's trip is recorded, in the in-process cluster's
-/// one registry, as the time since the node read the send. `written` is
-/// recorded just after the flush that the client may already have read, so
-/// the scrape is repeated until it shows (bounded).
-#[tokio::test]
-async fn a_message_s_waterfall_has_every_stage() {
+/// A one-node cluster in which alice's message reached bob.
+async fn one_message_delivered() -> TestApp {
     let app = TestApp::spawn_cluster(1, true, &[]).await;
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
@@ -145,6 +134,16 @@ async fn a_message_s_waterfall_has_every_stage() {
     let mut b = Client::connect(&app, 0, &bob).await;
     a.send_confirmed("m1", to_user(&bob), "hi").await;
     b.next_message().await;
+    app
+}
+
+/// Every stage of a message's trip is recorded, in the in-process cluster's
+/// one registry, as the time since the node read the send. `written` is
+/// recorded just after the flush that the client may already have read, so
+/// the scrape is repeated until it shows (bounded).
+#[tokio::test]
+async fn a_message_s_waterfall_has_every_stage() {
+    let app = one_message_delivered().await;
     let missing = |text: &str| {
         confab_common::metric::Stage::ALL
             .iter()
