@@ -25,7 +25,9 @@
 #   EJABBERD_STATE=.run/ejabberd   configuration, spool and logs
 #   EJABBERD_MAM=0            1: archive every message (mod_mam, `default: always`,
 #                             in Mnesia on disk), the durable work Confab does with
-#                             its logs; the suite runs ejabberd both ways
+#                             its logs; the suite runs ejabberd both ways. The
+#                             archive grows run after run and ejabberd slows as it
+#                             does (BENCHMARKS.md); `clean` empties it
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 cd "$CONFAB_ROOT"

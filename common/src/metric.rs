@@ -93,7 +93,9 @@ pub const STAGE_BUCKETS: &[f64] = &[
 /// is reached, as the time since the node read the `send`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
-    /// Node: the client id claimed and the social cache probed (Redis).
+    /// Node: the client id claimed and the sender authorized (one Redis
+    /// round trip; Postgres too on a social-cache miss). Repeats of a
+    /// confirmed id and refused sends go no further and are not counted.
     Claimed,
     /// Node: the envelope written to the broker connection.
     Published,

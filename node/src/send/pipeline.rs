@@ -152,7 +152,6 @@ impl SendPath {
                 return unsent(refused(id, Denied::UNAVAILABLE));
             }
         };
-        Stage::Claimed.reached(Some(read_us));
         let (msg_id, ts) = claim.message();
         if let Seen::Sent { .. } = claim.seen() {
             // Confirmed before: the same answer, no second message.
@@ -166,6 +165,7 @@ impl SendPath {
             claim.release().await;
             return unsent(refused(id, denied));
         }
+        Stage::Claimed.reached(Some(read_us));
         let message = MessagePayload {
             msg_id,
             from: user,
@@ -196,11 +196,11 @@ impl SendPath {
                 let published = Instant::now();
                 Box::pin(async move {
                     let outcome = confirm.await;
-                    Stage::Confirmed.reached(read_us);
                     metrics::histogram!(metric::PUBLISH_CONFIRM_SECONDS)
                         .record(published.elapsed().as_secs_f64());
                     match outcome {
                         Ok(()) => {
+                            Stage::Confirmed.reached(read_us);
                             metrics::counter!(metric::MESSAGES_ACCEPTED).increment(1);
                             claim.confirmed();
                             ServerFrame::Sent { id, msg_id, ts }
