@@ -99,15 +99,7 @@ async fn a_node_starts_while_postgres_is_unreachable_and_answers_503() {
 #[tokio::test]
 async fn metrics_count_connections_and_messages() {
     let app = one_message_delivered().await;
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(&app).await;
     for series in [
         "confab_ws_connections",
         "confab_messages_accepted_total",
@@ -122,6 +114,12 @@ async fn metrics_count_connections_and_messages() {
             "{series} missing from /metrics:\n{text}"
         );
     }
+}
+
+/// The node's `/metrics` text.
+async fn metrics(app: &TestApp) -> String {
+    let reply = app.http.get(format!("{}/metrics", app.base)).send().await;
+    reply.unwrap().text().await.unwrap()
 }
 
 /// A one-node cluster in which alice's message reached bob.
@@ -158,15 +156,7 @@ async fn a_message_s_waterfall_has_every_stage() {
     };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let text = app
-            .http
-            .get(format!("{}/metrics", app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics(&app).await;
         let gone = missing(&text);
         if gone.is_empty() {
             // The stage buckets are the fine ones (50 µs first).
