@@ -342,6 +342,10 @@ fn app_state(
         }),
         acks,
         ws: (&config.ws).into(),
+        // As many replays read at once as the pool has connections.
+        replays: Arc::new(tokio::sync::Semaphore::new(
+            config.database.database_max_connections as usize,
+        )),
         // Sessions close (1001) by their own token, after the node left
         // Consul and stopped accepting, before its workers stop.
         shutdown: CancellationToken::new(),

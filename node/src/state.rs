@@ -43,10 +43,12 @@ pub struct AppState {
     pub sends: Arc<SendPath>,
     /// Where `read` and `typing` frames go.
     pub signals: Arc<crate::send::signal::Signals>,
-    /// Batches client acks into inbox deletes.
+    /// Batches client acks into device positions.
     pub acks: AckSender,
     /// WebSocket limits.
     pub ws: WsLimits,
+    /// Turns at the logs for connections' replays (see [`crate::ws::replay`]).
+    pub replays: Arc<tokio::sync::Semaphore>,
     /// Cancelled when the node stops: sessions close with 1001.
     pub shutdown: CancellationToken,
     /// Every running session, so that shutdown can wait for them.

@@ -60,16 +60,19 @@ impl Encoded {
     }
 }
 
-/// What the hub hands a connection.
+/// What the hub hands a connection: one pointer, shared by every local
+/// recipient. Small on purpose: a connection's queue allocates its slots in
+/// blocks of 32 when it opens, and an idle connection keeps that block (at
+/// 88 bytes an item it was 2.8 KB of every held connection).
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// A message for the connection's user.
-    Message(Encoded),
+    Message(Arc<Encoded>),
     /// A message this connection sent: not written, but the connection is
     /// now that far in the conversation.
-    Own(Encoded),
+    Own(Arc<Encoded>),
     /// A frame written as it is (receipts, typing, events).
-    Notice(Utf8Bytes),
+    Notice(Arc<Utf8Bytes>),
     /// Read the logs again from the positions written: deliveries may have
     /// been missed (the node's queue or presence was lost meanwhile).
     CatchUp,
@@ -184,7 +187,7 @@ impl Hub {
     /// messages were queued.
     pub fn deliver(&self, delivery: &Delivery) -> usize {
         // Encoded by the dispatcher; one copy for every local recipient.
-        let encoded = Encoded::delivered(delivery);
+        let encoded = Arc::new(Encoded::delivered(delivery));
         let conns = self.read();
         let mut queued = 0;
         for user in &delivery.recipients {
@@ -211,7 +214,7 @@ impl Hub {
     /// Hands `notice` to every local connection of its recipients but the
     /// one it names.
     pub fn notify(&self, notice: &Notice) {
-        let text = Utf8Bytes::from(notice.frame.as_str());
+        let text = Arc::new(Utf8Bytes::from(notice.frame.as_str()));
         let conns = self.read();
         for user in &notice.recipients {
             for conn in conns.get(user).into_iter().flatten() {
@@ -306,6 +309,11 @@ mod tests {
             }
         }
         ids
+    }
+
+    #[test]
+    fn an_outbound_item_is_a_pointer_and_its_tag() {
+        assert_eq!(std::mem::size_of::<Outbound>(), 16);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use confab_common::UserId;
 use confab_common::presence::Presence;
 use sea_orm::DatabaseConnection;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Tokens;
@@ -37,6 +38,8 @@ pub struct SessionContext {
     pub acks: AckSender,
     /// The conversation logs, for replays.
     pub db: DatabaseConnection,
+    /// Turns at the logs, shared by every connection's replay.
+    pub replays: Arc<Semaphore>,
     pub ws: WsLimits,
     /// Revoked sessions, checked once the connection is registered.
     pub tokens: Arc<Tokens>,
@@ -61,6 +64,7 @@ impl SessionContext {
             sends: state.sends.clone(),
             acks: state.acks.clone(),
             db: state.db.clone(),
+            replays: state.replays.clone(),
             ws: state.ws.clone(),
             shutdown: state.shutdown.clone(),
         }

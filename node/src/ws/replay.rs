@@ -6,6 +6,13 @@
 //! The first read also opens the device (`store::log::open_device`): it
 //! says where the device stands in every conversation, which the writer
 //! takes as its starting positions.
+//!
+//! Reads take turns ([`Reader::turns`], as many as the pool has
+//! connections). A burst of connects waits for its turns holding only a
+//! small future, and builds a read (a transaction, its statements, their
+//! rows) only once it has one: unbounded, 64 connects at a time left
+//! thousands of half-begun reads at once, about 30 KB each, and the node
+//! kept that memory after they ended (BENCHMARKS.md, issue 25).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,6 +20,7 @@ use std::time::Instant;
 
 use confab_common::{UserId, metric};
 use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::Semaphore;
 
 use crate::store::log::{self, Logged, Positions};
 
@@ -32,6 +40,8 @@ type Fetch = Pin<Box<dyn Future<Output = Result<Page, DbErr>> + Send>>;
 #[derive(Debug, Clone)]
 pub struct Reader {
     pub db: DatabaseConnection,
+    /// Turns at the logs, shared by the node's connections.
+    pub turns: Arc<Semaphore>,
     pub user: UserId,
     pub device: Arc<str>,
     pub page_size: u64,
@@ -123,19 +133,29 @@ impl Replay {
         let open = !self.opened;
         self.opened = true;
         self.fetch = Some(Box::pin(async move {
-            let Reader {
-                db, user, device, ..
-            } = &reader;
-            let mut page = Page::default();
-            let known = if open {
-                let opened = log::open_device(db, *user, device, reader.max_devices).await?;
-                page.opened = Some(opened.clone());
-                opened
-            } else {
-                known
-            };
-            page.messages = log::page(db, *user, device, &known, reader.page_size).await?;
-            Ok(page)
+            // The semaphore is never closed.
+            let _turn = (reader.turns.acquire().await).map_err(|e| DbErr::Custom(e.to_string()))?;
+            // Boxed after the turn: waiting, this future holds a pointer,
+            // not the read's state.
+            Box::pin(read(&reader, open, known)).await
         }));
     }
+}
+
+/// One page of `reader`'s logs after `known`; `open` first opens the device
+/// and reads from where it stands instead.
+async fn read(reader: &Reader, open: bool, known: Positions) -> Result<Page, DbErr> {
+    let Reader {
+        db, user, device, ..
+    } = reader;
+    let mut page = Page::default();
+    let known = if open {
+        let opened = log::open_device(db, *user, device, reader.max_devices).await?;
+        page.opened = Some(opened.clone());
+        opened
+    } else {
+        known
+    };
+    page.messages = log::page(db, *user, device, &known, reader.page_size).await?;
+    Ok(page)
 }

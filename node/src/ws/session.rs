@@ -123,6 +123,7 @@ where
         } = registration;
         let logs = Reader {
             db: ctx.db.clone(),
+            turns: ctx.replays.clone(),
             user: ctx.user,
             device: ctx.device.clone(),
             page_size: ctx.ws.replay_page,

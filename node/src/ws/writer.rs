@@ -174,7 +174,7 @@ where
                 Outbound::CatchUp => break Then::CatchUp,
                 Outbound::Notice(text) => {
                     self.sink
-                        .feed(Message::Text(text))
+                        .feed(Message::Text(Utf8Bytes::clone(&text)))
                         .await
                         .map_err(|_| Gone)?;
                     written += 1;
@@ -273,12 +273,12 @@ mod tests {
 
     fn live(conv: i64, seq: i64) -> Outbound {
         let l = logged(conv, seq);
-        Outbound::Message(Encoded::new(l.conv, &l.message))
+        Outbound::Message(Arc::new(Encoded::new(l.conv, &l.message)))
     }
 
     fn own(conv: i64, seq: i64) -> Outbound {
         let l = logged(conv, seq);
-        Outbound::Own(Encoded::new(l.conv, &l.message))
+        Outbound::Own(Arc::new(Encoded::new(l.conv, &l.message)))
     }
 
     fn written(sink: &[Message]) -> Vec<String> {
@@ -328,7 +328,7 @@ mod tests {
                 live(1, 4),
                 live(2, 6),
                 live(3, 1),
-                Outbound::Notice("{}".into()),
+                Outbound::Notice(Arc::new("{}".into())),
             ],
         )
         .await;
