@@ -1,22 +1,29 @@
-//! Client acks, written as device positions in batches: one statement for
-//! every ack that arrived (from any connection) within a short window,
-//! instead of one per frame. An ack is idempotent (a position only moves
-//! forward), so a batch that fails is simply tried again; acks lost in a
-//! crash only mean the messages come again on the device's next connect
-//! (and clients drop repeats by `msg_id`).
+//! Client acks, written as device positions in batches: every ack that
+//! arrived (from any connection) within a short window, folded into one
+//! position per device and conversation, in one statement (and a second for
+//! ids the connection's writer could not place, which Postgres resolves).
+//! An ack is idempotent (a position only moves forward), so a batch that
+//! fails is simply tried again; acks lost in a crash only mean the messages
+//! come again on the device's next connect (and clients drop repeats by
+//! `msg_id`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use confab_common::retry::Backoff;
-use confab_common::{MessageId, UserId, metric};
-use sea_orm::DatabaseConnection;
+use confab_common::{UserId, metric};
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::mpsc;
 
-use crate::store::log::{self, Ack};
+use crate::store::log::{self, Ack, DevicePosition};
+use crate::ws::writer::Resolved;
 
-/// How long acks gather before they are written.
-const WINDOW: Duration = Duration::from_millis(10);
+/// How long acks gather before they are written: long enough that a
+/// device's acks of a busy conversation fold into one position (a group of
+/// 1,000 at 130 messages/s made ~130,000 acks/s, most of Postgres's work),
+/// short enough that a crash loses little (those messages only come again).
+const WINDOW: Duration = Duration::from_millis(50);
 /// The most acks written in one statement.
 const MAX_BATCH: usize = 4096;
 /// Ack frames queued for the writer; sessions never wait for room (see
@@ -30,19 +37,19 @@ const MAX_PENDING: usize = 100_000;
 #[derive(Debug, Clone)]
 pub struct AckSender(mpsc::Sender<Acked>);
 
-/// One ack frame (or the messages a connection sent, which it has).
-type Acked = (UserId, Arc<str>, Vec<MessageId>);
+/// One ack frame of a device.
+type Acked = (UserId, Arc<str>, Resolved);
 
 impl AckSender {
-    /// Queues `device`'s ack of `msg_ids` without waiting: a session never
-    /// stalls on Postgres. If the writer is that far behind (Postgres down
-    /// for long), the ack is dropped and counted; its messages simply come
-    /// again on the next connect, and clients drop repeats by `msg_id`.
-    pub fn offer(&self, user: UserId, device: &Arc<str>, msg_ids: Vec<MessageId>) {
-        metrics::counter!(metric::ACKS).increment(msg_ids.len() as u64);
-        if let Err(e) = self.0.try_send((user, device.clone(), msg_ids)) {
-            let (_, _, dropped) = e.into_inner();
-            metrics::counter!(metric::ACKS_DROPPED).increment(dropped.len() as u64);
+    /// Queues `device`'s ack (`acked` messages, resolved by its writer)
+    /// without waiting: a session never stalls on Postgres. If the writer is
+    /// that far behind (Postgres down for long), the ack is dropped and
+    /// counted; its messages simply come again on the next connect, and
+    /// clients drop repeats by `msg_id`.
+    pub fn offer(&self, user: UserId, device: &Arc<str>, acked: usize, resolved: Resolved) {
+        metrics::counter!(metric::ACKS).increment(acked as u64);
+        if self.0.try_send((user, device.clone(), resolved)).is_err() {
+            metrics::counter!(metric::ACKS_DROPPED).increment(acked as u64);
             tracing::warn!(
                 user_id = user.0,
                 "ack writer behind or stopped; ack dropped"
@@ -58,22 +65,84 @@ pub fn writer(db: DatabaseConnection) -> (AckSender, impl Future<Output = ()>) {
     (AckSender(tx), write_loop(db, rx))
 }
 
-fn gather(pending: &mut Vec<Ack>, (user, device, ids): Acked) {
-    pending.extend(ids.into_iter().map(|msg_id| Ack {
-        user,
-        device: device.clone(),
-        msg_id,
-    }));
+/// Acks gathered for one write.
+#[derive(Debug, Default)]
+struct Pending {
+    /// The highest `seq` acked per device and conversation.
+    positions: HashMap<(UserId, Arc<str>, i64), i64>,
+    /// Acks of messages the writers could not place.
+    unknown: Vec<Ack>,
+}
+
+impl Pending {
+    fn gather(&mut self, (user, device, resolved): Acked) {
+        for (conv, seq) in resolved.positions {
+            let at = self
+                .positions
+                .entry((user, device.clone(), conv))
+                .or_insert(seq);
+            *at = (*at).max(seq);
+        }
+        self.unknown
+            .extend(resolved.unknown.into_iter().map(|msg_id| Ack {
+                user,
+                device: device.clone(),
+                msg_id,
+            }));
+    }
+
+    fn len(&self) -> usize {
+        self.positions.len() + self.unknown.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes up to [`MAX_BATCH`] of each kind; what was written is gone.
+    async fn write(&mut self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        let positions: Vec<DevicePosition> = self
+            .positions
+            .iter()
+            .take(MAX_BATCH)
+            .map(|((user, device, conv), seq)| DevicePosition {
+                user: *user,
+                device: device.clone(),
+                conv: *conv,
+                seq: *seq,
+            })
+            .collect();
+        log::advance_to(db, &positions).await?;
+        for p in positions {
+            self.positions.remove(&(p.user, p.device, p.conv));
+        }
+        let take = self.unknown.len().min(MAX_BATCH);
+        log::advance(db, &self.unknown[..take]).await?;
+        self.unknown.drain(..take);
+        Ok(())
+    }
+
+    /// Drops the oldest unknown ids, then arbitrary positions, past `max`.
+    fn bound(&mut self, max: usize) {
+        let excess = self.unknown.len().saturating_sub(max);
+        self.unknown.drain(..excess);
+        while self.positions.len() > max {
+            let Some(key) = self.positions.keys().next().cloned() else {
+                break;
+            };
+            self.positions.remove(&key);
+        }
+    }
 }
 
 async fn write_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Acked>) {
-    let mut pending: Vec<Ack> = Vec::new();
+    let mut pending = Pending::default();
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     let mut open = true;
     while open || !pending.is_empty() {
         if pending.is_empty() {
             match rx.recv().await {
-                Some(acked) => gather(&mut pending, acked),
+                Some(acked) => pending.gather(acked),
                 None => break,
             }
         }
@@ -84,23 +153,16 @@ async fn write_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Acked>) {
             tokio::select! {
                 () = &mut deadline => break,
                 item = rx.recv() => match item {
-                    Some(acked) => gather(&mut pending, acked),
+                    Some(acked) => pending.gather(acked),
                     None => open = false,
                 },
             }
         }
-        let take = pending.len().min(MAX_BATCH);
-        match log::advance(&db, &pending[..take]).await {
-            Ok(_) => {
-                pending.drain(..take);
-                backoff.reset();
-            }
+        match pending.write(&db).await {
+            Ok(()) => backoff.reset(),
             Err(e) => {
                 tracing::warn!(error = %e, pending = pending.len(), "cannot write acks; retrying");
-                if pending.len() > MAX_PENDING {
-                    let excess = pending.len() - MAX_PENDING;
-                    pending.drain(..excess);
-                }
+                pending.bound(MAX_PENDING);
                 if !open {
                     // Shutting down with Postgres away: what is left will be
                     // delivered again on the next connect.

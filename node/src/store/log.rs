@@ -192,9 +192,55 @@ pub struct Ack {
     pub msg_id: MessageId,
 }
 
+/// Where one device's client acked up to, in one conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePosition {
+    pub user: UserId,
+    pub device: Arc<str>,
+    pub conv: i64,
+    pub seq: i64,
+}
+
+/// Moves each device's position in each conversation up to `positions` (at
+/// most one per device and conversation), in one statement; a position
+/// never moves back. Conversations the user is not in (any more), and
+/// devices that were forgotten, change nothing.
+pub async fn advance_to(
+    db: &impl ConnectionTrait,
+    positions: &[DevicePosition],
+) -> Result<u64, DbErr> {
+    if positions.is_empty() {
+        return Ok(0);
+    }
+    let users: Vec<i64> = positions.iter().map(|p| p.user.0).collect();
+    let devices: Vec<String> = positions.iter().map(|p| p.device.to_string()).collect();
+    let convs: Vec<i64> = positions.iter().map(|p| p.conv).collect();
+    let seqs: Vec<i64> = positions.iter().map(|p| p.seq).collect();
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"INSERT INTO device_positions (user_id, device, conv_id, seq)
+               SELECT a.u, a.d, a.c, a.s
+               FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) AS a(u, d, c, s)
+               JOIN conversations c ON c.id = a.c
+               JOIN devices dv ON dv.user_id = a.u AND dv.device = a.d
+               WHERE (c.group_id IS NULL AND a.u IN (c.user_lo, c.user_hi))
+                  OR EXISTS (SELECT 1 FROM group_members gm
+                             WHERE gm.group_id = c.group_id AND gm.user_id = a.u)
+               ON CONFLICT (user_id, device, conv_id)
+               DO UPDATE SET seq = GREATEST(device_positions.seq, EXCLUDED.seq)"#,
+            [users.into(), devices.into(), convs.into(), seqs.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
 /// Moves each acking device's position past the messages it acked, in one
 /// statement; a position never moves back. Ids of messages the user cannot
-/// see, and devices that were forgotten, change nothing.
+/// see, and devices that were forgotten, change nothing. The acks are first
+/// folded into one position per device and conversation (a message is one
+/// index probe), and only those are checked and written: a window's acks of
+/// a busy group are a few rows, not one per message.
 pub async fn advance(db: &impl ConnectionTrait, acks: &[Ack]) -> Result<u64, DbErr> {
     if acks.is_empty() {
         return Ok(0);
@@ -205,16 +251,19 @@ pub async fn advance(db: &impl ConnectionTrait, acks: &[Ack]) -> Result<u64, DbE
     let result = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"INSERT INTO device_positions (user_id, device, conv_id, seq)
-               SELECT a.u, a.d, m.conv_id, max(m.seq)
-               FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS a(u, d, msg)
-               JOIN messages m ON m.msg_id = a.msg
-               JOIN conversations c ON c.id = m.conv_id
+            r#"WITH acked AS (
+                   SELECT a.u, a.d, m.conv_id, max(m.seq) AS seq
+                   FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS a(u, d, msg)
+                   JOIN messages m ON m.msg_id = a.msg
+                   GROUP BY a.u, a.d, m.conv_id)
+               INSERT INTO device_positions (user_id, device, conv_id, seq)
+               SELECT a.u, a.d, a.conv_id, a.seq
+               FROM acked a
+               JOIN conversations c ON c.id = a.conv_id
                JOIN devices dv ON dv.user_id = a.u AND dv.device = a.d
                WHERE (c.group_id IS NULL AND a.u IN (c.user_lo, c.user_hi))
                   OR EXISTS (SELECT 1 FROM group_members gm
                              WHERE gm.group_id = c.group_id AND gm.user_id = a.u)
-               GROUP BY a.u, a.d, m.conv_id
                ON CONFLICT (user_id, device, conv_id)
                DO UPDATE SET seq = GREATEST(device_positions.seq, EXCLUDED.seq)"#,
             [users.into(), devices.into(), msgs.into()],

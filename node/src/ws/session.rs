@@ -225,9 +225,9 @@ where
             Command::Ping => Ok(self.writer.frame(&ServerFrame::Pong).await?),
             Command::Ack(msg_ids) => {
                 if !msg_ids.is_empty() {
-                    self.ctx
-                        .acks
-                        .offer(self.ctx.user, &self.ctx.device, msg_ids);
+                    let acked = msg_ids.len();
+                    let resolved = self.writer.resolve(msg_ids);
+                    (self.ctx.acks).offer(self.ctx.user, &self.ctx.device, acked, resolved);
                 }
                 Ok(())
             }
