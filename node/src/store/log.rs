@@ -192,6 +192,20 @@ pub struct Ack {
     pub msg_id: MessageId,
 }
 
+/// Writes the positions in `acked` (`u`, `d`, `c`, `s`: user, device,
+/// conversation, `seq`; one row per device and conversation), never moving
+/// one back, for devices that exist and users who are in the conversation.
+const WRITE_ACKED: &str = "INSERT INTO device_positions (user_id, device, conv_id, seq)
+    SELECT a.u, a.d, a.c, a.s
+    FROM acked a
+    JOIN conversations c ON c.id = a.c
+    JOIN devices dv ON dv.user_id = a.u AND dv.device = a.d
+    WHERE (c.group_id IS NULL AND a.u IN (c.user_lo, c.user_hi))
+       OR EXISTS (SELECT 1 FROM group_members gm
+                  WHERE gm.group_id = c.group_id AND gm.user_id = a.u)
+    ON CONFLICT (user_id, device, conv_id)
+    DO UPDATE SET seq = GREATEST(device_positions.seq, EXCLUDED.seq)";
+
 /// Where one device's client acked up to, in one conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DevicePosition {
@@ -219,16 +233,12 @@ pub async fn advance_to(
     let result = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"INSERT INTO device_positions (user_id, device, conv_id, seq)
-               SELECT a.u, a.d, a.c, a.s
-               FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) AS a(u, d, c, s)
-               JOIN conversations c ON c.id = a.c
-               JOIN devices dv ON dv.user_id = a.u AND dv.device = a.d
-               WHERE (c.group_id IS NULL AND a.u IN (c.user_lo, c.user_hi))
-                  OR EXISTS (SELECT 1 FROM group_members gm
-                             WHERE gm.group_id = c.group_id AND gm.user_id = a.u)
-               ON CONFLICT (user_id, device, conv_id)
-               DO UPDATE SET seq = GREATEST(device_positions.seq, EXCLUDED.seq)"#,
+            format!(
+                "WITH acked AS (
+                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
+                     AS a(u, d, c, s))
+                 {WRITE_ACKED}"
+            ),
             [users.into(), devices.into(), convs.into(), seqs.into()],
         ))
         .await?;
@@ -251,21 +261,14 @@ pub async fn advance(db: &impl ConnectionTrait, acks: &[Ack]) -> Result<u64, DbE
     let result = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"WITH acked AS (
-                   SELECT a.u, a.d, m.conv_id, max(m.seq) AS seq
-                   FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS a(u, d, msg)
-                   JOIN messages m ON m.msg_id = a.msg
-                   GROUP BY a.u, a.d, m.conv_id)
-               INSERT INTO device_positions (user_id, device, conv_id, seq)
-               SELECT a.u, a.d, a.conv_id, a.seq
-               FROM acked a
-               JOIN conversations c ON c.id = a.conv_id
-               JOIN devices dv ON dv.user_id = a.u AND dv.device = a.d
-               WHERE (c.group_id IS NULL AND a.u IN (c.user_lo, c.user_hi))
-                  OR EXISTS (SELECT 1 FROM group_members gm
-                             WHERE gm.group_id = c.group_id AND gm.user_id = a.u)
-               ON CONFLICT (user_id, device, conv_id)
-               DO UPDATE SET seq = GREATEST(device_positions.seq, EXCLUDED.seq)"#,
+            format!(
+                "WITH acked AS (
+                     SELECT a.u, a.d, m.conv_id AS c, max(m.seq) AS s
+                     FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS a(u, d, msg)
+                     JOIN messages m ON m.msg_id = a.msg
+                     GROUP BY a.u, a.d, m.conv_id)
+                 {WRITE_ACKED}"
+            ),
             [users.into(), devices.into(), msgs.into()],
         ))
         .await?;
