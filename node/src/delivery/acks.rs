@@ -12,12 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use confab_common::retry::Backoff;
-use confab_common::{UserId, metric};
+use confab_common::{MessageId, UserId, metric};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::mpsc;
 
-use crate::store::log::{self, Ack, DevicePosition};
-use crate::ws::writer::Resolved;
+use crate::store::log::{self, Ack, DevicePosition, Positions};
 
 /// How long acks gather before they are written: long enough that a
 /// device's acks of a busy conversation fold into one position (a group of
@@ -36,6 +35,16 @@ const MAX_PENDING: usize = 100_000;
 /// Where sessions send acks.
 #[derive(Debug, Clone)]
 pub struct AckSender(mpsc::Sender<Acked>);
+
+/// A client's ack, as far as its connection's writer could tell where the
+/// acked messages sit (`Writer::resolve`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The highest `seq` acked in each conversation.
+    pub positions: Positions,
+    /// Ids the writer does not know (written too long ago, or never).
+    pub unknown: Vec<MessageId>,
+}
 
 /// One ack frame of a device.
 type Acked = (UserId, Arc<str>, Resolved);
@@ -126,12 +135,12 @@ impl Pending {
     fn bound(&mut self, max: usize) {
         let excess = self.unknown.len().saturating_sub(max);
         self.unknown.drain(..excess);
-        while self.positions.len() > max {
-            let Some(key) = self.positions.keys().next().cloned() else {
-                break;
-            };
-            self.positions.remove(&key);
-        }
+        let mut excess = self.positions.len().saturating_sub(max);
+        self.positions.retain(|_, _| {
+            let keep = excess == 0;
+            excess = excess.saturating_sub(1);
+            keep
+        });
     }
 }
 
@@ -172,5 +181,44 @@ async fn write_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Acked>) {
                 tokio::time::sleep(backoff.next_delay()).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acked(user: i64, device: &str, positions: Positions, unknown: &[i64]) -> Acked {
+        let resolved = Resolved {
+            positions,
+            unknown: unknown.iter().copied().map(MessageId).collect(),
+        };
+        (UserId(user), Arc::from(device), resolved)
+    }
+
+    #[test]
+    fn a_windows_acks_fold_into_the_highest_seq_per_device_and_conversation() {
+        let mut pending = Pending::default();
+        pending.gather(acked(1, "phone", vec![(7, 3), (8, 1)], &[]));
+        pending.gather(acked(1, "phone", vec![(7, 5)], &[42]));
+        pending.gather(acked(1, "phone", vec![(7, 4)], &[]));
+        pending.gather(acked(1, "laptop", vec![(7, 2)], &[]));
+        let mut positions: Vec<(&str, i64, i64)> = pending
+            .positions
+            .iter()
+            .map(|((_, device, conv), seq)| (&**device, *conv, *seq))
+            .collect();
+        positions.sort_unstable();
+        assert_eq!(
+            positions,
+            [("laptop", 7, 2), ("phone", 7, 5), ("phone", 8, 1)]
+        );
+        assert_eq!(pending.unknown.len(), 1);
+        assert_eq!(pending.len(), 4);
+
+        pending.bound(2);
+        assert_eq!((pending.positions.len(), pending.unknown.len()), (2, 1));
+        pending.bound(0);
+        assert!(pending.is_empty());
     }
 }

@@ -30,6 +30,7 @@ use confab_common::{MessageId, UserId, metric};
 use futures_util::{Sink, SinkExt};
 use tokio::sync::mpsc;
 
+use crate::delivery::acks::Resolved;
 use crate::delivery::hub::{Encoded, Outbound};
 use crate::store::log::{Logged, Positions};
 use crate::ws::recent::RecentIds;
@@ -81,15 +82,6 @@ pub struct Writer<W> {
     /// The messages written and not yet acked, oldest first: id, then
     /// conversation and `seq`.
     unacked: VecDeque<(MessageId, i64, i64)>,
-}
-
-/// A client's ack, as far as the writer could tell where its messages sit.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    /// The highest `seq` acked in each conversation.
-    pub positions: Positions,
-    /// Ids the writer does not know (written too long ago, or never).
-    pub unknown: Vec<MessageId>,
 }
 
 impl<W> Writer<W>
