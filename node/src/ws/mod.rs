@@ -15,6 +15,7 @@ pub mod replay;
 pub mod session;
 pub mod signals;
 pub mod throttle;
+pub mod unacked;
 pub mod writer;
 
 use std::sync::Arc;

@@ -14,12 +14,12 @@
 //!   are. (Nothing here acks: only the client's own acks move its device's
 //!   position, so a position never claims a message the client did not get.)
 //!
-//! The writer also remembers where the messages it wrote sit (the last
-//! [`UNACKED`]), so that the client's acks of them become positions here
+//! The writer also remembers where the messages it wrote lately sit
+//! ([`Unacked`]), so that the client's acks of them become positions here
 //! ([`Writer::resolve`]) and are written one per device and conversation,
 //! without Postgres looking each message up.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
@@ -35,12 +35,10 @@ use crate::delivery::hub::{Encoded, Outbound};
 use crate::store::log::{Logged, Positions};
 use crate::ws::recent::RecentIds;
 use crate::ws::replay::Page;
+use crate::ws::unacked::Unacked;
 
 /// Deliveries written before one flush.
 const WRITE_BATCH: usize = 64;
-/// Written messages remembered for the client's acks; acks of older ones are
-/// resolved by Postgres instead.
-const UNACKED: usize = 256;
 
 /// The socket is gone: nothing more can be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,9 +77,8 @@ pub struct Writer<W> {
     opened_at: i64,
     /// What this connection sent lately: passed.
     sent: RecentIds,
-    /// The messages written and not yet acked, oldest first: id, then
-    /// conversation and `seq`.
-    unacked: VecDeque<(MessageId, i64, i64)>,
+    /// The messages written and not yet acked, and where they sit.
+    unacked: Unacked,
 }
 
 impl<W> Writer<W>
@@ -97,31 +94,13 @@ where
             device,
             opened_at: confab_common::ids::now_ms(),
             sent: RecentIds::default(),
-            unacked: VecDeque::new(),
+            unacked: Unacked::default(),
         }
     }
 
-    /// Where the messages `acked` sit, for those this writer wrote lately;
-    /// each is forgotten once acked.
+    /// Where the messages `acked` sit, for those this writer wrote lately.
     pub fn resolve(&mut self, acked: Vec<MessageId>) -> Resolved {
-        let mut highest: HashMap<i64, i64> = HashMap::new();
-        let mut unknown = Vec::new();
-        for id in acked {
-            // Acks mostly come in the order written: found at the front.
-            match self.unacked.iter().position(|&(m, _, _)| m == id) {
-                Some(i) => {
-                    if let Some((_, conv, seq)) = self.unacked.remove(i) {
-                        let at = highest.entry(conv).or_insert(seq);
-                        *at = (*at).max(seq);
-                    }
-                }
-                None => unknown.push(id),
-            }
-        }
-        Resolved {
-            positions: highest.into_iter().collect(),
-            unknown,
-        }
+        self.unacked.resolve(acked)
     }
 
     /// Notes that this connection sent `msg_id` (it is never written back).
@@ -263,11 +242,7 @@ where
     }
 
     async fn feed(&mut self, message: &Encoded) -> Result<(), Gone> {
-        if self.unacked.len() == UNACKED {
-            self.unacked.pop_front();
-        }
-        self.unacked
-            .push_back((message.msg_id, message.conv, message.seq));
+        (self.unacked).written(message.msg_id, message.conv, message.seq);
         self.sink
             .feed(Message::Text(message.text.clone()))
             .await
@@ -416,34 +391,5 @@ mod tests {
         assert_eq!(writer.positions(), [(1, 7)]);
         drop(writer);
         assert_eq!(written(&out), ["c1s2", "c1s3", "c1s4", "c1s6"]);
-    }
-
-    #[tokio::test]
-    async fn acks_of_written_messages_become_the_highest_seq_of_each_conversation() {
-        let mut out = Vec::new();
-        let sink = (&mut out).sink_map_err(|e: Infallible| match e {});
-        let mut writer = writer(sink);
-        let page = Page {
-            opened: Some(vec![(1, 0), (2, 0)]),
-            messages: vec![logged(1, 1), logged(1, 2), logged(2, 1)],
-        };
-        assert_eq!(writer.page(&page).await, Ok(3));
-        // Ids of conversation 1, seq 2 and 1; of conversation 2, seq 1; and
-        // one this writer never wrote.
-        let mut resolved = writer.resolve(vec![
-            MessageId(102),
-            MessageId(101),
-            MessageId(201),
-            MessageId(999),
-        ]);
-        resolved.positions.sort_unstable();
-        assert_eq!(resolved.positions, [(1, 2), (2, 1)]);
-        assert_eq!(resolved.unknown, [MessageId(999)]);
-        // Acked once: a second ack of the same id is left to Postgres
-        // (where it changes nothing).
-        assert_eq!(
-            writer.resolve(vec![MessageId(102)]).unknown,
-            [MessageId(102)]
-        );
     }
 }
