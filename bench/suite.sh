@@ -18,6 +18,11 @@
 # the rounds, an open-loop rate sweep (SWEEP rates, labels "sweep <rate>/s")
 # of both gives the highest rate each holds with p99 < 50 ms.
 #
+# Each round also measures the floor of Confab's path with no Confab code in
+# it (`broker`, labels "floor …"): a quorum queue, a commit and a Redis read
+# in the relay, a transient queue, at w8's 8 in flight and at 1,000 msg/s —
+# what the w8 and 1,000/s targets are "within 1 ms of".
+#
 # Settings (environment): REPEAT=3, DURATION=20 (seconds of traffic per run),
 # PAIRS=100 (direct and xmpp pairs: 200 users), EJABBERD=1 (0: no ejabberd
 # runs), CONNECTIONS=15000 (idle connections; needs `ulimit -n` above it
@@ -27,7 +32,8 @@
 # bench cluster (same settings: export BENCH_BIN and the like before
 # running this).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/../scripts/lib.sh"
+cd "$CONFAB_ROOT"
 
 OUT=${1:-docs/bench}
 REPEAT=${REPEAT:-3}
@@ -43,6 +49,11 @@ NODE2=http://127.0.0.1:19002
 PIDS=$(bench/run-local.sh pids)
 [ -n "$PIDS" ] || { echo "the bench cluster is not running: bench/run-local.sh start" >&2; exit 1; }
 mkdir -p "$OUT"
+# The floor runs' relay writes to the bench cluster's database (a table of
+# each run's own, dropped after it) and reads its Redis.
+FLOOR_STORES=(--database-url "$PG_URL_BASE/${BENCH_DATABASE:-confab_bench}${BENCH_PG_QUERY-$PG_URL_QUERY}"
+  --redis-url "redis://127.0.0.1:6379")
+FLOOR=(broker --queue-type quorum --second-queue transient "${FLOOR_STORES[@]}" --publishers 8)
 
 run() { # name args...
   local name=$1
@@ -102,6 +113,9 @@ for i in $(seq "$REPEAT"); do
     echo "## xmpp-*-$i skipped (no ejabberd)" >&2
   fi
   run "broker-1000-$i" broker --rate 1000 --duration "$DURATION" --label "1000/s$SUFFIX"
+  run "floor-w8-$i" "${FLOOR[@]}" --in-flight 1 --duration "$DURATION" --label "floor w8$SUFFIX"
+  run "floor-1000-$i" "${FLOOR[@]}" --in-flight 64 --rate 1000 --duration "$DURATION" \
+    --label "floor 1000/s$SUFFIX"
   run "group-$i" group --url "$NODE1" --url "$NODE2" --members 1000 --offline 0 --senders 4 \
     --in-flight 4 --duration "$DURATION" --label "1000 online$SUFFIX"
   run "offline-$i" offline --url "$NODE1" --url "$NODE2" --messages 10000 --verify --label "10000$SUFFIX"

@@ -14,10 +14,10 @@
 #[path = "smoke/cluster.rs"]
 mod cluster;
 
-use cluster::{Cluster, broker_conn};
+use cluster::{Cluster, broker_conn, relay_stores};
 use confab_bench::Ctx;
 use confab_bench::output::RunRecord;
-use confab_bench::scenario::broker::{BrokerOptions, QueueType};
+use confab_bench::scenario::broker::{BrokerOptions, QueueType, SecondQueue};
 use confab_bench::scenario::connections::ConnectionsOptions;
 use confab_bench::scenario::direct::DirectOptions;
 use confab_bench::scenario::group::GroupOptions;
@@ -262,4 +262,26 @@ async fn the_broker_alone_loses_nothing() {
         assert!(record.value("delivered").unwrap() > 0.0);
         assert_eq!(record.value("delivered"), record.value("confirmed"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_path_floor_commits_and_loses_nothing() {
+    // Confab's path without Confab: quorum, a commit and a Redis read in
+    // the relay, then a transient queue.
+    let (database_url, redis_url) = relay_stores();
+    let options = BrokerOptions {
+        queue_type: QueueType::Quorum,
+        second_queue: SecondQueue::Transient,
+        database_url: Some(database_url),
+        redis_url: Some(redis_url),
+        publishers: 2,
+        in_flight: 4,
+        ..BrokerOptions::ceiling(broker_conn(), 1.0, 64)
+    };
+    let record = confab_bench::scenario::broker::run(&Ctx::new(true), &options)
+        .await
+        .unwrap();
+    assert_clean(&record);
+    assert!(record.value("delivered").unwrap() > 0.0);
+    assert_eq!(record.value("delivered"), record.value("confirmed"));
 }

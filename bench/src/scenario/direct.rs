@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::broker::{self, BrokerConn, BrokerOptions};
 use super::pairs::{PairTraffic, lost_between_partners};
-use super::traffic::{self, Plan, SendPlan};
+use super::traffic::{self, Merged, Plan, SendPlan};
 use crate::Ctx;
 use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, To};
@@ -92,7 +92,13 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
     let waterfall = Waterfall::start(&o.target).await?;
     let traffic = traffic::drive(ctx, plans, &t.shape(), "direct").await?;
 
-    let (e2e, confirm, mut correctness, fell_behind) = traffic.merged();
+    let Merged {
+        e2e,
+        confirm,
+        mut correctness,
+        fell_behind,
+        late,
+    } = traffic.merged();
     correctness.lost = lost_between_partners(&traffic);
     let confirmed = traffic.confirmed_by_sender();
     let confirmed_total: usize = confirmed.values().map(|c| c.len()).sum();
@@ -110,6 +116,7 @@ pub async fn run(ctx: &Ctx, o: &DirectOptions) -> anyhow::Result<RunRecord> {
     if t.rate > 0.0 {
         record.figure("target rate", t.rate, "msg/s");
         record.figure("fell behind schedule", fell_behind as f64, "sends dropped");
+        record.latencies.insert("late".into(), late.summary());
     }
     record.latencies.insert("e2e".into(), e2e.summary());
     record.latencies.insert("sent".into(), confirm.summary());

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use super::traffic::{self, Plan, SendPlan, Shape, count_missing};
+use super::traffic::{self, Merged, Plan, SendPlan, Shape, count_missing};
 use crate::Ctx;
 use crate::client::rest::Api;
 use crate::client::ws::{Endpoint, To};
@@ -130,7 +130,13 @@ pub async fn run(ctx: &Ctx, o: &GroupOptions) -> anyhow::Result<RunRecord> {
             }
         }
     }
-    let (e2e, confirm, mut correctness, fell_behind) = traffic.merged();
+    let Merged {
+        e2e,
+        confirm,
+        mut correctness,
+        fell_behind,
+        late,
+    } = traffic.merged();
     correctness.lost = lost;
     let messages: usize = confirmed.values().map(|c| c.len()).sum();
     record.figure(
@@ -151,6 +157,7 @@ pub async fn run(ctx: &Ctx, o: &GroupOptions) -> anyhow::Result<RunRecord> {
     if o.rate > 0.0 {
         record.figure("target rate", o.rate, "msg/s");
         record.figure("fell behind schedule", fell_behind as f64, "sends dropped");
+        record.latencies.insert("late".into(), late.summary());
     }
     record.latencies.insert("e2e".into(), e2e.summary());
     record.latencies.insert("sent".into(), confirm.summary());

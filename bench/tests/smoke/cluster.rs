@@ -222,6 +222,12 @@ async fn remove(unique: &str) {
     }
 }
 
+/// Postgres (its `test` database) and Redis for the broker scenario's
+/// relay writes.
+pub fn relay_stores() -> (String, String) {
+    (format!("{}/test", postgres()), redis_url())
+}
+
 /// The tests' broker, under a queue prefix of the smoke tests' own.
 pub fn broker_conn() -> BrokerConn {
     BrokerConn {

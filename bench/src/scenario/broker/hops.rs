@@ -19,6 +19,7 @@ use lapin::{BasicProperties, Channel, Confirmation};
 use tokio::time::MissedTickBehavior;
 
 use super::Shared;
+use super::writes::Writes;
 use crate::output::Correctness;
 use crate::scenario::Body;
 use crate::stats::Latency;
@@ -116,16 +117,39 @@ pub(super) async fn publish(
     Ok((latency, keys, errors))
 }
 
-/// The relay: take what A has ready (up to `batch`), republish it all to B,
-/// wait for every confirm, then ack the batch at once.
+/// How the relay works.
+pub(super) struct Relaying {
+    /// Unacked messages it may hold.
+    pub(super) prefetch: u16,
+    /// Most messages per batch.
+    pub(super) batch: usize,
+    /// Whether it republishes persistent messages (to a durable B).
+    pub(super) persistent: bool,
+    /// What it writes between the hops.
+    pub(super) writes: Writes,
+}
+
+/// The relay: take what A has ready (up to `batch`), do its writes,
+/// republish it all to B, wait for every confirm, then ack the batch at
+/// once.
 pub(super) async fn relay(
     consume: Channel,
     publish: Channel,
     queues: [String; 2],
-    prefetch: u16,
-    batch: usize,
+    relaying: Relaying,
     shared: Arc<Shared>,
 ) -> anyhow::Result<()> {
+    let Relaying {
+        prefetch,
+        batch,
+        persistent: durable,
+        mut writes,
+    } = relaying;
+    let properties = if durable {
+        persistent()
+    } else {
+        BasicProperties::default().with_delivery_mode(1)
+    };
     publish
         .confirm_select(ConfirmSelectOptions::default())
         .await
@@ -158,6 +182,8 @@ pub(super) async fn relay(
                 _ => break,
             }
         }
+        let bodies: Vec<&[u8]> = deliveries.iter().map(|d| d.data.as_slice()).collect();
+        writes.apply(&bodies).await?;
         // Every write at once (polled in order, so frames keep their
         // order), then every confirm.
         let writes = deliveries.iter().map(|delivery| {
@@ -166,7 +192,7 @@ pub(super) async fn relay(
                 ShortString::from(queues[1].as_str()),
                 BasicPublishOptions::default(),
                 &delivery.data,
-                persistent(),
+                properties.clone(),
             )
         });
         let confirms = try_join_all(writes).await.context("republishing to B")?;

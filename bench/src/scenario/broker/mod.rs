@@ -7,9 +7,15 @@
 //! in the payload; in-flight is bounded per publisher until the sink has
 //! the message. The queues are this run's own and deleted at the end.
 //!
+//! With `--second-queue transient --database-url … --redis-url …` it is the
+//! floor of Confab's whole path: the relay commits each batch to Postgres
+//! and reads Redis once before republishing to a transient queue, as the
+//! dispatcher appends, locates and publishes to node queues ([`writes`]).
+//!
 //! This module sets up and measures; [`hops`] holds the three stages.
 
 mod hops;
+mod writes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,9 +100,34 @@ pub struct BrokerOptions {
     #[arg(long, value_enum, default_value_t = QueueType::Classic)]
     pub queue_type: QueueType,
 
+    /// Kind of the second queue: as the first, or transient (the kind of
+    /// Confab's node queues: classic, not durable, messages not persistent).
+    #[arg(long, value_enum, default_value_t = SecondQueue::Same)]
+    pub second_queue: SecondQueue,
+
+    /// Postgres the relay commits each batch to before republishing it
+    /// (one multi-row insert, its own transaction): the dispatcher's append
+    /// reduced to the durable write it must wait for.
+    #[arg(long)]
+    pub database_url: Option<String>,
+
+    /// Redis the relay reads once per batch after the commit (`EXISTS` of
+    /// the batch's senders): the dispatcher's presence read.
+    #[arg(long)]
+    pub redis_url: Option<String>,
+
     /// Most seconds to wait after publishing for the last messages.
     #[arg(long, default_value_t = 15.0)]
     pub drain: f64,
+}
+
+/// Kind of the second queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SecondQueue {
+    /// The kind `--queue-type` says.
+    Same,
+    /// Transient classic (Confab's node queues).
+    Transient,
 }
 
 impl BrokerOptions {
@@ -114,6 +145,9 @@ impl BrokerOptions {
             batch: 256,
             prefetch: 1024,
             queue_type: QueueType::Classic,
+            second_queue: SecondQueue::Same,
+            database_url: None,
+            redis_url: None,
             drain: 15.0,
         }
     }
@@ -143,13 +177,25 @@ pub async fn run(ctx: &Ctx, o: &BrokerOptions) -> anyhow::Result<RunRecord> {
     ];
     let admin = connect(&o.conn.amqp_url, "admin").await?;
     let channel = admin.create_channel().await.context("opening a channel")?;
+    let writes = writes::Writes::open(
+        o.database_url.as_deref(),
+        o.redis_url.as_deref(),
+        &ctx.run_id,
+    )
+    .await?;
     let mut result = async {
-        for queue in &queues {
-            declare(&channel, queue, o.queue_type).await?;
-        }
-        measure(ctx, o, &queues).await
+        declare(&channel, &queues[0], Some(o.queue_type)).await?;
+        let second = match o.second_queue {
+            SecondQueue::Same => Some(o.queue_type),
+            SecondQueue::Transient => None,
+        };
+        declare(&channel, &queues[1], second).await?;
+        measure(ctx, o, &queues, writes.clone()).await
     }
     .await;
+    if let (Err(e), Ok(_)) = (writes.close().await, &result) {
+        result = Err(e);
+    }
     for queue in &queues {
         let deleted = channel
             .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
@@ -170,9 +216,10 @@ async fn connect(url: &str, role: &str) -> anyhow::Result<Connection> {
         .context("connecting to RabbitMQ")
 }
 
-async fn declare(channel: &Channel, queue: &str, kind: QueueType) -> anyhow::Result<()> {
+/// Declares `queue`: durable of `kind`, or transient classic (`None`).
+async fn declare(channel: &Channel, queue: &str, kind: Option<QueueType>) -> anyhow::Result<()> {
     let mut args = FieldTable::default();
-    if kind == QueueType::Quorum {
+    if kind == Some(QueueType::Quorum) {
         args.insert(
             "x-queue-type".into(),
             AMQPValue::LongString("quorum".into()),
@@ -182,7 +229,7 @@ async fn declare(channel: &Channel, queue: &str, kind: QueueType) -> anyhow::Res
         .queue_declare(
             queue.into(),
             QueueDeclareOptions {
-                durable: true,
+                durable: kind.is_some(),
                 ..QueueDeclareOptions::default()
             },
             args,
@@ -192,11 +239,18 @@ async fn declare(channel: &Channel, queue: &str, kind: QueueType) -> anyhow::Res
     Ok(())
 }
 
-async fn measure(ctx: &Ctx, o: &BrokerOptions, queues: &[String; 2]) -> anyhow::Result<RunRecord> {
+async fn measure(
+    ctx: &Ctx,
+    o: &BrokerOptions,
+    queues: &[String; 2],
+    writes: writes::Writes,
+) -> anyhow::Result<RunRecord> {
     let params = json!({
         "duration": o.duration, "publishers": o.publishers, "in_flight": o.in_flight,
         "rate": o.rate, "body_bytes": o.body_bytes, "batch": o.batch,
         "prefetch": o.prefetch, "queue_type": format!("{:?}", o.queue_type).to_lowercase(),
+        "second_queue": format!("{:?}", o.second_queue).to_lowercase(),
+        "commit": o.database_url.is_some(), "presence_read": o.redis_url.is_some(),
     });
     let mut record = RunRecord::new(ctx, "broker", o.label.clone(), params);
     let clock = ctx.clock;
@@ -229,8 +283,12 @@ async fn measure(ctx: &Ctx, o: &BrokerOptions, queues: &[String; 2]) -> anyhow::
         relay_conn.create_channel().await?,
         relay_conn.create_channel().await?,
         queues.clone(),
-        o.prefetch,
-        o.batch,
+        hops::Relaying {
+            prefetch: o.prefetch,
+            batch: o.batch,
+            persistent: o.second_queue == SecondQueue::Same,
+            writes,
+        },
         shared.clone(),
     ));
     let per_publisher = (o.rate > 0.0).then(|| o.rate / o.publishers as f64);

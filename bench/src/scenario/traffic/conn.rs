@@ -198,6 +198,7 @@ impl Conn {
         })
         .await;
         self.out.fell_behind = self.schedule.fell_behind;
+        self.out.late = std::mem::take(&mut self.schedule.late);
         if !self.pending.is_empty() {
             *self
                 .out

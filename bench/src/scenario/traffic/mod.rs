@@ -129,6 +129,18 @@ pub struct Outcome {
     /// Scheduled sends dropped because the sender fell more than a second
     /// behind its rate.
     pub fell_behind: u64,
+    /// At a fixed rate: scheduled time → write, for sends from here.
+    pub late: Latency,
+}
+
+/// Every connection's figures together.
+#[derive(Debug, Default)]
+pub struct Merged {
+    pub e2e: Latency,
+    pub confirm: Latency,
+    pub correctness: Correctness,
+    pub fell_behind: u64,
+    pub late: Latency,
 }
 
 /// What the whole traffic did.
@@ -148,18 +160,16 @@ pub struct Traffic {
 
 impl Traffic {
     /// Every connection's latencies and errors together.
-    pub fn merged(&self) -> (Latency, Latency, Correctness, u64) {
-        let mut e2e = Latency::new();
-        let mut confirm = Latency::new();
-        let mut correctness = Correctness::default();
-        let mut fell_behind = 0;
+    pub fn merged(&self) -> Merged {
+        let mut merged = Merged::default();
         for o in &self.outcomes {
-            e2e.merge(&o.e2e);
-            confirm.merge(&o.confirm);
-            correctness.merge(&o.correctness);
-            fell_behind += o.fell_behind;
+            merged.e2e.merge(&o.e2e);
+            merged.confirm.merge(&o.confirm);
+            merged.correctness.merge(&o.correctness);
+            merged.fell_behind += o.fell_behind;
+            merged.late.merge(&o.late);
         }
-        (e2e, confirm, correctness, fell_behind)
+        merged
     }
 
     /// The `msg_id`s each sender index had confirmed.

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use crate::stats::Latency;
+
 /// One sender's schedule.
 #[derive(Debug)]
 pub struct Schedule {
@@ -20,6 +22,11 @@ pub struct Schedule {
     max_owed: usize,
     /// Scheduled sends dropped because more than a second was owed.
     pub fell_behind: u64,
+    /// At a fixed rate, each send's scheduled time → its write: how late
+    /// the generator itself sent (tokio's timer fires on the millisecond,
+    /// and the generator shares the cores). It is part of `e2e`, which
+    /// counts from the scheduled time.
+    pub late: Latency,
 }
 
 impl Schedule {
@@ -44,6 +51,7 @@ impl Schedule {
             owed: VecDeque::new(),
             max_owed: rate.map_or(0, |r| (r.ceil() as usize).max(1)),
             fell_behind: 0,
+            late: Latency::new(),
         }
     }
 
@@ -70,7 +78,13 @@ impl Schedule {
     /// The send time the next message carries: its scheduled time, or
     /// `now` in a closed loop.
     pub fn take(&mut self, now: u64) -> u64 {
-        self.owed.pop_front().unwrap_or(now)
+        match self.owed.pop_front() {
+            Some(due) => {
+                self.late.record_nanos(now.saturating_sub(due));
+                due
+            }
+            None => now,
+        }
     }
 }
 

@@ -197,6 +197,7 @@ impl Conn {
         })
         .await;
         self.out.fell_behind = self.schedule.fell_behind;
+        self.out.late = std::mem::take(&mut self.schedule.late);
         self.out
     }
 }

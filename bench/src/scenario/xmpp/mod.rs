@@ -20,7 +20,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde_json::json;
 
 use super::pairs::{PairTraffic, lost_between_partners};
-use super::traffic;
+use super::traffic::{self, Merged};
 use crate::Ctx;
 use crate::client::ws::Ws;
 use crate::client::xmpp::XmppEndpoint;
@@ -119,7 +119,13 @@ pub async fn run(ctx: &Ctx, o: &XmppOptions) -> anyhow::Result<RunRecord> {
         .collect();
     let traffic = traffic::drive_with(ctx, plans, &t.shape(), "xmpp", conn::run).await?;
 
-    let (e2e, _, mut correctness, fell_behind) = traffic.merged();
+    let Merged {
+        e2e,
+        mut correctness,
+        fell_behind,
+        late,
+        ..
+    } = traffic.merged();
     correctness.lost = lost_between_partners(&traffic);
     record.figure(
         "delivered/s",
@@ -132,6 +138,7 @@ pub async fn run(ctx: &Ctx, o: &XmppOptions) -> anyhow::Result<RunRecord> {
     if t.rate > 0.0 {
         record.figure("target rate", t.rate, "msg/s");
         record.figure("fell behind schedule", fell_behind as f64, "sends dropped");
+        record.latencies.insert("late".into(), late.summary());
     }
     record.latencies.insert("e2e".into(), e2e.summary());
     record.timeline = traffic.timeline;
