@@ -193,8 +193,10 @@ pub async fn run(ctx: &Ctx, o: &BrokerOptions) -> anyhow::Result<RunRecord> {
         measure(ctx, o, &queues, writes.clone()).await
     }
     .await;
-    if let (Err(e), Ok(_)) = (writes.close().await, &result) {
-        result = Err(e);
+    match (writes.close().await, &mut result) {
+        (Err(e), Ok(_)) => result = Err(e),
+        (Ok(Some(rows)), Ok(record)) => record.figure("committed", rows as f64, "messages"),
+        _ => {}
     }
     for queue in &queues {
         let deleted = channel

@@ -27,6 +27,15 @@ impl Writes {
         run_id: &str,
     ) -> anyhow::Result<Self> {
         let mut writes = Self::default();
+        // Redis first: nothing to undo if it cannot be reached.
+        if let Some(url) = redis_url {
+            let client = redis::Client::open(url).context("the Redis URL")?;
+            let connection = client
+                .get_multiplexed_async_connection()
+                .await
+                .context("connecting to Redis")?;
+            writes.redis = Some((connection, format!("confab-bench:{run_id}:present:")));
+        }
         if let Some(url) = database_url {
             let db = Database::connect(url)
                 .await
@@ -39,32 +48,26 @@ impl Writes {
                 .context("creating the relay's table")?;
             writes.db = Some((db, table));
         }
-        if let Some(url) = redis_url {
-            let client = redis::Client::open(url).context("the Redis URL")?;
-            let connection = client
-                .get_multiplexed_async_connection()
-                .await
-                .context("connecting to Redis")?;
-            writes.redis = Some((connection, format!("confab-bench:{run_id}:present:")));
-        }
         Ok(writes)
     }
 
-    /// Commits `bodies` (one row each), then reads their senders' keys.
+    /// Commits this run's `bodies` (one row each), then reads their
+    /// senders' keys; anything else in the batch is left out.
     pub(super) async fn apply(&mut self, bodies: &[&[u8]]) -> anyhow::Result<()> {
-        let decoded: Vec<Body> = bodies
+        let ours: Vec<(&str, Body)> = bodies
             .iter()
-            .filter_map(|b| std::str::from_utf8(b).ok().and_then(Body::decode))
+            .filter_map(|b| std::str::from_utf8(b).ok())
+            .filter_map(|text| Body::decode(text).map(|body| (text, body)))
             .collect();
+        if ours.is_empty() {
+            return Ok(());
+        }
         if let Some((db, table)) = &self.db {
-            let ids: Vec<i64> = decoded
+            let ids: Vec<i64> = ours
                 .iter()
-                .map(|b| ((b.sender as i64) << 40) | b.seq as i64)
+                .map(|(_, b)| ((b.sender as i64) << 40) | b.seq as i64)
                 .collect();
-            let texts: Vec<String> = bodies
-                .iter()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .collect();
+            let texts: Vec<String> = ours.iter().map(|(text, _)| (*text).to_owned()).collect();
             let insert = Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 format!("INSERT INTO {table} SELECT * FROM unnest($1::bigint[], $2::text[])"),
@@ -75,9 +78,9 @@ impl Writes {
                 .context("committing the batch")?;
         }
         if let Some((redis, prefix)) = &mut self.redis {
-            let keys: Vec<String> = decoded
+            let keys: Vec<String> = ours
                 .iter()
-                .map(|b| format!("{prefix}{}", b.sender))
+                .map(|(_, b)| format!("{prefix}{}", b.sender))
                 .collect();
             let _: u64 = redis::cmd("EXISTS")
                 .arg(&keys)
@@ -88,13 +91,26 @@ impl Writes {
         Ok(())
     }
 
-    /// Drops this run's table.
-    pub(super) async fn close(&self) -> anyhow::Result<()> {
-        if let Some((db, table)) = &self.db {
-            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
-                .await
-                .context("dropping the relay's table")?;
-        }
-        Ok(())
+    /// Drops this run's table; returns how many rows it held (`None`
+    /// without Postgres).
+    pub(super) async fn close(&self) -> anyhow::Result<Option<u64>> {
+        let Some((db, table)) = &self.db else {
+            return Ok(None);
+        };
+        let count = Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT count(*) AS n FROM {table}"),
+        );
+        let rows = db
+            .query_one_raw(count)
+            .await
+            .context("counting the relay's rows")?
+            .map(|row| row.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+            .await
+            .context("dropping the relay's table")?;
+        Ok(Some(rows.max(0) as u64))
     }
 }
