@@ -121,4 +121,18 @@ mod tests {
         assert_eq!(schedule.take(99), 30);
         assert!(!schedule.ready());
     }
+
+    #[tokio::test]
+    async fn a_send_is_as_late_as_its_write_after_its_tick() {
+        let mut schedule = Schedule::new(Some(2.0), 0);
+        schedule.owe(1_000_000);
+        assert_eq!(schedule.take(3_000_000), 1_000_000);
+        let late = schedule.late.summary();
+        assert_eq!(late.count, 1);
+        assert!((1990..=2010).contains(&late.max_us), "{} µs", late.max_us);
+        // A closed loop is never late.
+        let mut closed = Schedule::new(None, 0);
+        closed.take(42);
+        assert_eq!(closed.late.count(), 0);
+    }
 }
