@@ -1,5 +1,8 @@
-//! The one way Confab talks to RabbitMQ: pooled connections and a bound on
-//! every wait for the broker.
+//! The one way Confab talks to RabbitMQ: pooled connections, a bound on
+//! every wait for the broker, and the one publish ([`Broker::publish`]):
+//! mandatory, with publisher confirms, whose outcome is typed
+//! ([`Confirmed`]) so that no caller can take a nack or a return for a
+//! success.
 //!
 //! Why every wait is bounded: lapin has no handshake timeout, and a broker
 //! that is booting (`rabbitmqctl start_app`, a restarted container) accepts
@@ -16,6 +19,14 @@
 use std::time::Duration;
 
 use deadpool_lapin::{Pool, PoolError, Timeouts};
+use lapin::options::BasicPublishOptions;
+use lapin::types::ShortString;
+use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
+
+/// How often a long-lived channel (a publisher's, a
+/// consumer's) is looked at between events, to notice that its connection
+/// died without telling us.
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why a broker operation did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +41,41 @@ pub enum BrokerError {
     /// The broker did not answer in time; the connection is presumed dead.
     #[error("RabbitMQ did not answer {what} within {after:?}")]
     Timeout { what: &'static str, after: Duration },
+}
+
+/// What the broker said of one publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Routed and taken (written, for a persistent message on a durable
+    /// queue).
+    Acked,
+    /// Unroutable (the queue named does not exist): handed back, stored
+    /// nowhere. Carries the routing key.
+    Returned(String),
+    /// Refused: the broker could not take it (an internal error, a queue
+    /// that rejects publishes when full). Nothing is known to be stored.
+    Nacked,
+}
+
+/// A publish written to its channel, its confirm still to come.
+#[derive(Debug)]
+#[must_use = "a publish is not done until its confirm is read"]
+pub struct Unconfirmed(PublisherConfirm);
+
+impl Unconfirmed {
+    /// Waits (without a bound: bound it with [`Broker::bounded`] or a
+    /// timeout of the caller's own) for the broker's word on the publish.
+    pub async fn confirmed(self) -> lapin::Result<Confirmed> {
+        Ok(match self.0.await? {
+            Confirmation::Ack(None) => Confirmed::Acked,
+            Confirmation::Ack(Some(returned)) => {
+                Confirmed::Returned(returned.delivery.routing_key.to_string())
+            }
+            // Every channel of ours selects confirms: a channel that did
+            // not cannot say the message was taken.
+            Confirmation::Nack(_) | Confirmation::NotRequested => Confirmed::Nacked,
+        })
+    }
 }
 
 /// Pooled connections to RabbitMQ and the bound on every wait for it.
@@ -108,6 +154,44 @@ impl Broker {
                 after: self.timeout,
             }),
         }
+    }
+
+    /// Publishes `payload` to the queue `queue` through the default
+    /// exchange, within the bound, on `channel` (which has confirms
+    /// selected). Always mandatory: a message for a queue that does not
+    /// exist comes back as [`Confirmed::Returned`] instead of being dropped
+    /// with an ack.
+    pub async fn publish(
+        &self,
+        channel: &Channel,
+        queue: &str,
+        payload: &[u8],
+        properties: BasicProperties,
+    ) -> Result<Unconfirmed, BrokerError> {
+        let publish = channel.basic_publish(
+            ShortString::from(""),
+            ShortString::from(queue),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            payload,
+            properties,
+        );
+        Ok(Unconfirmed(self.bounded("basic.publish", publish).await?))
+    }
+
+    /// [`Broker::publish`], then its confirm, each within the bound.
+    pub async fn publish_confirmed(
+        &self,
+        channel: &Channel,
+        queue: &str,
+        payload: &[u8],
+        properties: BasicProperties,
+    ) -> Result<Confirmed, BrokerError> {
+        let unconfirmed = self.publish(channel, queue, payload, properties).await?;
+        self.bounded("publisher confirm", unconfirmed.confirmed())
+            .await
     }
 
     /// Opens a channel on `connection`, within the bound.

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::ids::{ConvKey, MessageId, UserId};
+use crate::ids::{ConvId, ConvKey, MessageId, Seq, UserId};
 use crate::presence::ConnKey;
 use crate::wire::{MessagePayload, ServerFrame, Target};
 
@@ -33,7 +33,7 @@ pub struct Envelope {
 #[serde(tag = "signal", rename_all = "snake_case")]
 pub enum SignalKind {
     /// Read `conv` up to `seq` (the node stored the read position first).
-    Read { conv: Target, seq: i64 },
+    Read { conv: Target, seq: Seq },
     /// Typing in `conv` (already throttled by the node).
     Typing { conv: Target },
     /// The user's first device connected (`true`) or last one went.
@@ -50,22 +50,13 @@ pub struct Signal {
     pub kind: SignalKind,
 }
 
-/// A frame the node built for some users (a social event): the dispatcher
-/// only finds where they are connected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notify {
-    pub users: Vec<UserId>,
-    /// The server frame, as JSON text.
-    pub notify: String,
-}
-
 /// One item of `input`. Untagged: an [`Envelope`] is what it always was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Input {
     Message(Envelope),
     Signal(Signal),
-    Notify(Notify),
+    Notice(Notice),
 }
 
 impl Input {
@@ -89,7 +80,7 @@ impl Input {
                 SignalKind::Read { conv, .. } | SignalKind::Typing { conv } => conv.conv_of(s.from),
                 SignalKind::Presence { .. } => ConvKey::direct(s.from, s.from),
             },
-            Input::Notify(n) => {
+            Input::Notice(n) => {
                 let first = n.users.first().copied().unwrap_or(UserId(0));
                 ConvKey::direct(first, first)
             }
@@ -105,13 +96,14 @@ pub struct Delivery {
     pub frame: Box<RawValue>,
     pub msg_id: MessageId,
     /// The conversation's internal id (the key of device positions).
-    pub conv: i64,
+    pub conv: ConvId,
     /// The message's place in its conversation.
-    pub seq: i64,
+    pub seq: Seq,
     /// When the node accepted the message (Unix ms).
     pub ts: i64,
     /// Who gets it: the recipients and the sender (for their other devices).
-    pub recipients: Vec<UserId>,
+    #[serde(alias = "recipients")]
+    pub users: Vec<UserId>,
     /// The sending connection: it only learns the message's position.
     pub origin: ConnKey,
     /// When the node read the `send` (Unix µs), for the stage metrics.
@@ -133,13 +125,22 @@ fn empty_object() -> Box<RawValue> {
     RawValue::from_string("{}".to_owned()).unwrap_or_default()
 }
 
-/// A frame for some users connected to one node, written as it is.
+/// A frame for some users, written to their sockets as it is (never
+/// stored): a social event a node built (on `input`), or what the
+/// dispatcher made of a signal; the dispatcher splits it by node (in a
+/// [`Bundle`], `users` are then that node's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
-    /// The server frame, as JSON text.
+    /// The server frame, as JSON text. (`notify` is its name in items a
+    /// node of the previous version left on `input`.)
+    #[serde(alias = "notify")]
     pub frame: String,
-    pub recipients: Vec<UserId>,
+    /// Whose devices get it. (`recipients` in bundles of the previous
+    /// version.)
+    #[serde(alias = "recipients")]
+    pub users: Vec<UserId>,
     /// A connection that must not get it (the one the signal came from).
+    #[serde(default)]
     pub except: Option<ConnKey>,
 }
 
@@ -162,5 +163,26 @@ impl Bundle {
     /// Whether it carries nothing.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_the_previous_version_left_in_the_queues_still_decode() {
+        let old_input = br#"{"users":[1,2],"notify":"{\"type\":\"event\"}"}"#;
+        assert_eq!(
+            Input::decode_all(old_input).unwrap(),
+            [Input::Notice(Notice {
+                frame: r#"{"type":"event"}"#.into(),
+                users: vec![UserId(1), UserId(2)],
+                except: None,
+            })]
+        );
+        let old_bundle = br#"{"notices":[{"frame":"{}","recipients":[3],"except":null}]}"#;
+        let bundle: Bundle = serde_json::from_slice(old_bundle).unwrap();
+        assert_eq!(bundle.notices[0].users, [UserId(3)]);
     }
 }

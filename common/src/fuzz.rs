@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use crate::envelope::{Bundle, Delivery, Envelope, Input};
-use crate::ids::{GroupId, MessageId, NodeId, UserId};
+use crate::ids::{ConvId, GroupId, MessageId, NodeId, Seq, UserId};
 use crate::presence::ConnKey;
 use crate::wire::{ClientFrame, MessagePayload, Target};
 
@@ -73,7 +73,7 @@ fn payload() -> impl Strategy<Value = MessagePayload> {
             to,
             body,
             ts,
-            seq,
+            seq: seq.map(Seq),
         })
 }
 
@@ -122,10 +122,10 @@ proptest! {
             deliveries: vec![Delivery {
                 frame: Delivery::frame_of(&message),
                 msg_id: message.msg_id,
-                conv,
-                seq: message.seq.unwrap_or_default(),
+                conv: ConvId(conv),
+                seq: message.seq.unwrap_or(Seq(0)),
                 ts: message.ts,
-                recipients: users.into_iter().map(UserId).collect(),
+                users: users.into_iter().map(UserId).collect(),
                 origin,
                 read_us: None,
             }],
@@ -135,7 +135,7 @@ proptest! {
         let (sent, got) = (&bundle.deliveries[0], &decoded.deliveries[0]);
         prop_assert_eq!(got.frame.get(), sent.frame.get());
         prop_assert_eq!((got.msg_id, got.conv, got.seq, got.ts), (sent.msg_id, sent.conv, sent.seq, sent.ts));
-        prop_assert_eq!(&got.recipients, &sent.recipients);
+        prop_assert_eq!(&got.users, &sent.users);
         prop_assert_eq!(got.origin, sent.origin);
         // The frame is the message, as a client reads it.
         let frame: serde_json::Value = serde_json::from_str(got.frame.get()).unwrap();

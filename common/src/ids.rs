@@ -45,6 +45,25 @@ integer_id!(
     /// A group chat (`groups.id`).
     GroupId
 );
+integer_id!(
+    /// A conversation's log (`conversations.id`): the key of its messages,
+    /// of device and read positions. Internal: clients name a conversation
+    /// by its [`Target`](crate::wire::Target) as they see it.
+    ConvId
+);
+integer_id!(
+    /// A message's place in its conversation's log: 1, 2, 3, … with no
+    /// gaps. 0 stands before the first message (a position that has seen
+    /// nothing).
+    Seq
+);
+
+impl Seq {
+    /// The place right after this one.
+    pub const fn next(self) -> Self {
+        Self(self.0 + 1)
+    }
+}
 
 /// Which node (or dispatcher) process this is: part of every message id it
 /// mints and the name of its private queue, so it must be unique in a cluster.
@@ -179,14 +198,15 @@ pub fn now_ms() -> i64 {
 /// finds a conversation's log row by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConvKey {
-    Direct(i64, i64),
-    Group(i64),
+    /// The two users, the smaller id first.
+    Direct(UserId, UserId),
+    Group(GroupId),
 }
 
 impl ConvKey {
     /// The direct conversation of `a` and `b`, whichever sends.
     pub fn direct(a: UserId, b: UserId) -> Self {
-        Self::Direct(a.0.min(b.0), a.0.max(b.0))
+        Self::Direct(a.min(b), a.max(b))
     }
 }
 

@@ -12,6 +12,8 @@ pub mod envelope;
 mod fuzz;
 pub mod health;
 pub mod ids;
+pub mod keys;
+pub mod log;
 pub mod metric;
 pub mod presence;
 pub mod retry;
@@ -21,4 +23,4 @@ pub mod telemetry;
 pub mod topology;
 pub mod wire;
 
-pub use ids::{GroupId, MessageId, MessageIdGenerator, NodeId, UserId};
+pub use ids::{ConvId, GroupId, MessageId, MessageIdGenerator, NodeId, Seq, UserId};

@@ -28,6 +28,7 @@ use redis::aio::ConnectionManager;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{NodeId, UserId, now_ms};
+use crate::keys::Keyspace;
 
 /// How often a node announces that it is alive.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
@@ -88,13 +89,13 @@ impl<'de> Deserialize<'de> for ConnKey {
 #[derive(Clone)]
 pub struct Presence {
     redis: ConnectionManager,
-    prefix: String,
+    keys: Keyspace,
 }
 
 impl fmt::Debug for Presence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Presence")
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.keys.prefix())
             .finish_non_exhaustive()
     }
 }
@@ -104,20 +105,20 @@ impl Presence {
     pub fn new(redis: ConnectionManager, prefix: impl Into<String>) -> Self {
         Self {
             redis,
-            prefix: prefix.into(),
+            keys: Keyspace::new(prefix),
         }
     }
 
     fn user_key(&self, user: UserId) -> String {
-        format!("{}presence:{}", self.prefix, user.0)
+        self.keys.presence(user)
     }
 
     fn nodes_key(&self) -> String {
-        format!("{}nodes", self.prefix)
+        self.keys.nodes()
     }
 
     fn node_users_key(&self, node: NodeId, incarnation: u64) -> String {
-        format!("{}node_users:{}:{}", self.prefix, node.0, incarnation)
+        self.keys.node_users(node, incarnation)
     }
 
     /// The incarnation `node`'s record names, alive or not: read by a node

@@ -21,6 +21,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::entity::{friendships, group_members, groups};
 use crate::ids::{GroupId, UserId};
+use crate::keys::Keyspace;
 use crate::wire::Target;
 
 /// How long a cached set lives without being invalidated.
@@ -43,12 +44,12 @@ pub enum SocialError {
 /// pipeline (the node sends them with the client-id claim: one round trip
 /// per send).
 #[derive(Debug, Clone)]
-pub struct Probe {
+pub struct Lookup {
     key: String,
     member: i64,
 }
 
-/// What the cache alone says about a probe.
+/// What the cache alone says about a lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cached {
     /// Not cached (or expired): ask [`SocialCache`] the long way.
@@ -61,16 +62,16 @@ pub enum Cached {
     NoSuchGroup,
 }
 
-impl Probe {
-    /// Adds the probe's three commands to `pipe`; their replies read as
-    /// `(bool, bool, bool)` for [`Probe::read`].
+impl Lookup {
+    /// Adds the lookup's three commands to `pipe`; their replies read as
+    /// `(bool, bool, bool)` for [`Lookup::read`].
     pub fn add_to(&self, pipe: &mut redis::Pipeline) {
         pipe.exists(&self.key)
             .sismember(&self.key, self.member)
             .sismember(&self.key, NO_SUCH_GROUP);
     }
 
-    /// The answer, from the replies of [`Probe::add_to`]'s commands.
+    /// The answer, from the replies of [`Lookup::add_to`]'s commands.
     pub fn read((cached, member, missing): (bool, bool, bool)) -> Cached {
         match (cached, missing, member) {
             (false, _, _) => Cached::Unknown,
@@ -86,13 +87,13 @@ impl Probe {
 pub struct SocialCache {
     redis: ConnectionManager,
     db: DatabaseConnection,
-    prefix: String,
+    keys: Keyspace,
 }
 
 impl std::fmt::Debug for SocialCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SocialCache")
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.keys.prefix())
             .finish_non_exhaustive()
     }
 }
@@ -107,27 +108,27 @@ impl SocialCache {
         Self {
             redis,
             db,
-            prefix: prefix.into(),
+            keys: Keyspace::new(prefix),
         }
     }
 
     fn friends_key(&self, user: UserId) -> String {
-        format!("{}friends:{}", self.prefix, user.0)
+        self.keys.friends(user)
     }
 
     fn members_key(&self, group: GroupId) -> String {
-        format!("{}members:{}", self.prefix, group.0)
+        self.keys.members(group)
     }
 
     /// What to ask the cache about `from` writing to `to`: whether `to` is
     /// among `from`'s friends, or `from` among the group's members.
-    pub fn probe(&self, from: UserId, to: Target) -> Probe {
+    pub fn lookup(&self, from: UserId, to: Target) -> Lookup {
         match to {
-            Target::User(to) => Probe {
+            Target::User(to) => Lookup {
                 key: self.friends_key(from),
                 member: to.0,
             },
-            Target::Group(group) => Probe {
+            Target::Group(group) => Lookup {
                 key: self.members_key(group),
                 member: from.0,
             },

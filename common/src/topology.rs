@@ -67,8 +67,8 @@ impl Topology {
         // A fixed mix (splitmix64's finaliser): every process, whatever its
         // build, picks the same shard.
         let mut x = match key {
-            ConvKey::Direct(lo, hi) => (lo as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi as u64,
-            ConvKey::Group(g) => (g as u64) ^ 0x5851_f42d_4c95_7f2d,
+            ConvKey::Direct(lo, hi) => (lo.0 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi.0 as u64,
+            ConvKey::Group(g) => (g.0 as u64) ^ 0x5851_f42d_4c95_7f2d,
         };
         x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -199,7 +199,7 @@ pub fn transient_json() -> BasicProperties {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::UserId;
+    use crate::ids::{GroupId, UserId};
 
     const PINNED: [u16; 8] = [0, 0, 1, 0, 0, 1, 1, 3];
 
@@ -207,14 +207,14 @@ mod tests {
     fn shard_zero_is_the_old_input_queue_and_shards_are_stable() {
         let one = Topology::new("c.", 1);
         assert_eq!(one.inputs(), vec!["c.input"]);
-        assert_eq!(one.shard_of(ConvKey::Group(7)), 0);
+        assert_eq!(one.shard_of(ConvKey::Group(GroupId(7))), 0);
         let four = Topology::new("c.", 4);
         assert_eq!(
             four.inputs(),
             ["c.input", "c.input.1", "c.input.2", "c.input.3"]
         );
         // Pinned: nodes and dispatchers of different builds must agree.
-        let picks: Vec<u16> = (1..=8).map(|g| four.shard_of(ConvKey::Group(g))).collect();
+        let picks: Vec<u16> = (1..=8).map(|g| four.shard_of(ConvKey::Group(GroupId(g)))).collect();
         assert_eq!(picks, PINNED);
         // Every shard gets some of many conversations.
         let mut used = [0usize; 4];

@@ -1,6 +1,6 @@
 //! One batch of an `input` shard as a unit of work, in two stages that
 //! overlap across batches:
-//! 1. [`Dispatch::prepare`]: decode (poison to `input.dead`), put in
+//! 1. [`Dispatch::route_batch`]: decode (poison to `input.dead`), put in
 //!    `msg_id` order, route (append to the logs, then presence, then the
 //!    plan), retrying while Postgres or Redis is down;
 //! 2. [`publish_stage`]: publish each node's bundle, wait for every
@@ -18,8 +18,8 @@
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use confab_common::broker::{Broker, BrokerError};
-use confab_common::envelope::{Envelope, Input, Notify, Signal};
+use confab_common::broker::{self, Broker, BrokerError};
+use confab_common::envelope::{Envelope, Input, Notice, Signal};
 use confab_common::metric::Stage;
 use confab_common::retry::Backoff;
 use confab_common::{metric, topology};
@@ -27,10 +27,9 @@ use futures_util::StreamExt;
 use futures_util::future::try_join_all;
 use futures_util::stream::FuturesOrdered;
 use lapin::Acker;
+use lapin::Channel;
 use lapin::message::Delivery as AmqpDelivery;
-use lapin::options::{BasicAckOptions, BasicPublishOptions, BasicRejectOptions};
-use lapin::types::ShortString;
-use lapin::{Channel, Confirmation};
+use lapin::options::{BasicAckOptions, BasicRejectOptions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -62,7 +61,7 @@ pub enum BatchError {
 struct Decoded {
     messages: Vec<Envelope>,
     signals: Vec<Signal>,
-    notifies: Vec<Notify>,
+    notices: Vec<Notice>,
 }
 
 /// A routed batch, for stage 2: its bundles, and what acks it.
@@ -87,7 +86,7 @@ pub struct Dispatch<'a> {
 impl Dispatch<'_> {
     /// Stage 1: decodes and routes `batch`, retrying while Postgres or
     /// Redis is down.
-    pub async fn prepare(&self, batch: Vec<AmqpDelivery>) -> Result<Planned, BatchError> {
+    pub async fn route_batch(&self, batch: Vec<AmqpDelivery>) -> Result<Planned, BatchError> {
         let received = Instant::now();
         let last = batch.last().map(|d| d.acker.clone());
         let redelivered = batch.iter().filter(|d| d.redelivered).count() as u64;
@@ -120,7 +119,7 @@ impl Dispatch<'_> {
         let mut decoded = Decoded {
             messages: Vec::with_capacity(batch.len()),
             signals: Vec::new(),
-            notifies: Vec::new(),
+            notices: Vec::new(),
         };
         for delivery in batch {
             match Input::decode_all(&delivery.data) {
@@ -129,7 +128,7 @@ impl Dispatch<'_> {
                         match item {
                             Input::Message(envelope) => decoded.messages.push(envelope),
                             Input::Signal(signal) => decoded.signals.push(signal),
-                            Input::Notify(notify) => decoded.notifies.push(notify),
+                            Input::Notice(notice) => decoded.notices.push(notice),
                         }
                     }
                 }
@@ -149,7 +148,7 @@ impl Dispatch<'_> {
         loop {
             let routed = self
                 .router
-                .route(&decoded.messages, &decoded.signals, &decoded.notifies)
+                .route(&decoded.messages, &decoded.signals, &decoded.notices)
                 .await;
             match routed {
                 Ok(outgoing) => return Ok(outgoing),
@@ -233,20 +232,11 @@ async fn publish(
         items += out.bundle.len();
         // A bundle is plain data; encoding it cannot fail.
         let payload = serde_json::to_vec(&out.bundle).unwrap_or_default();
-        let publish = channel.basic_publish(
-            ShortString::from(""),
-            ShortString::from(out.queue.as_str()),
-            // Mandatory: a queue that is gone (its node died) returns the
-            // bundle instead of dropping it silently; it is in the logs
-            // either way, but the return tells us.
-            BasicPublishOptions {
-                mandatory: true,
-                ..BasicPublishOptions::default()
-            },
-            &payload,
-            topology::transient_json(),
-        );
-        confirms.push(broker.bounded("basic.publish bundle", publish).await?);
+        // A queue that is gone (its node died) returns the bundle: it is in
+        // the logs either way, and its recipients replay it.
+        let properties = topology::transient_json();
+        let unconfirmed = broker.publish(channel, &out.queue, &payload, properties);
+        confirms.push(unconfirmed.await?.confirmed());
         Stage::Routed.reached_all(out.bundle.deliveries.iter().filter_map(|d| d.read_us));
     }
     metrics::counter!(metric::DELIVERIES_PUBLISHED).increment(items as u64);
@@ -261,14 +251,14 @@ async fn publish(
         let confirmations = broker
             .bounded("publisher confirms", try_join_all(confirms))
             .await?;
-        for confirmation in confirmations {
-            match confirmation {
-                Confirmation::Ack(None) | Confirmation::NotRequested => {}
-                Confirmation::Ack(Some(returned)) => {
-                    tracing::debug!(queue = %returned.delivery.routing_key, "node queue gone; its recipients will replay");
+        for confirmed in confirmations {
+            match confirmed {
+                broker::Confirmed::Acked => {}
+                broker::Confirmed::Returned(queue) => {
+                    tracing::debug!(%queue, "node queue gone; its recipients will replay");
                     metrics::counter!(metric::DELIVERIES_RETURNED).increment(1);
                 }
-                Confirmation::Nack(_) => return Err(BatchError::Nacked),
+                broker::Confirmed::Nacked => return Err(BatchError::Nacked),
             }
         }
         metrics::histogram!(metric::DISPATCH_CONFIRM_SECONDS)

@@ -2,7 +2,7 @@
 //! connection of its own (single active consumer per shard, manual acks,
 //! bounded prefetch), with a publish channel with confirms for that shard's
 //! deliveries. Each shard's loop takes what the shard has ready, up to a
-//! batch, routes it ([`Dispatch::prepare`]) and hands it to its publish
+//! batch, routes it ([`Dispatch::route_batch`]) and hands it to its publish
 //! stage ([`publish_stage`]), which publishes, waits for confirms and acks
 //! while the loop routes the next batch. On any broker failure the shard
 //! connects again with backoff (unacked envelopes go back to the queue with
@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use confab_common::broker::Broker;
+use confab_common::broker::{Broker, CHECK_INTERVAL};
 use confab_common::retry::Backoff;
 use confab_common::{metric, topology};
 use futures_util::{FutureExt, StreamExt};
@@ -30,11 +30,6 @@ use crate::route::Router;
 /// How long a dispatcher gathers its first window after subscribing (and any
 /// window that starts with a redelivery) before routing it.
 const SETTLE: Duration = Duration::from_millis(250);
-
-/// How often an idle consumer checks that its channel is still open (lapin
-/// marks the channels of a dead connection; this finds it even when no
-/// envelope arrives to fail on).
-const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The `input` consumer: one loop per shard.
 #[derive(Debug)]
@@ -56,7 +51,7 @@ pub struct InputConsumer {
 
 /// Why consuming a shard ended without a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ended {
+enum ShardExit {
     /// Shutdown.
     Stopped,
     /// The shard's home dispatcher is up: subscribe again, behind it.
@@ -110,8 +105,8 @@ impl InputConsumer {
             let close = connection.close(200, "dispatcher shard stopping".into());
             self.broker.bounded("connection.close", close).await.ok();
             match consumed {
-                Ok(Ended::Stopped) => break,
-                Ok(Ended::HandedOver) => {
+                Ok(ShardExit::Stopped) => break,
+                Ok(ShardExit::HandedOver) => {
                     tracing::info!(shard, "handed the shard over to its home dispatcher");
                 }
                 Err(e) => {
@@ -134,7 +129,7 @@ impl InputConsumer {
         shard: u16,
         connection: &lapin::Connection,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<Ended> {
+    ) -> anyhow::Result<ShardExit> {
         let channels = self.open(connection).await?;
         let queue = self.router.topology.input(shard);
         let tag = ShortString::from(format!("dispatcher-{}-{shard}", self.homes.me()));
@@ -164,7 +159,7 @@ impl InputConsumer {
         let mut homes = tokio::time::interval(ANNOUNCE_EVERY);
         let ended = loop {
             let first = tokio::select! {
-                () = shutdown.cancelled() => break Ended::Stopped,
+                () = shutdown.cancelled() => break ShardExit::Stopped,
                 _ = check.tick() => {
                     anyhow::ensure!(channels.consume.status().connected(), "the input channel closed");
                     continue;
@@ -173,7 +168,7 @@ impl InputConsumer {
                     // Active (it received) on another's home shard that
                     // is up: hand it over.
                     if self.home_check(shard, settled).await {
-                        break Ended::HandedOver;
+                        break ShardExit::HandedOver;
                     }
                     continue;
                 }
@@ -193,7 +188,7 @@ impl InputConsumer {
                 take_ready(&mut consumer, first, self.batch)?
             };
             settled = true;
-            let planned = dispatch.prepare(batch).await?;
+            let planned = dispatch.route_batch(batch).await?;
             if to_publish.send(planned).await.is_err() {
                 return Err(publish_failure((&mut publishing).await));
             }

@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use confab_common::keys::Keyspace;
 use redis::aio::ConnectionManager;
 
 /// How long an announcement lasts without being refreshed.
@@ -27,7 +28,7 @@ pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Homes {
     redis: ConnectionManager,
-    prefix: String,
+    keys: Keyspace,
     /// This dispatcher process (a fresh id per start).
     me: String,
 }
@@ -45,7 +46,7 @@ impl Homes {
     pub fn new(redis: ConnectionManager, prefix: impl Into<String>, me: impl Into<String>) -> Self {
         Self {
             redis,
-            prefix: prefix.into(),
+            keys: Keyspace::new(prefix),
             me: me.into(),
         }
     }
@@ -56,7 +57,7 @@ impl Homes {
     }
 
     fn key(&self, shard: u16) -> String {
-        format!("{}dispatcher_home:{shard}", self.prefix)
+        self.keys.dispatcher_home(shard)
     }
 
     /// Says that this dispatcher, whose home `shard` is, is subscribed to it.

@@ -4,18 +4,18 @@
 //!
 //! The flow, one module a step: [`consumer`] (AMQP: `input` in, windows
 //! out) → [`batch`] (one batch as a unit of work: decode, route, publish,
-//! ack) → [`route`] (audiences, then [`store`], then presence) → [`plan`]
-//! (pure: which node queue gets what).
+//! ack) → [`route`] (audiences, then the log's append
+//! (`confab_common::log::append`), then presence) → [`plan`] (pure: which
+//! node queue gets what). Beside it, the [`reaper`] of dead nodes' presence.
 
 pub mod batch;
-pub mod chores;
 pub mod config;
 pub mod consumer;
 pub mod homes;
 pub mod ops;
 pub mod plan;
+pub mod reaper;
 pub mod route;
-pub mod store;
 
 use std::time::Duration;
 
@@ -72,14 +72,14 @@ fn start_chores(
 ) -> tokio_util::task::TaskTracker {
     let chores = tokio_util::task::TaskTracker::new();
     let router = &input.router;
-    chores.spawn(chores::reap_loop(
+    let reaper = reaper::Reaper::new(
         router.presence.clone(),
         input.broker.clone(),
         router.topology.clone(),
-        shutdown.clone(),
-    ));
+    );
+    chores.spawn(reaper.run_until_stopped(shutdown.clone()));
     if let Some(days) = config.retention_days {
-        chores.spawn(chores::retention_loop(
+        chores.spawn(confab_common::log::retention::retention_loop(
             router.db.clone(),
             days,
             shutdown.clone(),

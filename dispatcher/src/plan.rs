@@ -14,11 +14,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use confab_common::envelope::{Bundle, Delivery, Envelope, Notice};
+use confab_common::log::append::Appended;
 use confab_common::presence::ConnKey;
 use confab_common::topology::Topology;
 use confab_common::{MessageId, NodeId, UserId};
-
-use crate::store::Logged;
 
 /// A bundle and the node queue it goes to.
 #[derive(Debug, Clone)]
@@ -27,39 +26,32 @@ pub struct Outgoing {
     pub bundle: Bundle,
 }
 
-/// A frame for some users, but not for one connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Addressed {
-    pub frame: String,
-    pub users: Vec<UserId>,
-    pub except: Option<ConnKey>,
-}
-
-/// What the plan is made from.
+/// A batch as routing left it, which the plan is made from: appended,
+/// addressed, and its users located.
 #[derive(Debug, Clone, Copy)]
-pub struct Facts<'a> {
+pub struct Routed<'a> {
     /// The batch's messages, in routing order.
     pub batch: &'a [Envelope],
     /// Who sees each message (same order as `batch`), sender included.
     pub audiences: &'a [Vec<UserId>],
     /// Where each logged message sits.
-    pub logged: &'a HashMap<MessageId, Logged>,
+    pub logged: &'a HashMap<MessageId, Appended>,
     /// The batch's notices.
-    pub notices: &'a [Addressed],
+    pub notices: &'a [Notice],
     /// The live connections of every user involved.
     pub located: &'a HashMap<UserId, Vec<ConnKey>>,
 }
 
-/// The bundles for `facts`, one per node, in node order.
-pub fn plan(facts: Facts<'_>, topology: &Topology) -> Vec<Outgoing> {
+/// The bundles of `routed`, one per node, in node order.
+pub fn plan(routed: Routed<'_>, topology: &Topology) -> Vec<Outgoing> {
     let mut bundles: BTreeMap<NodeId, Bundle> = BTreeMap::new();
-    for (envelope, audience) in facts.batch.iter().zip(facts.audiences) {
+    for (envelope, audience) in routed.batch.iter().zip(routed.audiences) {
         let m = &envelope.message;
         // Not logged (no conversation): nothing to deliver either.
-        let Some(at) = facts.logged.get(&m.msg_id) else {
+        let Some(at) = routed.logged.get(&m.msg_id) else {
             continue;
         };
-        let nodes = per_node(facts.located, audience);
+        let nodes = per_node(routed.located, audience);
         if nodes.is_empty() {
             continue;
         }
@@ -73,17 +65,17 @@ pub fn plan(facts: Facts<'_>, topology: &Topology) -> Vec<Outgoing> {
                 conv: at.conv,
                 seq: at.seq,
                 ts: m.ts,
-                recipients,
+                users: recipients,
                 origin: envelope.origin,
                 read_us: envelope.read_us,
             });
         }
     }
-    for notice in facts.notices {
-        for (node, recipients) in per_node(facts.located, &notice.users) {
+    for notice in routed.notices {
+        for (node, recipients) in per_node(routed.located, &notice.users) {
             bundles.entry(node).or_default().notices.push(Notice {
                 frame: notice.frame.clone(),
-                recipients,
+                users: recipients,
                 except: notice.except,
             });
         }
@@ -120,6 +112,7 @@ fn per_node(
 #[cfg(test)]
 mod tests {
     use confab_common::wire::{MessagePayload, Target};
+    use confab_common::{ConvId, Seq};
 
     use super::*;
 
@@ -154,13 +147,13 @@ mod tests {
         for o in outgoing {
             for d in &o.bundle.deliveries {
                 let frame: serde_json::Value = serde_json::from_str(d.frame.get()).unwrap();
-                assert_eq!(frame["seq"], d.seq, "the frame carries the seq");
+                assert_eq!(frame["seq"], d.seq.0, "the frame carries the seq");
                 assert_eq!(frame["msg_id"], d.msg_id.to_string());
-                let users = d.recipients.iter().map(|u| u.0).collect();
+                let users = d.users.iter().map(|u| u.0).collect();
                 items.push((o.queue.clone(), format!("{}@{}", d.msg_id, d.seq), users));
             }
             for n in &o.bundle.notices {
-                let users = n.recipients.iter().map(|u| u.0).collect();
+                let users = n.users.iter().map(|u| u.0).collect();
                 items.push((o.queue.clone(), n.frame.clone(), users));
             }
         }
@@ -174,21 +167,27 @@ mod tests {
         let group = Target::Group(confab_common::GroupId(9));
         let batch = [envelope(100, 1, group, conn(1, 1))];
         let audiences = [vec![alice, bob, carol]];
-        let logged = HashMap::from([(MessageId(100), Logged { conv: 4, seq: 7 })]);
+        let logged = HashMap::from([(
+            MessageId(100),
+            Appended {
+                conv: ConvId(4),
+                seq: Seq(7),
+            },
+        )]);
         // Bob has two devices on node 2 and one on node 1; Carol is away;
         // Alice's only connection is the one she sent from.
         let located = HashMap::from([
             (bob, vec![conn(2, 5), conn(1, 4), conn(2, 6)]),
             (alice, vec![conn(1, 1)]),
         ]);
-        let facts = Facts {
+        let routed = Routed {
             batch: &batch,
             audiences: &audiences,
             logged: &logged,
             notices: &[],
             located: &located,
         };
-        let outgoing = plan(facts, &topology);
+        let outgoing = plan(routed, &topology);
         assert_eq!(
             summary(&outgoing),
             vec![
@@ -200,7 +199,7 @@ mod tests {
             outgoing
                 .iter()
                 .flat_map(|o| &o.bundle.deliveries)
-                .all(|d| d.conv == 4 && d.origin == conn(1, 1))
+                .all(|d| d.conv == ConvId(4) && d.origin == conn(1, 1))
         );
     }
 
@@ -213,14 +212,20 @@ mod tests {
             envelope(101, 1, Target::User(bob), conn(1, 1)),
         ];
         let audiences = [vec![bob, alice], vec![bob, alice]];
-        let logged = HashMap::from([(MessageId(101), Logged { conv: 4, seq: 1 })]);
-        let notices = [Addressed {
+        let logged = HashMap::from([(
+            MessageId(101),
+            Appended {
+                conv: ConvId(4),
+                seq: Seq(1),
+            },
+        )]);
+        let notices = [Notice {
             frame: "typing".into(),
             users: vec![bob],
             except: Some(conn(1, 1)),
         }];
         let located = HashMap::from([(alice, vec![conn(1, 1)]), (bob, vec![conn(3, 2)])]);
-        let facts = Facts {
+        let routed = Routed {
             batch: &batch,
             audiences: &audiences,
             logged: &logged,
@@ -228,13 +233,13 @@ mod tests {
             located: &located,
         };
         assert_eq!(
-            summary(&plan(facts, &topology)),
+            summary(&plan(routed, &topology)),
             vec![
                 ("t.node.1".into(), "101@1".into(), vec![1]),
                 ("t.node.3".into(), "101@1".into(), vec![2]),
                 ("t.node.3".into(), "typing".into(), vec![2]),
             ]
         );
-        assert_eq!(plan(facts, &topology).len(), 2, "one bundle per node");
+        assert_eq!(plan(routed, &topology).len(), 2, "one bundle per node");
     }
 }

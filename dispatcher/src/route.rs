@@ -1,13 +1,13 @@
 //! One routing step: a batch of messages and signals in, the node
 //! deliveries out. Audiences are resolved (group members from the social
-//! cache), the messages are appended to their logs ([`store`], one
-//! transaction) *before* presence is read — a device that connects after
+//! cache), the messages are appended to their logs
+//! (`confab_common::log::append`, one statement) *before* presence is read — a device that connects after
 //! the read finds the message in its replay, one that connected before it
 //! is in the presence we read — and the [`plan`] says which node gets what.
 
 use std::collections::HashSet;
 
-use confab_common::envelope::{Envelope, Notify, Signal, SignalKind};
+use confab_common::envelope::{Envelope, Notice, Signal, SignalKind};
 use confab_common::metric::Stage;
 use confab_common::presence::Presence;
 use confab_common::social::{SocialCache, SocialError};
@@ -16,8 +16,8 @@ use confab_common::wire::{ServerFrame, Target};
 use confab_common::{GroupId, UserId, metric};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use crate::plan::{self, Addressed, Facts, Outgoing};
-use crate::store;
+use crate::plan::{self, Outgoing, Routed};
+use confab_common::log;
 
 /// Groups larger than this get no read receipts of others (each member's
 /// own devices still do): a receipt per member per message would be a
@@ -50,7 +50,7 @@ impl Router {
         &self,
         batch: &[Envelope],
         signals: &[Signal],
-        notifies: &[Notify],
+        notices: &[Notice],
     ) -> Result<Vec<Outgoing>, RouteError> {
         let mut audiences = Vec::with_capacity(batch.len());
         for envelope in batch {
@@ -58,32 +58,27 @@ impl Router {
             audiences.push(self.audience(m.from, m.to).await?);
         }
         let messages: Vec<&Envelope> = batch.iter().collect();
-        let logged = store::append(&self.db, &messages).await?;
+        let logged = log::append::append(&self.db, &messages).await?;
         Stage::Appended.reached_all(batch.iter().filter_map(|e| e.read_us));
         metrics::counter!(metric::MESSAGES_LOGGED).increment(logged.len() as u64);
-        let mut notices = Vec::with_capacity(signals.len() * 2);
+        let mut notices = notices.to_vec();
         for signal in signals {
             notices.extend(self.notices(signal).await?);
         }
-        notices.extend(notifies.iter().map(|n| Addressed {
-            frame: n.notify.clone(),
-            users: n.users.clone(),
-            except: None,
-        }));
 
         let mut everyone: HashSet<UserId> = audiences.iter().flatten().copied().collect();
         everyone.extend(notices.iter().flat_map(|n| n.users.iter().copied()));
         let everyone: Vec<UserId> = everyone.into_iter().collect();
         let located = self.presence.locate(&everyone).await?;
         Stage::Located.reached_all(batch.iter().filter_map(|e| e.read_us));
-        let facts = Facts {
+        let routed = Routed {
             batch,
             audiences: &audiences,
             logged: &logged,
             notices: &notices,
             located: &located,
         };
-        Ok(plan::plan(facts, &self.topology))
+        Ok(plan::plan(routed, &self.topology))
     }
 
     /// Everyone who sees what `from` sends to `to`, `from` included: the
@@ -109,9 +104,9 @@ impl Router {
 
     /// The frames a signal turns into, each in its readers' view of the
     /// conversation: in a direct one, `conv.user` is the other side.
-    async fn notices(&self, signal: &Signal) -> Result<Vec<Addressed>, RouteError> {
+    async fn notices(&self, signal: &Signal) -> Result<Vec<Notice>, RouteError> {
         let (from, except) = (signal.from, signal.origin);
-        let to = |frame: ServerFrame, users: Vec<UserId>| Addressed {
+        let to = |frame: ServerFrame, users: Vec<UserId>| Notice {
             frame: frame.to_json(),
             users,
             except,

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+pub use confab_common::wire::ErrorCode;
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ pub enum ApiError {
     #[error("{code}: {message}")]
     Client {
         status: StatusCode,
-        code: &'static str,
+        code: ErrorCode,
         message: Cow<'static, str>,
     },
     /// A dependency (Postgres, Redis) did not answer: 503, worth retrying.
@@ -31,8 +32,8 @@ pub enum ApiError {
     /// least 1).
     #[error("{code}: rate limited")]
     Limited {
-        code: &'static str,
-        message: &'static str,
+        code: ErrorCode,
+        message: Cow<'static, str>,
         retry_after: std::time::Duration,
     },
     /// A bug or an unexpected state: 500, logged with its cause.
@@ -49,60 +50,74 @@ pub struct ErrorBody {
 /// What went wrong: `code` is stable and meant for programs, `message` for people.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    pub code: Cow<'static, str>,
+    #[schema(value_type = String)]
+    pub code: ErrorCode,
     pub message: Cow<'static, str>,
 }
 
 impl ApiError {
-    fn client(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    /// A refusal with this status and code, and the code's own text
+    /// ([`ErrorCode::message`]).
+    pub fn new(status: StatusCode, code: ErrorCode) -> Self {
         Self::Client {
             status,
             code,
-            message: message.into(),
+            message: code.message().into(),
         }
     }
 
+    /// This refusal with a text of its own instead of its code's (for a
+    /// [`Self::Client`] or [`Self::Limited`]; the others keep theirs).
+    #[must_use]
+    pub fn with_message(mut self, text: impl Into<Cow<'static, str>>) -> Self {
+        if let Self::Client { message, .. } | Self::Limited { message, .. } = &mut self {
+            *message = text.into();
+        }
+        self
+    }
+
     /// 400: the request could not be read.
-    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::client(StatusCode::BAD_REQUEST, code, message)
+    pub fn bad_request(code: ErrorCode) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code)
     }
 
     /// 401: no valid credentials.
-    pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::client(StatusCode::UNAUTHORIZED, code, message)
+    pub fn unauthorized(code: ErrorCode) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code)
     }
 
     /// 403: authenticated, but not allowed.
-    pub fn forbidden(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::client(StatusCode::FORBIDDEN, code, message)
+    pub fn forbidden(code: ErrorCode) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code)
     }
 
     /// 404: no such thing.
-    pub fn not_found(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::client(StatusCode::NOT_FOUND, code, message)
+    pub fn not_found(code: ErrorCode) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code)
     }
 
     /// 409: the request conflicts with the current state.
-    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::client(StatusCode::CONFLICT, code, message)
+    pub fn conflict(code: ErrorCode) -> Self {
+        Self::new(StatusCode::CONFLICT, code)
     }
 
     /// 422: a field is invalid.
-    pub fn invalid(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::client(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    pub fn invalid(code: ErrorCode) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code)
     }
 
     /// 413: the body is over the limit.
     pub fn too_large() -> Self {
-        Self::client(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "the request body is too large",
-        )
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge)
+    }
+
+    /// 429 with `Retry-After`: over a rate, for `retry_after`.
+    pub fn limited(code: ErrorCode, retry_after: std::time::Duration) -> Self {
+        Self::Limited {
+            code,
+            message: code.message().into(),
+            retry_after,
+        }
     }
 
     /// The status this error is answered with.
@@ -116,12 +131,12 @@ impl ApiError {
     }
 
     /// The stable code, for clients and tests.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Client { code, .. } | Self::Limited { code, .. } => code,
-            Self::Unavailable(_) => "unavailable",
-            Self::Busy => "busy",
-            Self::Internal(_) => "internal",
+            Self::Client { code, .. } | Self::Limited { code, .. } => *code,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Busy => ErrorCode::Busy,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -129,21 +144,20 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message: Cow<'static, str> = match &self {
-            Self::Client { message, .. } => message.clone(),
-            Self::Limited { message, .. } => (*message).into(),
+            Self::Client { message, .. } | Self::Limited { message, .. } => message.clone(),
             Self::Unavailable(cause) => {
                 tracing::warn!(error = ?cause, "dependency unavailable");
-                "a service Confab depends on is unavailable; try again shortly".into()
+                ErrorCode::Unavailable.message().into()
             }
-            Self::Busy => "too many log-ins at once; try again in a second".into(),
+            Self::Busy => ErrorCode::Busy.message().into(),
             Self::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
-                "internal error".into()
+                ErrorCode::Internal.message().into()
             }
         };
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code().into(),
+                code: self.code(),
                 message,
             },
         };
@@ -230,16 +244,13 @@ mod tests {
         let response = ApiError::Busy.into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "1");
-        assert_eq!(ApiError::Busy.code(), "busy");
+        assert_eq!(ApiError::Busy.code(), ErrorCode::Busy);
     }
 
     #[test]
     fn limited_is_a_429_with_retry_after_rounded_up() {
-        let limited = |ms| ApiError::Limited {
-            code: "rate_limited",
-            message: "slow down",
-            retry_after: std::time::Duration::from_millis(ms),
-        };
+        let limited =
+            |ms| ApiError::limited(ErrorCode::RateLimited, std::time::Duration::from_millis(ms));
         for (ms, secs) in [(0, "1"), (1, "1"), (1000, "1"), (1001, "2"), (7500, "8")] {
             let response = limited(ms).into_response();
             assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use confab_common::UserId;
 use confab_common::auth::Verified;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// The user a request's bearer token was issued to. The only source of
@@ -30,12 +30,8 @@ impl FromRequestParts<AppState> for AuthSession {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts).ok_or_else(|| {
-            ApiError::unauthorized(
-                "missing_token",
-                "an `Authorization: Bearer <token>` header is required",
-            )
-        })?;
+        let token =
+            bearer_token(parts).ok_or_else(|| ApiError::unauthorized(ErrorCode::MissingToken))?;
         let verified = state.tokens.check(token)?;
         state.limits.rest(verified.user)?;
         Ok(Self(verified))
@@ -95,19 +91,20 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonDataError(e) => ApiError::invalid("invalid_field", e.body_text()),
-            JsonRejection::JsonSyntaxError(_) => {
-                ApiError::bad_request("malformed_body", "the body is not valid JSON")
+            JsonRejection::JsonDataError(e) => {
+                ApiError::invalid(ErrorCode::InvalidField).with_message(e.body_text())
             }
-            JsonRejection::MissingJsonContentType(_) => ApiError::Client {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                code: "unsupported_media_type",
-                message: "the body must be JSON with `Content-Type: application/json`".into(),
-            },
+            JsonRejection::JsonSyntaxError(_) => ApiError::bad_request(ErrorCode::MalformedBody),
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
             JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::too_large()
             }
-            other => ApiError::bad_request("malformed_body", other.body_text()),
+            other => {
+                ApiError::bad_request(ErrorCode::MalformedBody).with_message(other.body_text())
+            }
         }
     }
 }
@@ -119,7 +116,7 @@ pub struct Path<T>(pub T);
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::bad_request("invalid_path", rejection.body_text())
+        ApiError::bad_request(ErrorCode::InvalidPath).with_message(rejection.body_text())
     }
 }
 
@@ -130,6 +127,6 @@ pub struct Query<T>(pub T);
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::bad_request("invalid_query", rejection.body_text())
+        ApiError::bad_request(ErrorCode::InvalidQuery).with_message(rejection.body_text())
     }
 }

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Tokens;
-use crate::auth::limits::Limits;
+use crate::auth::limits::RateLimits;
 use crate::config::Config;
 use crate::delivery::consumer::NodeQueue;
 use crate::delivery::hub::Hub;
@@ -317,7 +317,7 @@ fn app_state(
             redis.clone(),
             prefix.clone(),
         )),
-        limits: Arc::new(Limits::new(
+        limits: Arc::new(RateLimits::new(
             &config.limits,
             &config.ws,
             redis.clone(),
@@ -332,7 +332,7 @@ fn app_state(
             authorizer: authorizer.clone(),
             publisher: publisher.clone(),
             redis: redis.clone(),
-            prefix: prefix.clone(),
+            keys: confab_common::keys::Keyspace::new(prefix.clone()),
         }),
         sends: Arc::new(SendPath {
             dedup: Dedup::new(redis.clone(), prefix),

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Tokens;
-use crate::auth::limits::Limits;
+use crate::auth::limits::RateLimits;
 use crate::config::WsLimits;
 use crate::delivery::acks::AckSender;
 use crate::delivery::hub::Hub;
@@ -29,7 +29,7 @@ pub struct AppState {
     /// WebSocket tickets.
     pub tokens: Arc<Tokens>,
     /// Per-user and per-address request limits.
-    pub limits: Arc<Limits>,
+    pub limits: Arc<RateLimits>,
     /// argon2id, bounded to the machine's cores.
     pub passwords: Passwords,
     /// Most members a group may have.

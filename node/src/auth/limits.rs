@@ -12,13 +12,14 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use confab_common::UserId;
 use confab_common::ids::now_ms;
+use confab_common::keys::Keyspace;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use ipnet::IpNet;
 use redis::AsyncCommands;
 
 use crate::config::LimitsConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The longest delay after failed log-ins.
 const MAX_LOGIN_DELAY: Duration = Duration::from_secs(15 * 60);
@@ -34,7 +35,7 @@ pub enum PerAddress {
 
 /// The node's limits.
 #[derive(Debug)]
-pub struct Limits {
+pub struct RateLimits {
     /// REST requests per user, on this node.
     rest: DefaultKeyedRateLimiter<UserId>,
     /// WebSocket sends per user, on this node.
@@ -44,7 +45,7 @@ pub struct Limits {
     login_per_minute: u32,
     free_failures: u32,
     redis: redis::aio::ConnectionManager,
-    prefix: String,
+    keys: Keyspace,
 }
 
 fn quota(rate: u32, burst: u32) -> Quota {
@@ -53,7 +54,7 @@ fn quota(rate: u32, burst: u32) -> Quota {
         .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
-impl Limits {
+impl RateLimits {
     pub fn new(
         config: &LimitsConfig,
         ws: &crate::config::WsConfig,
@@ -68,19 +69,16 @@ impl Limits {
             login_per_minute: config.login_per_address,
             free_failures: config.login_free_failures,
             redis,
-            prefix,
+            keys: Keyspace::new(prefix),
         }
     }
 
     /// A REST request of `user`: 429 `rate_limited` over the user's rate.
     pub fn rest(&self, user: UserId) -> Result<(), ApiError> {
-        self.rest
-            .check_key(&user)
-            .map_err(|not_until| ApiError::Limited {
-                code: "rate_limited",
-                message: "too many requests; retry after the time in Retry-After",
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            })
+        self.rest.check_key(&user).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::limited(ErrorCode::RateLimited, wait)
+        })
     }
 
     /// How long `user`'s next send must wait, if it must.
@@ -134,7 +132,7 @@ impl Limits {
         };
         let now = now_ms();
         let minute = now / 60_000;
-        let key = format!("{}limit:{name}:{addr}:{minute}", self.prefix);
+        let key = self.keys.address_limit(name, addr, minute);
         let mut redis = self.redis.clone();
         let counted: redis::RedisResult<(u64,)> = redis::pipe()
             .atomic()
@@ -148,11 +146,10 @@ impl Limits {
         };
         if count > u64::from(allowed) {
             let left = u64::try_from(60_000 - now % 60_000).unwrap_or(60_000);
-            return Err(ApiError::Limited {
-                code: "rate_limited",
-                message: "too many sign-ups or log-ins from this address; retry after the time in Retry-After",
-                retry_after: Duration::from_millis(left),
-            });
+            return Err(
+                ApiError::limited(ErrorCode::RateLimited, Duration::from_millis(left))
+                    .with_message("too many sign-ups or log-ins from this address; retry after the time in Retry-After"),
+            );
         }
         Ok(())
     }
@@ -160,8 +157,8 @@ impl Limits {
     fn login_keys(&self, account: &str) -> (String, String) {
         let account = account.to_lowercase();
         (
-            format!("{}login_failures:{account}", self.prefix),
-            format!("{}login_wait:{account}", self.prefix),
+            self.keys.login_failures(&account),
+            self.keys.login_wait(&account),
         )
     }
 
@@ -171,11 +168,8 @@ impl Limits {
         let mut redis = self.redis.clone();
         let left = open_if_down(redis.pttl::<_, i64>(&wait).await).unwrap_or(0);
         if left > 0 {
-            return Err(ApiError::Limited {
-                code: "login_delayed",
-                message: "too many failed log-ins for this account; retry after the time in Retry-After",
-                retry_after: Duration::from_millis(left.unsigned_abs()),
-            });
+            let wait = Duration::from_millis(left.unsigned_abs());
+            return Err(ApiError::limited(ErrorCode::LoginDelayed, wait));
         }
         Ok(())
     }

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use confab_common::UserId;
 use confab_common::auth::{Issued, JwtKeys, TokenError, Verified};
+use confab_common::keys::Keyspace;
 use sea_orm::ConnectionTrait;
 
 use crate::auth::revocations::Revocations;
 use crate::delivery::hub::Hub;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Issues tokens and checks them, revocations included; closes the local
 /// sockets of revoked sessions.
@@ -26,7 +27,7 @@ pub struct Tokens {
     pub revocations: Arc<Revocations>,
     hub: Arc<Hub>,
     redis: redis::aio::ConnectionManager,
-    prefix: String,
+    redis_keys: Keyspace,
 }
 
 impl Tokens {
@@ -41,7 +42,7 @@ impl Tokens {
             revocations: Arc::new(Revocations::default()),
             hub,
             redis,
-            prefix,
+            redis_keys: Keyspace::new(prefix),
         }
     }
 
@@ -59,12 +60,8 @@ impl Tokens {
     /// otherwise 401 with a code that says why. No I/O.
     pub fn check(&self, token: &str) -> Result<Verified, ApiError> {
         let verified = self.keys.verify(token).map_err(|e| match e {
-            TokenError::Expired => {
-                ApiError::unauthorized("token_expired", "the token has expired; log in again")
-            }
-            TokenError::Invalid => {
-                ApiError::unauthorized("invalid_token", "the token is not valid")
-            }
+            TokenError::Expired => ApiError::unauthorized(ErrorCode::TokenExpired),
+            TokenError::Invalid => ApiError::unauthorized(ErrorCode::InvalidToken),
         })?;
         self.check_session(&verified)?;
         Ok(verified)
@@ -79,10 +76,7 @@ impl Tokens {
             )));
         }
         if self.revocations.is_revoked(&verified.session) {
-            return Err(ApiError::unauthorized(
-                "token_revoked",
-                "this session was logged out; log in again",
-            ));
+            return Err(ApiError::unauthorized(ErrorCode::TokenRevoked));
         }
         Ok(())
     }

@@ -128,7 +128,7 @@ impl Tokens {
     }
 
     fn channel(&self) -> String {
-        format!("{}revocations", self.prefix)
+        self.redis_keys.revocations()
     }
 
     /// Keeps this node's revoked sessions current until `stop`: subscribes,

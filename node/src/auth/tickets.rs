@@ -1,9 +1,8 @@
 //! WebSocket tickets: browsers cannot set headers on a WebSocket, and a
-//! long-lived token in `/ws?token=` lands in logs. A ticket is asked for
-//! over REST with the token, names the same session, is valid for
-//! [`TICKET_TTL`] and is taken by the first `/ws` that presents it (as the
-//! subprotocol `confab.ticket.<ticket>`, or in `?ticket=`:
-//! `crate::ws::credential`).
+//! credential in a URL lands in logs (`/ws` refuses one there). A ticket is
+//! asked for over REST with the token, names the same session, is valid
+//! for [`TICKET_TTL`] and is taken by the first `/ws` that offers it as the
+//! subprotocol `confab.ticket.<ticket>` (`crate::ws::credential`).
 
 use std::time::Duration;
 
@@ -12,14 +11,14 @@ use confab_common::auth::Verified;
 use redis::AsyncCommands;
 
 use crate::auth::Tokens;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// How long a ticket may wait for its connection.
 pub const TICKET_TTL: Duration = Duration::from_secs(30);
 
 impl Tokens {
     fn ticket_key(&self, ticket: &str) -> String {
-        format!("{}ws_ticket:{ticket}", self.prefix)
+        self.redis_keys.ws_ticket(ticket)
     }
 
     /// A new ticket for `verified`'s session.
@@ -36,12 +35,7 @@ impl Tokens {
     /// The session `ticket` names, once: the ticket is gone after this.
     /// 401 `invalid_ticket` for an unknown, used or expired one.
     pub async fn redeem(&self, ticket: &str) -> Result<Verified, ApiError> {
-        let invalid = || {
-            ApiError::unauthorized(
-                "invalid_ticket",
-                "the ticket is unknown, used or expired; ask for a new one",
-            )
-        };
+        let invalid = || ApiError::unauthorized(ErrorCode::InvalidTicket);
         if ticket.is_empty() || ticket.len() > 64 || !ticket.bytes().all(|b| b.is_ascii_hexdigit())
         {
             return Err(invalid());
@@ -50,10 +44,7 @@ impl Tokens {
         let value: Option<String> = redis.get_del(self.ticket_key(ticket)).await?;
         let verified = value.as_deref().and_then(parse).ok_or_else(invalid)?;
         if verified.exp <= confab_common::ids::now_ms() / 1000 {
-            return Err(ApiError::unauthorized(
-                "token_expired",
-                "the token has expired; log in again",
-            ));
+            return Err(ApiError::unauthorized(ErrorCode::TokenExpired));
         }
         self.check_session(&verified)?;
         Ok(verified)

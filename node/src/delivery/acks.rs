@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use confab_common::retry::Backoff;
-use confab_common::{MessageId, UserId, metric};
+use confab_common::{ConvId, MessageId, Seq, UserId, metric};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::mpsc;
 
-use crate::store::log::{self, Ack, DevicePosition, Positions};
+use confab_common::log::Positions;
+use confab_common::log::devices::{self, Ack, DevicePosition};
 
 /// How long acks gather before they are written: long enough that a
 /// device's acks of a busy conversation fold into one position (a group of
@@ -78,7 +79,7 @@ pub fn writer(db: DatabaseConnection) -> (AckSender, impl Future<Output = ()>) {
 #[derive(Debug, Default)]
 struct Pending {
     /// The highest `seq` acked per device and conversation.
-    positions: HashMap<(UserId, Arc<str>, i64), i64>,
+    positions: HashMap<(UserId, Arc<str>, ConvId), Seq>,
     /// Acks of messages the writers could not place.
     unknown: Vec<Ack>,
 }
@@ -121,12 +122,12 @@ impl Pending {
                 seq: *seq,
             })
             .collect();
-        log::advance_to(db, &positions).await?;
+        devices::advance_to(db, &positions).await?;
         for p in positions {
             self.positions.remove(&(p.user, p.device, p.conv));
         }
         let take = self.unknown.len().min(MAX_BATCH);
-        log::advance(db, &self.unknown[..take]).await?;
+        devices::advance(db, &self.unknown[..take]).await?;
         self.unknown.drain(..take);
         Ok(())
     }
@@ -188,9 +189,12 @@ async fn write_loop(db: DatabaseConnection, mut rx: mpsc::Receiver<Acked>) {
 mod tests {
     use super::*;
 
-    fn acked(user: i64, device: &str, positions: Positions, unknown: &[i64]) -> Acked {
+    fn acked(user: i64, device: &str, positions: &[(i64, i64)], unknown: &[i64]) -> Acked {
         let resolved = Resolved {
-            positions,
+            positions: positions
+                .iter()
+                .map(|&(c, s)| (ConvId(c), Seq(s)))
+                .collect(),
             unknown: unknown.iter().copied().map(MessageId).collect(),
         };
         (UserId(user), Arc::from(device), resolved)
@@ -199,14 +203,14 @@ mod tests {
     #[test]
     fn a_windows_acks_fold_into_the_highest_seq_per_device_and_conversation() {
         let mut pending = Pending::default();
-        pending.gather(acked(1, "phone", vec![(7, 3), (8, 1)], &[]));
-        pending.gather(acked(1, "phone", vec![(7, 5)], &[42]));
-        pending.gather(acked(1, "phone", vec![(7, 4)], &[]));
-        pending.gather(acked(1, "laptop", vec![(7, 2)], &[]));
+        pending.gather(acked(1, "phone", &[(7, 3), (8, 1)], &[]));
+        pending.gather(acked(1, "phone", &[(7, 5)], &[42]));
+        pending.gather(acked(1, "phone", &[(7, 4)], &[]));
+        pending.gather(acked(1, "laptop", &[(7, 2)], &[]));
         let mut positions: Vec<(&str, i64, i64)> = pending
             .positions
             .iter()
-            .map(|((_, device, conv), seq)| (&**device, *conv, *seq))
+            .map(|((_, device, conv), seq)| (&**device, conv.0, seq.0))
             .collect();
         positions.sort_unstable();
         assert_eq!(

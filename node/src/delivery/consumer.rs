@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use confab_common::NodeId;
-use confab_common::broker::Broker;
+use confab_common::broker::{Broker, CHECK_INTERVAL};
 use confab_common::envelope::Bundle;
 use confab_common::metric::Stage;
 use confab_common::retry::Backoff;
@@ -26,10 +26,6 @@ use crate::delivery::hub::Hub;
 
 /// Unacked deliveries the broker hands this node at once.
 const PREFETCH: u16 = 512;
-/// How often an idle consumer checks that its channel is still open: lapin
-/// marks the channels of a dead connection, and this finds it even when no
-/// delivery or ack would have.
-const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The node's queue consumer and where it delivers.
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use axum::extract::ws::Utf8Bytes;
 use confab_common::envelope::{Delivery, Notice};
 use confab_common::presence::ConnKey;
 use confab_common::wire::{MessagePayload, ServerFrame};
-use confab_common::{MessageId, NodeId, UserId};
+use confab_common::{ConvId, MessageId, NodeId, Seq, UserId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -24,8 +24,8 @@ pub struct Encoded {
     pub text: Utf8Bytes,
     pub msg_id: MessageId,
     /// The conversation's internal id and the message's place in it.
-    pub conv: i64,
-    pub seq: i64,
+    pub conv: ConvId,
+    pub seq: Seq,
     /// When the node accepted the message (Unix ms), for the latency metric.
     pub ts: i64,
     /// When the sending node read the `send` (Unix µs), for the stage
@@ -36,12 +36,12 @@ pub struct Encoded {
 impl Encoded {
     /// The `message` frame for `message` (which has its `seq`) of
     /// conversation `conv`.
-    pub fn new(conv: i64, message: &MessagePayload) -> Self {
+    pub fn new(conv: ConvId, message: &MessagePayload) -> Self {
         Self {
             text: ServerFrame::Message(message.clone()).to_json().into(),
             msg_id: message.msg_id,
             conv,
-            seq: message.seq.unwrap_or_default(),
+            seq: message.seq.unwrap_or(Seq(0)),
             ts: message.ts,
             read_us: None,
         }
@@ -190,7 +190,7 @@ impl Hub {
         let encoded = Arc::new(Encoded::delivered(delivery));
         let conns = self.read();
         let mut queued = 0;
-        for user in &delivery.recipients {
+        for user in &delivery.users {
             let Some(list) = conns.get(user) else {
                 continue;
             };
@@ -211,12 +211,12 @@ impl Hub {
         queued
     }
 
-    /// Hands `notice` to every local connection of its recipients but the
-    /// one it names.
+    /// Hands `notice` to every local connection of its users but the one it
+    /// names.
     pub fn notify(&self, notice: &Notice) {
         let text = Arc::new(Utf8Bytes::from(notice.frame.as_str()));
         let conns = self.read();
-        for user in &notice.recipients {
+        for user in &notice.users {
             for conn in conns.get(user).into_iter().flatten() {
                 if Some(conn.key) != notice.except {
                     self.offer(conn, Outbound::Notice(text.clone()));
@@ -284,15 +284,15 @@ mod tests {
             to: Target::User(to[0]),
             body: "hi".into(),
             ts: 0,
-            seq: Some(msg_id),
+            seq: Some(Seq(msg_id)),
         };
         Delivery {
             frame: Delivery::frame_of(&message),
             msg_id: message.msg_id,
-            conv: 1,
-            seq: msg_id,
+            conv: ConvId(1),
+            seq: Seq(msg_id),
             ts: 0,
-            recipients: to.to_vec(),
+            users: to.to_vec(),
             origin,
             read_us: None,
         }
@@ -368,7 +368,7 @@ mod tests {
         // …so a notice still fits, and nobody is kicked.
         hub.notify(&Notice {
             frame: "{}".into(),
-            recipients: vec![alice],
+            users: vec![alice],
             except: None,
         });
         assert!(!sender.kick.is_cancelled());

@@ -14,8 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::limits::PerAddress;
-use crate::error::{ApiError, ApiResult, ErrorBody, is_unique_violation};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, is_unique_violation};
 use crate::extract::{ClientAddr, Json};
+use crate::routes::document::BUSY_SIGN_IN;
 use crate::routes::rules::{
     PASSWORD_CHARS, validate_display_name, validate_password, validate_username,
 };
@@ -78,7 +79,7 @@ async fn issue(state: &AppState, user: users::Model) -> ApiResult<AuthResponse> 
         (status = 413, body = ErrorBody, description = "too_large"),
         (status = 422, body = ErrorBody, description = "invalid_username, weak_password, invalid_display_name, invalid_field"),
         (status = 429, body = ErrorBody, description = "rate_limited: too many sign-ups from this address this minute (REGISTER_PER_ADDRESS); Retry-After"),
-        (status = 503, body = ErrorBody, description = "busy: too many sign-ups and log-ins wait for the password hasher (Retry-After: 1)"),
+        (status = 503, body = ErrorBody, description = BUSY_SIGN_IN),
     )
 )]
 async fn register(
@@ -106,7 +107,7 @@ async fn register(
         // The unique index decides, so two concurrent registrations of one
         // name cannot both succeed.
         if is_unique_violation(&e) {
-            ApiError::conflict("username_taken", "this username is taken")
+            ApiError::conflict(ErrorCode::UsernameTaken)
         } else {
             e.into()
         }
@@ -124,7 +125,7 @@ async fn register(
         (status = 400, body = ErrorBody, description = "malformed_body"),
         (status = 401, body = ErrorBody, description = "invalid_credentials (unknown user and wrong password alike)"),
         (status = 429, body = ErrorBody, description = "rate_limited: too many log-ins from this address this minute (LOGIN_PER_ADDRESS); login_delayed: the account's failed log-ins make the next attempt wait. Retry-After says how long"),
-        (status = 503, body = ErrorBody, description = "busy: too many sign-ups and log-ins wait for the password hasher (Retry-After: 1)"),
+        (status = 503, body = ErrorBody, description = BUSY_SIGN_IN),
     )
 )]
 async fn login(
@@ -166,10 +167,7 @@ async fn login(
             if let Some(name) = account {
                 state.limits.login_failed(name).await;
             }
-            Err(ApiError::unauthorized(
-                "invalid_credentials",
-                "the username or the password is wrong",
-            ))
+            Err(ApiError::unauthorized(ErrorCode::InvalidCredentials))
         }
     }
 }

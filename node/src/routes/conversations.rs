@@ -6,18 +6,19 @@
 use axum::extract::State;
 use confab_common::entity::groups;
 use confab_common::wire::Target;
-use confab_common::{GroupId, UserId};
+use confab_common::{ConvId, GroupId, Seq, UserId};
 use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use confab_common::log::history::{self, ConversationRow, Direction};
+use confab_common::log::{self, Row, reads};
+
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{AuthUser, Json, Path, Query};
 use crate::state::AppState;
-use crate::store::history::{self, ConversationRow, Direction};
-use crate::store::log::{self, Row};
 use crate::store::users;
 
 /// Most conversations or messages per page.
@@ -71,7 +72,7 @@ impl HistoryMessage {
         let m = logged.message;
         Some(Self {
             msg_id: m.msg_id.to_string(),
-            seq: m.seq.unwrap_or_default(),
+            seq: m.seq.map_or(0, |s| s.0),
             from: m.from,
             to: m.to.into(),
             body: m.body,
@@ -167,10 +168,8 @@ pub struct Read {
 fn limit(limit: Option<u64>) -> ApiResult<u64> {
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(
-            "invalid_query",
-            "`limit` must be between 1 and 200",
-        ));
+        return Err(ApiError::invalid(ErrorCode::InvalidQuery)
+            .with_message("`limit` must be between 1 and 200"));
     }
     Ok(limit)
 }
@@ -183,7 +182,6 @@ fn limit(limit: Option<u64>) -> ApiResult<u64> {
     responses(
         (status = 200, body = Vec<Conversation>),
         (status = 400, body = ErrorBody, description = "invalid_query"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 422, body = ErrorBody, description = "invalid_query"),
     )
 )]
@@ -209,7 +207,6 @@ async fn list_conversations(
     responses(
         (status = 200, body = MessagePage),
         (status = 400, body = ErrorBody, description = "invalid_query"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 404, body = ErrorBody, description = "no_such_user, no_such_conversation (never friends)"),
         (status = 422, body = ErrorBody, description = "invalid_query"),
     )
@@ -223,15 +220,10 @@ async fn direct_messages(
     let other = UserId(id);
     let Some(conv) = log::conversation_of(&state.db, me, Target::User(other)).await? else {
         if other != me && users::exists(&state.db, other).await? {
-            return Err(ApiError::not_found(
-                "no_such_conversation",
-                "you have no conversation with this user",
-            ));
+            return Err(ApiError::not_found(ErrorCode::NoSuchConversation)
+                .with_message("you have no conversation with this user"));
         }
-        return Err(ApiError::not_found(
-            "no_such_user",
-            "there is no user with this id",
-        ));
+        return Err(ApiError::not_found(ErrorCode::NoSuchUser));
     };
     page(&state, me, conv, query).await
 }
@@ -244,7 +236,6 @@ async fn direct_messages(
     responses(
         (status = 200, body = MessagePage),
         (status = 400, body = ErrorBody, description = "invalid_query"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member"),
         (status = 404, body = ErrorBody, description = "no_such_group"),
         (status = 422, body = ErrorBody, description = "invalid_query"),
@@ -263,15 +254,9 @@ async fn group_messages(
             .await?
             .is_some()
         {
-            return Err(ApiError::forbidden(
-                "not_member",
-                "you are not a member of this group",
-            ));
+            return Err(ApiError::forbidden(ErrorCode::NotMember));
         }
-        return Err(ApiError::not_found(
-            "no_such_group",
-            "there is no group with this id",
-        ));
+        return Err(ApiError::not_found(ErrorCode::NoSuchGroup));
     };
     page(&state, me, conv, query).await
 }
@@ -279,42 +264,37 @@ async fn group_messages(
 async fn page(
     state: &AppState,
     me: UserId,
-    conv: i64,
+    conv: ConvId,
     query: PageQuery,
 ) -> ApiResult<Json<MessagePage>> {
     let limit = limit(query.limit)?;
     let direction = match (query.before_seq, query.after_seq) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "invalid_query",
-                "give `before_seq` or `after_seq`, not both",
-            ));
+            return Err(ApiError::invalid(ErrorCode::InvalidQuery)
+                .with_message("give `before_seq` or `after_seq`, not both"));
         }
-        (Some(before), None) => Direction::Before(before),
-        (None, Some(after)) => Direction::After(after),
-        (None, None) => Direction::Before(i64::MAX),
+        (Some(before), None) => Direction::Before(Seq(before)),
+        (None, Some(after)) => Direction::After(Seq(after)),
+        (None, None) => Direction::Before(Seq(i64::MAX)),
     };
     let Some(readable) = history::readable(&state.db, me, conv).await? else {
-        return Err(ApiError::not_found(
-            "no_such_conversation",
-            "you have no such conversation",
-        ));
+        return Err(ApiError::not_found(ErrorCode::NoSuchConversation));
     };
     let rows = history::messages(&state.db, readable, direction, limit).await?;
-    let reads = history::reads(&state.db, me, conv).await?;
+    let reads = reads::reads(&state.db, me, conv).await?;
     Ok(Json(MessagePage {
         reads: reads
             .into_iter()
             .map(|r| Read {
-                user: UserId(r.user_id),
-                seq: r.seq,
+                user: r.user,
+                seq: r.seq.0,
             })
             .collect(),
         messages: rows
             .into_iter()
             .filter_map(HistoryMessage::from_row)
             .collect(),
-        first_seq: readable.first_seq,
-        last_seq: readable.last_seq,
+        first_seq: readable.first_seq.0,
+        last_seq: readable.last_seq.0,
     }))
 }

@@ -10,6 +10,15 @@ use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
 
+/// The 503 of register and log-in, beside the generic one: they wait for
+/// the password hasher.
+pub const BUSY_SIGN_IN: &str =
+    "busy: too many sign-ups and log-ins wait for the password hasher (Retry-After: 1)";
+
+/// The 503 of the other routes that check a password.
+pub const BUSY_HASHING: &str =
+    "busy: too many requests wait for the password hasher (Retry-After: 1)";
+
 /// A generic answer: status, component name, what it says.
 struct Generic {
     status: &'static str,

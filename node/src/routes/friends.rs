@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ApiResult, ErrorBody, is_unique_violation};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, is_unique_violation};
 use crate::extract::{AuthUser, Json, Path};
 use crate::routes::events;
 use crate::routes::users::{Profile, load_profiles, load_user};
@@ -137,7 +137,6 @@ pub async fn are_friends(
     security(("bearer" = [])),
     responses(
         (status = 201, body = FriendRequest),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 404, body = ErrorBody, description = "no_such_user"),
         (status = 409, body = ErrorBody, description = "already_friends, request_pending (either direction)"),
         (status = 422, body = ErrorBody, description = "cannot_befriend_self"),
@@ -150,17 +149,11 @@ async fn send_request(
 ) -> ApiResult<(StatusCode, Json<FriendRequest>)> {
     let to = UserId(body.user_id);
     if to == me {
-        return Err(ApiError::invalid(
-            "cannot_befriend_self",
-            "you cannot befriend yourself",
-        ));
+        return Err(ApiError::invalid(ErrorCode::CannotBefriendSelf));
     }
     load_user(&state, to).await?;
     if are_friends(&state.db, me, to).await? {
-        return Err(ApiError::conflict(
-            "already_friends",
-            "you are friends already",
-        ));
+        return Err(ApiError::conflict(ErrorCode::AlreadyFriends));
     }
     let request = friend_requests::ActiveModel {
         from_user_id: Set(me.0),
@@ -171,10 +164,7 @@ async fn send_request(
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
-            ApiError::conflict(
-                "request_pending",
-                "a friend request between you two is already pending",
-            )
+            ApiError::conflict(ErrorCode::RequestPending)
         } else {
             e.into()
         }
@@ -191,7 +181,6 @@ async fn send_request(
     security(("bearer" = [])),
     responses(
         (status = 200, body = FriendRequests),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
     )
 )]
 async fn list_requests(
@@ -228,21 +217,13 @@ async fn answer(
         .lock_exclusive()
         .one(txn)
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found("no_such_request", "there is no friend request with this id")
-        })?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::NoSuchRequest))?;
     if request.to_user_id != me.0 {
         // The sender and strangers alike; a stranger learns only that the id exists.
-        return Err(ApiError::forbidden(
-            "not_addressee",
-            "only the user a request is addressed to may answer it",
-        ));
+        return Err(ApiError::forbidden(ErrorCode::NotAddressee));
     }
     if request.status != Status::Pending {
-        return Err(ApiError::conflict(
-            "request_not_pending",
-            "this request was answered already",
-        ));
+        return Err(ApiError::conflict(ErrorCode::RequestNotPending));
     }
     let mut request = request.into_active_model();
     request.status = Set(outcome);
@@ -257,7 +238,6 @@ async fn answer(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Friend),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_addressee"),
         (status = 404, body = ErrorBody, description = "no_such_request"),
         (status = 409, body = ErrorBody, description = "request_not_pending"),
@@ -299,7 +279,6 @@ async fn accept_request(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "declined"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_addressee"),
         (status = 404, body = ErrorBody, description = "no_such_request"),
         (status = 409, body = ErrorBody, description = "request_not_pending"),
@@ -333,7 +312,6 @@ async fn answered(state: &AppState, request: friend_requests::Model) -> ApiResul
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<Friend>),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
     )
 )]
 async fn list_friends(
@@ -361,7 +339,6 @@ async fn list_friends(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "no longer friends"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 404, body = ErrorBody, description = "no_such_friend"),
     )
 )]
@@ -375,10 +352,7 @@ async fn remove_friend(
         .await?;
     state.forget_friends(&[me, UserId(user_id)]).await;
     if deleted.rows_affected == 0 {
-        return Err(ApiError::not_found(
-            "no_such_friend",
-            "you are not friends with this user",
-        ));
+        return Err(ApiError::not_found(ErrorCode::NoSuchFriend));
     }
     // Each side is told whom it lost.
     let other = UserId(user_id);

@@ -12,8 +12,9 @@ use utoipa_axum::routes;
 
 use crate::auth::revocations::Revoked;
 use crate::auth::sessions::{self, Which};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{AuthSession, AuthUser, Json};
+use crate::routes::document::BUSY_HASHING;
 use crate::routes::rules::{AVATAR_URL_CHARS, BIO_CHARS, validate_display_name, validate_password};
 use crate::routes::sessions::revoke;
 use crate::routes::users::Profile;
@@ -36,7 +37,8 @@ async fn load_me(state: &AppState, me: UserId) -> ApiResult<users::Model> {
     crate::store::users::find(&state.db, me)
         .await?
         .ok_or_else(|| {
-            ApiError::unauthorized("invalid_token", "the token's account does not exist")
+            ApiError::unauthorized(ErrorCode::InvalidToken)
+                .with_message("the token's account does not exist")
         })
 }
 
@@ -51,12 +53,9 @@ fn validate_bio(bio: Option<String>) -> ApiResult<Option<String>> {
                     .chars()
                     .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
         {
-            Err(ApiError::invalid(
-                "invalid_bio",
-                format!(
-                    "a bio is at most {BIO_CHARS} characters, without control characters other than line breaks and tabs"
-                ),
-            ))
+            Err(ApiError::invalid(ErrorCode::InvalidBio).with_message(format!(
+                "a bio is at most {BIO_CHARS} characters, without control characters other than line breaks and tabs"
+            )))
         }
         Some(bio) if bio.trim().is_empty() => Ok(None),
         other => Ok(other),
@@ -77,12 +76,9 @@ fn validate_avatar_url(url: Option<String>) -> ApiResult<Option<String>> {
     if valid {
         Ok(Some(url))
     } else {
-        Err(ApiError::invalid(
-            "invalid_avatar_url",
-            format!(
-                "an avatar URL is an absolute http or https URL of at most {AVATAR_URL_CHARS} characters"
-            ),
-        ))
+        Err(ApiError::invalid(ErrorCode::InvalidAvatarUrl).with_message(format!(
+            "an avatar URL is an absolute http or https URL of at most {AVATAR_URL_CHARS} characters"
+        )))
     }
 }
 
@@ -92,7 +88,6 @@ fn validate_avatar_url(url: Option<String>) -> ApiResult<Option<String>> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Profile),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
     )
 )]
 async fn get_me(State(state): State<AppState>, AuthUser(me): AuthUser) -> ApiResult<Json<Profile>> {
@@ -129,7 +124,6 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     responses(
         (status = 200, body = Profile),
         (status = 400, body = ErrorBody, description = "malformed_body"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 422, body = ErrorBody, description = "invalid_display_name, invalid_bio, invalid_avatar_url, invalid_field"),
     )
 )]
@@ -142,10 +136,8 @@ async fn patch_me(
     let display_name = match patch.display_name {
         Some(Some(name)) => Some(validate_display_name(name)?),
         Some(None) => {
-            return Err(ApiError::invalid(
-                "invalid_display_name",
-                "a display name cannot be cleared",
-            ));
+            return Err(ApiError::invalid(ErrorCode::InvalidDisplayName)
+                .with_message("a display name cannot be cleared"));
         }
         None => None,
     };
@@ -186,10 +178,9 @@ struct PasswordChange {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "changed; every other session of the account is logged out"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "wrong_password"),
         (status = 422, body = ErrorBody, description = "weak_password"),
-        (status = 503, body = ErrorBody, description = "busy: too many requests wait for the password hasher (Retry-After: 1)"),
+        (status = 503, body = ErrorBody, description = BUSY_HASHING),
     )
 )]
 async fn change_password(
@@ -216,10 +207,7 @@ async fn checked_me(state: &AppState, me: UserId, password: String) -> ApiResult
         .verify(password, Some(user.password_hash.clone()))
         .await?;
     if !matches {
-        return Err(ApiError::forbidden(
-            "wrong_password",
-            "the current password is wrong",
-        ));
+        return Err(ApiError::forbidden(ErrorCode::WrongPassword));
     }
     Ok(user)
 }
@@ -242,9 +230,8 @@ struct DeleteAccount {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "deleted"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "wrong_password"),
-        (status = 503, body = ErrorBody, description = "busy: too many requests wait for the password hasher (Retry-After: 1)"),
+        (status = 503, body = ErrorBody, description = BUSY_HASHING),
     )
 )]
 async fn delete_me(

@@ -28,7 +28,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// The OpenAPI document's fixed parts; the paths come from the routers.
@@ -107,18 +107,17 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
         // Anything else is a file of the web client, or the API's 404.
         .fallback_service(
             ServeDir::new(&config.web_root)
-                .not_found_service((|| async { ApiError::not_found("not_found", "no such route") }).into_service()),
+                .not_found_service((|| async { ApiError::not_found(ErrorCode::NotFound) }).into_service()),
         )
         .method_not_allowed_fallback(|| async {
-            ApiError::Client {
-                status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                code: "method_not_allowed",
-                message: "this route does not take this method".into(),
-            }
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+            )
         })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            // The path only: `/ws?token=…` must never reach a log.
+            // The path only: an old client's `/ws?token=…`, refused, must never reach a log.
             tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
         }))
         .with_state(state);

@@ -5,7 +5,7 @@
 
 use std::ops::RangeInclusive;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Length of a username (only ASCII is allowed, so bytes and characters agree).
 pub const USERNAME_CHARS: RangeInclusive<usize> = 3..=32;
@@ -31,14 +31,13 @@ pub fn validate_username(username: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid(
-            "invalid_username",
-            format!(
+        Err(
+            ApiError::invalid(ErrorCode::InvalidUsername).with_message(format!(
                 "a username is {} to {} characters of A-Z, a-z, 0-9, '_', '.' and '-'",
                 USERNAME_CHARS.start(),
                 USERNAME_CHARS.end()
-            ),
-        ))
+            )),
+        )
     }
 }
 
@@ -47,14 +46,13 @@ pub fn validate_password(password: &str) -> ApiResult<()> {
     if PASSWORD_CHARS.contains(&password.chars().count()) {
         Ok(())
     } else {
-        Err(ApiError::invalid(
-            "weak_password",
-            format!(
+        Err(
+            ApiError::invalid(ErrorCode::WeakPassword).with_message(format!(
                 "a password is {} to {} characters",
                 PASSWORD_CHARS.start(),
                 PASSWORD_CHARS.end()
-            ),
-        ))
+            )),
+        )
     }
 }
 
@@ -67,11 +65,10 @@ pub fn validate_display_name(name: String) -> ApiResult<String> {
     {
         Ok(name.to_owned())
     } else {
-        Err(ApiError::invalid(
-            "invalid_display_name",
-            format!(
+        Err(
+            ApiError::invalid(ErrorCode::InvalidDisplayName).with_message(format!(
                 "a display name is 1 to {DISPLAY_NAME_CHARS} characters, without control characters"
-            ),
-        ))
+            )),
+        )
     }
 }

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::auth::revocations::Revoked;
 use crate::auth::sessions::{self, Which};
 use crate::auth::tickets::TICKET_TTL;
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::ApiResult;
 use crate::extract::{AuthSession, Json};
 use crate::state::AppState;
 
@@ -39,7 +39,6 @@ pub async fn revoke(state: &AppState, user: confab_common::UserId, which: Which)
     security(("bearer" = [])),
     responses(
         (status = 204, description = "logged out"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
     )
 )]
 async fn logout(
@@ -56,7 +55,6 @@ async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "every session logged out"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
     )
 )]
 async fn logout_all(
@@ -84,7 +82,6 @@ struct Ticket {
     security(("bearer" = [])),
     responses(
         (status = 201, body = Ticket),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
     )
 )]
 async fn ws_ticket(

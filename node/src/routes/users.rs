@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{AuthUser, Json, Path, Query};
 use crate::routes::rules::{SEARCH_CHARS, USERNAME_CHARS};
 use crate::state::AppState;
@@ -62,7 +62,7 @@ pub async fn load_user(state: &AppState, id: UserId) -> ApiResult<users::Model> 
 
 /// The 404 for an unknown user id.
 pub fn no_such_user() -> ApiError {
-    ApiError::not_found("no_such_user", "there is no user with this id")
+    ApiError::not_found(ErrorCode::NoSuchUser)
 }
 
 /// One user's public profile.
@@ -72,7 +72,6 @@ pub fn no_such_user() -> ApiError {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Profile),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 404, body = ErrorBody, description = "no_such_user"),
     )
 )]
@@ -121,7 +120,6 @@ const MAX_LIMIT: u64 = 50;
     responses(
         (status = 200, body = Vec<Profile>),
         (status = 400, body = ErrorBody, description = "invalid_query: `search` missing, `limit` not a non-negative integer"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 422, body = ErrorBody, description = "invalid_search: `search` empty, too long or with a control character; `limit` outside 1-50; `after` empty, over 32 characters or with a control character"),
     )
 )]
@@ -133,22 +131,19 @@ async fn search_users(
     let words = search_words(&query.search)?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(
-            "invalid_search",
-            format!("`limit` must be between 1 and {MAX_LIMIT}"),
-        ));
+        return Err(ApiError::invalid(ErrorCode::InvalidSearch)
+            .with_message(format!("`limit` must be between 1 and {MAX_LIMIT}")));
     }
     let after = query.after.as_deref().unwrap_or_default();
     let after_ok = (1..=*USERNAME_CHARS.end()).contains(&after.chars().count())
         && !after.chars().any(char::is_control);
     if query.after.is_some() && !after_ok {
-        return Err(ApiError::invalid(
-            "invalid_search",
-            format!(
+        return Err(
+            ApiError::invalid(ErrorCode::InvalidSearch).with_message(format!(
                 "`after` must be a username: 1 to {} characters, without control characters",
                 USERNAME_CHARS.end()
-            ),
-        ));
+            )),
+        );
     }
     // LIKE's own metacharacters in the query match themselves.
     let username_like = format!("{}%", escape_like(&words.to_lowercase()));
@@ -174,12 +169,9 @@ fn search_words(search: &str) -> ApiResult<&str> {
     if (1..=SEARCH_CHARS).contains(&words.chars().count()) && !words.chars().any(char::is_control) {
         Ok(words)
     } else {
-        Err(ApiError::invalid(
-            "invalid_search",
-            format!(
-                "`search` must be 1 to {SEARCH_CHARS} characters (a leading @ not counted), without control characters"
-            ),
-        ))
+        Err(ApiError::invalid(ErrorCode::InvalidSearch).with_message(format!(
+            "`search` must be 1 to {SEARCH_CHARS} characters (a leading @ not counted), without control characters"
+        )))
     }
 }
 

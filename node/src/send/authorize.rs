@@ -4,7 +4,7 @@
 //! refusal looks the recipient up, to say which refusal it is.
 
 use confab_common::UserId;
-use confab_common::social::{Cached, Probe, SocialCache};
+use confab_common::social::{Cached, Lookup, SocialCache};
 use confab_common::wire::{ErrorCode, Target};
 use sea_orm::DatabaseConnection;
 
@@ -23,22 +23,18 @@ impl Denied {
         code: ErrorCode::Unavailable,
         message: "the service is briefly unavailable; send again with the same id",
     };
-    const NO_SUCH_USER: Denied = Denied {
-        code: ErrorCode::NoSuchUser,
-        message: "there is no user with this id",
-    };
-    const NOT_FRIENDS: Denied = Denied {
-        code: ErrorCode::NotFriends,
-        message: "direct messages go to friends only",
-    };
-    const NOT_MEMBER: Denied = Denied {
-        code: ErrorCode::NotMember,
-        message: "you are not a member of this group",
-    };
-    const NO_SUCH_GROUP: Denied = Denied {
-        code: ErrorCode::NoSuchGroup,
-        message: "there is no group with this id",
-    };
+    const NO_SUCH_USER: Denied = Denied::of(ErrorCode::NoSuchUser);
+    const NOT_FRIENDS: Denied = Denied::of(ErrorCode::NotFriends);
+    const NOT_MEMBER: Denied = Denied::of(ErrorCode::NotMember);
+    const NO_SUCH_GROUP: Denied = Denied::of(ErrorCode::NoSuchGroup);
+
+    /// A refusal with `code` and its own text ([`ErrorCode::message`]).
+    pub const fn of(code: ErrorCode) -> Denied {
+        Denied {
+            code,
+            message: code.message(),
+        }
+    }
 }
 
 /// Answers "may `user` send to `to`?".
@@ -50,11 +46,11 @@ pub struct Authorizer {
 
 impl Authorizer {
     /// What to ask the social cache (with the claim, in one round trip).
-    pub fn probe(&self, user: UserId, to: Target) -> Probe {
-        self.social.probe(user, to)
+    pub fn lookup(&self, user: UserId, to: Target) -> Lookup {
+        self.social.lookup(user, to)
     }
 
-    /// Friends only, members only: from the cache's answer to the probe
+    /// Friends only, members only: from the cache's answer to the lookup
     /// when it has one, else the long way.
     pub async fn authorize(&self, user: UserId, to: Target, cached: Cached) -> Result<(), Denied> {
         match (to, cached) {

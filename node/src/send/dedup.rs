@@ -8,13 +8,14 @@
 //! stores idempotently — so a node that died between publish and confirm
 //! neither loses the message nor makes a second one.
 //!
-//! Round trips: the claim carries the send's social-cache probe in the same
+//! Round trips: the claim carries the send's social-cache lookup in the same
 //! pipeline (one round trip per send in the steady state), and confirms are
 //! recorded by one writer per node, many per pipeline.
 
 use std::time::Duration;
 
-use confab_common::social::{Cached, Probe};
+use confab_common::keys::Keyspace;
+use confab_common::social::{Cached, Lookup};
 use confab_common::{MessageId, UserId};
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
@@ -45,7 +46,7 @@ pub enum Seen {
 #[derive(Clone)]
 pub struct Dedup {
     redis: ConnectionManager,
-    prefix: String,
+    keys: Keyspace,
     /// To the confirm writer: (key, value) records.
     confirms: mpsc::Sender<(String, String)>,
 }
@@ -53,7 +54,7 @@ pub struct Dedup {
 impl std::fmt::Debug for Dedup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dedup")
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.keys.prefix())
             .finish_non_exhaustive()
     }
 }
@@ -66,18 +67,18 @@ impl Dedup {
         tokio::spawn(record_confirms(redis.clone(), queued));
         Self {
             redis,
-            prefix: prefix.into(),
+            keys: Keyspace::new(prefix),
             confirms,
         }
     }
 
     fn key(&self, user: UserId, client_id: &str) -> String {
-        format!("{}dedup:{}:{}", self.prefix, user.0, client_id)
+        self.keys.dedup(user, client_id)
     }
 
     /// Claims `client_id` of `user` for a new message (`fresh`, accepted at
     /// `now`) unless it already stands for one (`SET NX GET`), and asks the
-    /// social cache `probe`, in one round trip. The [`Claim`] says which
+    /// social cache `lookup`, in one round trip. The [`Claim`] says which
     /// message the send is about and is resolved by what happens next:
     /// [`Claim::release`] if the send was refused, [`Claim::confirmed`] once
     /// the broker has it.
@@ -87,7 +88,7 @@ impl Dedup {
         client_id: &str,
         fresh: MessageId,
         now: i64,
-        probe: &Probe,
+        lookup: &Lookup,
     ) -> redis::RedisResult<(Claim, Cached)> {
         let key = self.key(user, client_id);
         let mut pipe = redis::pipe();
@@ -98,7 +99,7 @@ impl Dedup {
             .arg("GET")
             .arg("EX")
             .arg(DEDUP_TTL.as_secs());
-        probe.add_to(&mut pipe);
+        lookup.add_to(&mut pipe);
         let (previous, cached, member, missing): (Option<String>, bool, bool, bool) =
             pipe.query_async(&mut self.redis.clone()).await?;
         let seen = previous.as_deref().and_then(parse).unwrap_or(Seen::New);
@@ -114,7 +115,7 @@ impl Dedup {
             msg_id,
             ts,
         };
-        Ok((claim, Probe::read((cached, member, missing))))
+        Ok((claim, Lookup::read((cached, member, missing))))
     }
 }
 

@@ -139,11 +139,11 @@ impl SendPath {
         // The client id first: a repeat of a confirmed send gets its `sent`
         // even if the sender may no longer write there (the first one may
         // well have been delivered).
-        let probe = self.authorizer.probe(user, to);
+        let lookup = self.authorizer.lookup(user, to);
         let now = confab_common::ids::now_ms();
         let claimed = self
             .dedup
-            .claim(user, &id, self.ids.next_id(), now, &probe)
+            .claim(user, &id, self.ids.next_id(), now, &lookup)
             .await;
         let (claim, cached) = match claimed {
             Ok(claimed) => claimed,

@@ -11,33 +11,26 @@
 //! [`Publisher::keep_open`] on a task of its own, never by a session: a
 //! session that needs the broker while there is no channel is answered at
 //! once (`unavailable`, send again with the same id) instead of waiting for
-//! a reconnect. Before, sessions reconnected inline behind a lock, and one
-//! broker handshake that never completed (see `confab_common::broker`) froze
-//! every session of the node that tried to send: their loops stopped
-//! writing deliveries while their clients stayed connected.
+//! a reconnect: a broker handshake can hang (see `confab_common::broker`),
+//! and a session waiting on it would stop writing deliveries while its
+//! client stayed connected.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use confab_common::broker::{Broker, BrokerError};
+use confab_common::broker::{Broker, BrokerError, CHECK_INTERVAL, Confirmed};
 use confab_common::envelope::Input;
 use confab_common::metric::Stage;
 use confab_common::retry::Backoff;
 use confab_common::topology::{self, Topology};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::ShortString;
-use lapin::{Channel, Confirmation};
+use lapin::Channel;
+use lapin::options::ConfirmSelectOptions;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// Most items in one AMQP message.
 pub const MAX_COALESCED: usize = 256;
-
-/// How often [`Publisher::keep_open`] looks at a channel nobody reported
-/// broken: lapin marks a channel of a dead connection as not connected, and
-/// the look finds it even when no publish did.
-const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why a message is not (known to be) in the broker.
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +122,7 @@ impl Publisher {
         let (done, confirmed) = oneshot::channel();
         let read_us = match input {
             Input::Message(envelope) => envelope.read_us,
-            Input::Signal(_) | Input::Notify(_) => None,
+            Input::Signal(_) | Input::Notice(_) => None,
         };
         let pending = Pending {
             shard,
@@ -188,23 +181,10 @@ impl Publisher {
                 body
             }
         };
-        let published = self
-            .broker
-            .bounded(
-                "basic.publish",
-                channel.basic_publish(
-                    ShortString::from(""),
-                    ShortString::from(self.topology.input(shard)),
-                    BasicPublishOptions {
-                        // Unroutable (no input queue) comes back instead of
-                        // being dropped with an ack.
-                        mandatory: true,
-                        ..BasicPublishOptions::default()
-                    },
-                    &payload,
-                    topology::persistent_json(),
-                ),
-            )
+        let queue = self.topology.input(shard);
+        let properties = topology::persistent_json();
+        let published = (self.broker)
+            .publish(&channel, &queue, &payload, properties)
             .await;
         let confirm = match published {
             Ok(confirm) => {
@@ -219,14 +199,13 @@ impl Publisher {
         };
         let timeout = self.confirm_timeout;
         tokio::spawn(async move {
-            let outcome = match tokio::time::timeout(timeout, confirm).await {
+            let outcome = match tokio::time::timeout(timeout, confirm.confirmed()).await {
                 Err(_) => Err(PublishError::Timeout(timeout)),
                 Ok(Err(e)) => Err(BrokerError::from(e).into()),
-                Ok(Ok(Confirmation::Ack(None))) => Ok(()),
-                Ok(Ok(Confirmation::Ack(Some(_)))) => Err(PublishError::Unroutable),
-                Ok(Ok(Confirmation::Nack(_))) => Err(PublishError::Nacked),
-                // Confirms are always selected on our channels.
-                Ok(Ok(Confirmation::NotRequested)) => Err(PublishError::Nacked),
+                Ok(Ok(Confirmed::Acked)) => Ok(()),
+                // No input shard: unroutable, stored nowhere.
+                Ok(Ok(Confirmed::Returned(_))) => Err(PublishError::Unroutable),
+                Ok(Ok(Confirmed::Nacked)) => Err(PublishError::Nacked),
             };
             answer(items, outcome);
         });
@@ -250,6 +229,8 @@ impl Publisher {
             if self.healthy().is_some() {
                 tokio::select! {
                     () = self.broken.notified() => {},
+                    // lapin marks a channel of a dead connection as not
+                    // connected: the look finds it even when no publish did.
                     () = tokio::time::sleep(CHECK_INTERVAL) => {},
                     () = shutdown.cancelled() => break,
                 }

@@ -7,9 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use confab_common::UserId;
-use confab_common::envelope::{Input, Notify, Signal, SignalKind};
+use confab_common::log::reads::{self, ReadError};
+use confab_common::{Seq, UserId};
+use confab_common::envelope::{Input, Notice, Signal, SignalKind};
 use confab_common::presence::ConnKey;
+use confab_common::keys::Keyspace;
 use confab_common::social::Cached;
 use confab_common::wire::{ErrorCode, Target};
 use redis::AsyncCommands;
@@ -18,15 +20,11 @@ use sea_orm::DatabaseConnection;
 
 use crate::send::authorize::{Authorizer, Denied};
 use crate::send::publisher::{PublishError, Publisher};
-use crate::store::log::{self, ReadError};
 
 /// At most one `typing` per user and conversation is passed on in this long.
 pub const TYPING_INTERVAL: Duration = Duration::from_secs(3);
 
-const NO_CONVERSATION: Denied = Denied {
-    code: ErrorCode::NoSuchConversation,
-    message: "you have no such conversation",
-};
+const NO_CONVERSATION: Denied = Denied::of(ErrorCode::NoSuchConversation);
 
 /// What signals need; shared by every connection of the node.
 #[derive(Debug, Clone)]
@@ -34,9 +32,9 @@ pub struct Signals {
     pub db: DatabaseConnection,
     pub authorizer: Authorizer,
     pub publisher: Arc<Publisher>,
-    /// Where the typing throttle lives (`{prefix}typing:{user}:{conv}`).
+    /// Where the typing throttle lives.
     pub redis: ConnectionManager,
-    pub prefix: String,
+    pub keys: Keyspace,
 }
 
 impl Signals {
@@ -47,9 +45,9 @@ impl Signals {
         user: UserId,
         origin: ConnKey,
         conv: Target,
-        seq: i64,
+        seq: Seq,
     ) -> Result<(), Denied> {
-        let moved = match log::mark_read(&self.db, user, conv, seq).await {
+        let moved = match reads::mark_read(&self.db, user, conv, seq).await {
             Ok(moved) => moved,
             Err(ReadError::NoConversation) => return Err(NO_CONVERSATION),
             Err(ReadError::Db(e)) => {
@@ -72,10 +70,7 @@ impl Signals {
         self.authorizer
             .authorize(user, conv, Cached::Unknown)
             .await?;
-        let key = match conv {
-            Target::User(u) => format!("{}typing:{}:u{}", self.prefix, user.0, u.0),
-            Target::Group(g) => format!("{}typing:{}:g{}", self.prefix, user.0, g.0),
-        };
+        let key = self.keys.typing(user, conv);
         let options = redis::SetOptions::default()
             .conditional_set(redis::ExistenceCheck::NX)
             .with_expiration(redis::SetExpiry::PX(TYPING_INTERVAL.as_millis() as u64));
@@ -106,11 +101,12 @@ impl Signals {
         if users.is_empty() {
             return;
         }
-        let notify = Input::Notify(Notify {
+        let notice = Input::Notice(Notice {
+            frame,
             users,
-            notify: frame,
+            except: None,
         });
-        if let Err(e) = self.send(&notify).await {
+        if let Err(e) = self.send(&notice).await {
             tracing::warn!(error = %e, "social event not passed on");
         }
     }

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use confab_common::MessageId;
+use confab_common::{MessageId, Seq};
 use confab_common::wire::{ClientFrame, ErrorCode, ServerFrame, Target};
 
 use crate::send::SendRequest;
@@ -22,7 +22,7 @@ pub enum Command {
     /// This device has these messages (possibly none).
     Ack(Vec<MessageId>),
     /// The user read `conv` up to `seq`.
-    Read { conv: Target, seq: i64 },
+    Read { conv: Target, seq: Seq },
     /// The user is typing in `conv`.
     Typing(Target),
     /// Answer `pong`.
@@ -72,7 +72,7 @@ pub fn decode(text: &str, max_body_chars: usize) -> Result<Command, Refusal> {
             format!("at most {MAX_ACK_IDS} ids per ack"),
         )),
         ClientFrame::Ack { msg_ids } => Ok(Command::Ack(msg_ids)),
-        ClientFrame::Read { seq, .. } if seq < 0 => {
+        ClientFrame::Read { seq, .. } if seq < Seq(0) => {
             Err(Refusal::invalid(None, "`seq` is at least 0"))
         }
         ClientFrame::Read { conv, seq } => Ok(Command::Read { conv, seq }),
@@ -150,7 +150,7 @@ mod tests {
             decode(r#"{"type":"read","conv":{"user":7},"seq":3}"#, 10),
             Ok(Command::Read {
                 conv: Target::User(UserId(7)),
-                seq: 3
+                seq: Seq(3)
             })
         );
         assert_eq!(

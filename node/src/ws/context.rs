@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Tokens;
-use crate::auth::limits::Limits;
+use crate::auth::limits::RateLimits;
 use crate::config::WsLimits;
 use crate::delivery::acks::AckSender;
 use crate::delivery::hub::Hub;
@@ -44,7 +44,7 @@ pub struct SessionContext {
     /// Revoked sessions, checked once the connection is registered.
     pub tokens: Arc<Tokens>,
     /// The user's send rate.
-    pub limits: Arc<Limits>,
+    pub limits: Arc<RateLimits>,
     /// Cancelled when the node stops: the connection closes with 1001.
     pub shutdown: CancellationToken,
 }

@@ -1,6 +1,7 @@
 //! `GET /ws`: the WebSocket endpoint. The credential ([`credential`]: a
-//! token, or a single-use ticket in the subprotocols or the query) is
-//! checked before the upgrade (401 in the API's error shape otherwise), and
+//! token in the `Authorization` header, or a single-use ticket in the
+//! subprotocols; never one in the URL) is checked before the upgrade (400
+//! or 401 in the API's error shape otherwise), and
 //! the upgrade selects the subprotocol `confab.v1`; the connection then
 //! runs as a [`session`]: frames decoded by [`command`], sends handed to the
 //! send side (`crate::send`), messages written by the [`writer`] from
@@ -23,13 +24,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::ws::context::SessionContext;
 use crate::ws::credential::{Credential, PROTOCOL, credential};
@@ -39,16 +40,11 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
 }
 
-/// `?ticket=`, the fallback for clients that cannot offer a subprotocol (a
-/// single-use ticket from `POST /api/auth/ws-ticket`; browsers offer it as
-/// the subprotocol `confab.ticket.<ticket>` instead, out of the URL);
-/// `?token=`, the same for old clients (deprecated: it puts a long-lived
-/// token in URLs); and `?device=`, the device's name (1-64 of
-/// `[A-Za-z0-9._-]`, not a secret).
+/// `?device=`, the device's name (1-64 of `[A-Za-z0-9._-]`, not a
+/// secret): the one thing the query carries. A `token` or `ticket` in it is
+/// refused by [`credential`], from the raw query.
 #[derive(Debug, Deserialize)]
 struct WsQuery {
-    ticket: Option<String>,
-    token: Option<String>,
     device: Option<String>,
 }
 
@@ -63,10 +59,7 @@ fn device_name(device: Option<String>) -> Result<Arc<str>, ApiError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if !valid {
-        return Err(ApiError::bad_request(
-            "invalid_device",
-            "`device` is 1 to 64 of A-Z, a-z, 0-9, `.`, `_` and `-`",
-        ));
+        return Err(ApiError::bad_request(ErrorCode::InvalidDevice));
     }
     Ok(device.into())
 }
@@ -74,6 +67,7 @@ fn device_name(device: Option<String>) -> Result<Arc<str>, ApiError> {
 async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
+    RawQuery(raw_query): RawQuery,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -85,29 +79,24 @@ async fn upgrade(
             "node shutting down or starting"
         )));
     }
-    let (ticket, token, device) = match query {
-        Ok(Query(q)) => (q.ticket, q.token, q.device),
-        Err(_) => (None, None, None),
-    };
-    // Read (and refused when malformed) before anything is redeemed, so a
-    // bad offer of subprotocols does not use up its ticket either.
-    let verified = match credential(&headers, ticket, token)? {
+    let device = query.ok().and_then(|Query(q)| q.device);
+    // Read (and refused when malformed or in the URL) before anything is
+    // redeemed, so a bad offer does not use up its ticket either.
+    let verified = match credential(&headers, raw_query.as_deref())? {
         Credential::Token(token) => state.tokens.check(&token)?,
         Credential::Ticket(ticket) => state.tokens.redeem(&ticket).await?,
     };
     let user = verified.user;
     let device = device_name(device)?;
-    let ws = ws.map_err(|e| ApiError::bad_request("not_websocket", e.body_text()))?;
+    let ws =
+        ws.map_err(|e| ApiError::bad_request(ErrorCode::NotWebsocket).with_message(e.body_text()))?;
     // A cap per user across the cluster, from presence (a Redis that does
     // not answer does not block connecting; the session then closes 1013).
     if let Ok(located) = state.presence.locate(&[user]).await {
         let open = located.get(&user).map_or(0, Vec::len);
         if open >= state.ws.max_connections_per_user {
-            return Err(ApiError::Limited {
-                code: "too_many_connections",
-                message: "this user has as many connections as allowed across the cluster (WS_MAX_CONNECTIONS_PER_USER); close one first",
-                retry_after: std::time::Duration::from_secs(5),
-            });
+            let wait = std::time::Duration::from_secs(5);
+            return Err(ApiError::limited(ErrorCode::TooManyConnections, wait));
         }
     }
     let limits = state.ws.clone();

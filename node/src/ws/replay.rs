@@ -18,11 +18,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
+use confab_common::log::{Logged, Positions, devices};
 use confab_common::{UserId, metric};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::Semaphore;
-
-use crate::store::log::{self, Logged, Positions};
 
 /// A page of the logs.
 #[derive(Debug, Default)]
@@ -150,12 +149,12 @@ async fn read(reader: &Reader, open: bool, known: Positions) -> Result<Page, DbE
     } = reader;
     let mut page = Page::default();
     let known = if open {
-        let opened = log::open_device(db, *user, device, reader.max_devices).await?;
+        let opened = devices::open_device(db, *user, device, reader.max_devices).await?;
         page.opened = Some(opened.clone());
         opened
     } else {
         known
     };
-    page.messages = log::page(db, *user, device, &known, reader.page_size).await?;
+    page.messages = devices::page(db, *user, device, &known, reader.page_size).await?;
     Ok(page)
 }

@@ -304,9 +304,8 @@ where
             // Only if the pipeline task died: the client sends again.
             Err(refused) => {
                 tracing::warn!("send pipeline stopped");
-                let id = refused.id;
-                let message = "the service is briefly unavailable; send again with the same id";
-                self.answer_now(id, ErrorCode::Unavailable, message).await
+                let Denied { code, message } = Denied::UNAVAILABLE;
+                self.answer_now(refused.id, code, message).await
             }
         }
     }

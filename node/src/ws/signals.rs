@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use confab_common::UserId;
+use confab_common::{Seq, UserId};
 use confab_common::presence::ConnKey;
 use confab_common::wire::{ErrorCode, Target};
 use futures_util::StreamExt;
@@ -60,7 +60,7 @@ impl InHand {
     }
 
     /// `read` of `conv` up to `seq`; refused at once if too many are in hand.
-    pub fn read(&mut self, conv: Target, seq: i64) -> Result<(), Denied> {
+    pub fn read(&mut self, conv: Target, seq: Seq) -> Result<(), Denied> {
         let (signals, user, origin) = (self.signals.clone(), self.user, self.origin);
         self.take(Box::pin(async move {
             signals.read(user, origin, conv, seq).await

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use confab_common::MessageId;
+use confab_common::{ConvId, MessageId, Seq};
 
 use crate::delivery::acks::Resolved;
 
@@ -12,7 +12,7 @@ use crate::delivery::acks::Resolved;
 /// first. Allocated on first use, so idle connections pay nothing for it.
 #[derive(Debug, Default)]
 pub struct Unacked {
-    order: VecDeque<(MessageId, i64, i64)>,
+    order: VecDeque<(MessageId, ConvId, Seq)>,
 }
 
 impl Unacked {
@@ -21,7 +21,7 @@ impl Unacked {
 
     /// Notes that message `msg_id`, at `seq` of conversation `conv`, was
     /// written.
-    pub fn written(&mut self, msg_id: MessageId, conv: i64, seq: i64) {
+    pub fn written(&mut self, msg_id: MessageId, conv: ConvId, seq: Seq) {
         if self.order.len() == Self::CAPACITY {
             self.order.pop_front();
         }
@@ -32,7 +32,7 @@ impl Unacked {
     /// `seq` acked in each conversation, and the ids not known here. Each is
     /// forgotten once acked.
     pub fn resolve(&mut self, acked: Vec<MessageId>) -> Resolved {
-        let mut highest: HashMap<i64, i64> = HashMap::new();
+        let mut highest: HashMap<ConvId, Seq> = HashMap::new();
         let mut unknown = Vec::new();
         for id in acked {
             // Acks mostly come in the order written: found at the front.
@@ -59,14 +59,17 @@ mod tests {
     #[test]
     fn acks_of_written_messages_become_the_highest_seq_of_each_conversation() {
         let mut unacked = Unacked::default();
-        unacked.written(MessageId(101), 1, 1);
-        unacked.written(MessageId(102), 1, 2);
-        unacked.written(MessageId(201), 2, 1);
+        unacked.written(MessageId(101), ConvId(1), Seq(1));
+        unacked.written(MessageId(102), ConvId(1), Seq(2));
+        unacked.written(MessageId(201), ConvId(2), Seq(1));
         // Out of order, across conversations, and one never written here.
         let ids = [102, 101, 201, 999].map(MessageId).to_vec();
         let mut resolved = unacked.resolve(ids);
         resolved.positions.sort_unstable();
-        assert_eq!(resolved.positions, [(1, 2), (2, 1)]);
+        assert_eq!(
+            resolved.positions,
+            [(ConvId(1), Seq(2)), (ConvId(2), Seq(1))]
+        );
         assert_eq!(resolved.unknown, [MessageId(999)]);
         // Acked once: a second ack of the same id is left to Postgres
         // (where it changes nothing).
@@ -80,10 +83,10 @@ mod tests {
     fn only_the_latest_are_kept() {
         let mut unacked = Unacked::default();
         for seq in 1..=300 {
-            unacked.written(MessageId(seq), 1, seq);
+            unacked.written(MessageId(seq), ConvId(1), Seq(seq));
         }
         let resolved = unacked.resolve(vec![MessageId(1), MessageId(300)]);
-        assert_eq!(resolved.positions, [(1, 300)]);
+        assert_eq!(resolved.positions, [(ConvId(1), Seq(300))]);
         assert_eq!(resolved.unknown, [MessageId(1)]);
     }
 }

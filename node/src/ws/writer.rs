@@ -24,15 +24,15 @@ use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 
+use confab_common::log::{Logged, Positions};
 use confab_common::metric::Stage;
 use confab_common::wire::ServerFrame;
-use confab_common::{MessageId, UserId, metric};
+use confab_common::{ConvId, MessageId, Seq, UserId, metric};
 use futures_util::{Sink, SinkExt};
 use tokio::sync::mpsc;
 
 use crate::delivery::acks::Resolved;
 use crate::delivery::hub::{Encoded, Outbound};
-use crate::store::log::{Logged, Positions};
 use crate::ws::recent::RecentIds;
 use crate::ws::replay::Page;
 use crate::ws::unacked::Unacked;
@@ -69,7 +69,7 @@ pub struct Writer<W> {
     sink: W,
     /// How far each conversation has been written (or passed, for the
     /// device's own messages).
-    positions: HashMap<i64, i64>,
+    positions: HashMap<ConvId, Seq>,
     /// The connection's user and device, and when it opened (Unix ms):
     /// what the device sent before is passed.
     user: UserId,
@@ -231,10 +231,10 @@ where
 
     fn place(&self, message: &Encoded) -> Place {
         // A conversation never seen started after the connection did.
-        let at = self.positions.get(&message.conv).copied().unwrap_or(0);
+        let at = self.positions.get(&message.conv).copied().unwrap_or(Seq(0));
         if message.seq <= at {
             Place::Repeat
-        } else if message.seq == at + 1 {
+        } else if message.seq == at.next() {
             Place::Next
         } else {
             Place::Gap
@@ -264,22 +264,31 @@ mod tests {
     use futures_util::sink::SinkExt;
 
     use super::*;
-    use crate::store::log::Logged;
 
     /// Message `seq` of conversation `conv` (its id is `conv * 100 + seq`).
     fn logged(conv: i64, seq: i64) -> Logged {
         Logged {
-            conv,
+            conv: ConvId(conv),
             message: MessagePayload {
                 msg_id: MessageId(conv * 100 + seq),
                 from: UserId(1),
                 to: Target::User(UserId(2)),
                 body: format!("c{conv}s{seq}"),
                 ts: 0,
-                seq: Some(seq),
+                seq: Some(Seq(seq)),
             },
             sender_device: None,
         }
+    }
+
+    /// Where `writer` stands, as plain numbers in conversation order.
+    fn standing<W>(writer: &Writer<W>) -> Vec<(i64, i64)>
+    where
+        W: Sink<Message, Error = axum::Error> + Unpin,
+    {
+        let mut at: Vec<_> = writer.positions().iter().map(|(c, s)| (c.0, s.0)).collect();
+        at.sort_unstable();
+        at
     }
 
     /// The writer of user 1's device `phone`.
@@ -331,7 +340,7 @@ mod tests {
         let mut writer = writer(sink);
         // The device had conversation 1 up to 1 and conversation 2 up to 5.
         let page = Page {
-            opened: Some(vec![(1, 1), (2, 5)]),
+            opened: Some(vec![(ConvId(1), Seq(1)), (ConvId(2), Seq(5))]),
             messages: vec![logged(1, 2), logged(1, 3)],
         };
         assert_eq!(writer.page(&page).await, Ok(2));
@@ -349,9 +358,7 @@ mod tests {
         )
         .await;
         assert_eq!(thens, [Then::Continue]);
-        let mut positions = writer.positions();
-        positions.sort_unstable();
-        assert_eq!(positions, [(1, 4), (2, 6), (3, 1)]);
+        assert_eq!(standing(&writer), [(1, 4), (2, 6), (3, 1)]);
         drop(writer);
         assert_eq!(
             written(&out),
@@ -365,14 +372,14 @@ mod tests {
         let sink = (&mut out).sink_map_err(|e: Infallible| match e {});
         let mut writer = writer(sink);
         let opened = Page {
-            opened: Some(vec![(1, 0)]),
+            opened: Some(vec![(ConvId(1), Seq(0))]),
             messages: vec![],
         };
         assert_eq!(writer.page(&opened).await, Ok(0));
         // Seq 1 was this connection's own; seq 3 shows that 2 was missed.
         let thens = deliver(&mut writer, vec![own(1, 1), live(1, 3), live(1, 4)]).await;
         assert_eq!(thens, [Then::CatchUp, Then::CatchUp]);
-        assert_eq!(writer.positions(), [(1, 1)]);
+        assert_eq!(standing(&writer), [(1, 1)]);
         // The catch-up reads the log after 1. Passed: what this device sent
         // before the connection opened (seq 5), what this connection sent
         // (seq 7). Written: what another device of the user sent (seq 4),
@@ -388,7 +395,7 @@ mod tests {
             messages: caught_up,
         };
         assert_eq!(writer.page(&page).await, Ok(4));
-        assert_eq!(writer.positions(), [(1, 7)]);
+        assert_eq!(standing(&writer), [(1, 7)]);
         drop(writer);
         assert_eq!(written(&out), ["c1s2", "c1s3", "c1s4", "c1s6"]);
     }

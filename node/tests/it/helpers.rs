@@ -562,7 +562,7 @@ impl TestApp {
             .await
             .expect("redis");
         redis::cmd("HSET")
-            .arg(format!("{}nodes", self.isolation.redis_prefix))
+            .arg(confab_common::keys::Keyspace::new(self.isolation.redis_prefix.clone()).nodes())
             .arg(node.0)
             .arg(format!("{incarnation}:1"))
             .exec_async(&mut redis)

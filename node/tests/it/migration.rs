@@ -6,7 +6,7 @@
 
 use confab_common::UserId;
 use confab_migrations::{Migrator, MigratorTrait};
-use confab_node::store::log;
+use confab_common::log::devices;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 use crate::helpers::server_url;
@@ -91,11 +91,11 @@ async fn what_the_old_inbox_held_is_replayed_after_the_migration() {
     let (alice, bob) = (id("alice").await, id("bob").await);
     // Bob's client (the device `default`, as every client was) connects:
     // the messages he had not acked, each conversation in order.
-    let opened = log::open_device(db, bob, "default", 20).await.unwrap();
-    let replay = log::page(db, bob, "default", &opened, 100).await.unwrap();
+    let opened = devices::open_device(db, bob, "default", 20).await.unwrap();
+    let replay = devices::page(db, bob, "default", &opened, 100).await.unwrap();
     let got: Vec<(String, i64)> = replay
         .iter()
-        .map(|l| (l.message.body.clone(), l.message.seq.unwrap()))
+        .map(|l| (l.message.body.clone(), l.message.seq.unwrap().0))
         .collect();
     let mut expected = vec![
         ("d3".to_owned(), 3),
@@ -108,9 +108,9 @@ async fn what_the_old_inbox_held_is_replayed_after_the_migration() {
     }
     assert_eq!(got, expected);
     // Alice had acked everything: nothing for her.
-    let opened = log::open_device(db, alice, "default", 20).await.unwrap();
+    let opened = devices::open_device(db, alice, "default", 20).await.unwrap();
     assert!(
-        log::page(db, alice, "default", &opened, 100)
+        devices::page(db, alice, "default", &opened, 100)
             .await
             .unwrap()
             .is_empty()

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 use super::{
     GroupDetails, details, insufficient_role, lock_as_member, member_ids, require_friends, role_of,
 };
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{AuthUser, Json, Path};
 use crate::routes::events;
 use crate::state::AppState;
@@ -36,17 +36,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Refuses a group of `size` members if it is over the configured maximum.
 pub(super) fn check_size(state: &AppState, size: u64) -> ApiResult<()> {
     if size > state.max_group_members {
-        return Err(ApiError::invalid(
-            "group_full",
-            format!("a group has at most {} members", state.max_group_members),
-        ));
+        return Err(
+            ApiError::invalid(ErrorCode::GroupFull).with_message(format!(
+                "a group has at most {} members",
+                state.max_group_members
+            )),
+        );
     }
     Ok(())
 }
 
 /// The 404 for a user who is not in the group.
 fn no_such_member() -> ApiError {
-    ApiError::not_found("no_such_member", "this user is not a member of the group")
+    ApiError::not_found(ErrorCode::NoSuchMember)
 }
 
 /// Whom to add.
@@ -65,7 +67,6 @@ struct NewMembers {
     security(("bearer" = [])),
     responses(
         (status = 200, body = GroupDetails),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member, not_friends"),
         (status = 404, body = ErrorBody, description = "no_such_group"),
         (status = 422, body = ErrorBody, description = "group_full"),
@@ -136,7 +137,6 @@ async fn add_members(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "removed"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member, insufficient_role"),
         (status = 404, body = ErrorBody, description = "no_such_group, no_such_member"),
         (status = 409, body = ErrorBody, description = "owner_must_transfer"),
@@ -155,10 +155,7 @@ async fn remove_member(
         .ok_or_else(no_such_member)?;
     let allowed = match (my_role, target_role) {
         (_, Role::Owner) if target == me => {
-            return Err(ApiError::conflict(
-                "owner_must_transfer",
-                "the owner must hand ownership to another member before leaving",
-            ));
+            return Err(ApiError::conflict(ErrorCode::OwnerMustTransfer));
         }
         _ if target == me => true,
         (Role::Owner, _) => true,
@@ -207,7 +204,6 @@ struct RoleChange {
     security(("bearer" = [])),
     responses(
         (status = 200, body = GroupDetails),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member, insufficient_role"),
         (status = 404, body = ErrorBody, description = "no_such_group, no_such_member"),
         (status = 409, body = ErrorBody, description = "owner_must_transfer (the owner demoting themself)"),
@@ -230,10 +226,8 @@ async fn set_role(
         .await?
         .ok_or_else(no_such_member)?;
     if target == me && body.role != Role::Owner {
-        return Err(ApiError::conflict(
-            "owner_must_transfer",
-            "the owner steps down by giving `owner` to another member",
-        ));
+        return Err(ApiError::conflict(ErrorCode::OwnerMustTransfer)
+            .with_message("the owner steps down by giving `owner` to another member"));
     }
     if member.role != body.role {
         if body.role == Role::Owner {

@@ -28,7 +28,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{AuthUser, Json, Path};
 use crate::routes::events;
 use crate::routes::rules::GROUP_NAME_CHARS;
@@ -58,12 +58,12 @@ struct GroupSummary {
 
 /// The 404 for an unknown group.
 fn no_such_group() -> ApiError {
-    ApiError::not_found("no_such_group", "there is no group with this id")
+    ApiError::not_found(ErrorCode::NoSuchGroup)
 }
 
 /// The 403 for a group the caller is not in.
 fn not_member() -> ApiError {
-    ApiError::forbidden("not_member", "you are not a member of this group")
+    ApiError::forbidden(ErrorCode::NotMember)
 }
 
 /// Checks a group name: 1-[`GROUP_NAME_CHARS`] characters after trimming,
@@ -74,12 +74,11 @@ fn validate_name(name: &str) -> ApiResult<String> {
     {
         Ok(name.to_owned())
     } else {
-        Err(ApiError::invalid(
-            "invalid_name",
-            format!(
+        Err(
+            ApiError::invalid(ErrorCode::InvalidName).with_message(format!(
                 "a group name is 1 to {GROUP_NAME_CHARS} characters, without control characters"
-            ),
-        ))
+            )),
+        )
     }
 }
 
@@ -113,10 +112,11 @@ async fn require_friends(
     }
     let friends: HashSet<UserId> = friendships::friends_of(db, me).await?.into_iter().collect();
     match candidates.iter().find(|id| !friends.contains(id)) {
-        Some(stranger) => Err(ApiError::forbidden(
-            "not_friends",
-            format!("user {stranger} is not your friend; only friends can be added to a group"),
-        )),
+        Some(stranger) => Err(
+            ApiError::forbidden(ErrorCode::NotFriends).with_message(format!(
+                "user {stranger} is not your friend; only friends can be added to a group"
+            )),
+        ),
         None => Ok(()),
     }
 }
@@ -139,7 +139,6 @@ struct NewGroup {
     security(("bearer" = [])),
     responses(
         (status = 201, body = GroupDetails),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_friends"),
         (status = 422, body = ErrorBody, description = "invalid_name, group_full"),
     )
@@ -194,7 +193,6 @@ async fn create_group(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<GroupSummary>),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
     )
 )]
 async fn list_groups(
@@ -231,7 +229,6 @@ async fn list_groups(
     security(("bearer" = [])),
     responses(
         (status = 200, body = GroupDetails),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member"),
         (status = 404, body = ErrorBody, description = "no_such_group"),
     )
@@ -259,7 +256,6 @@ struct Rename {
     security(("bearer" = [])),
     responses(
         (status = 200, body = GroupDetails),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member, insufficient_role"),
         (status = 404, body = ErrorBody, description = "no_such_group"),
         (status = 422, body = ErrorBody, description = "invalid_name"),
@@ -300,7 +296,6 @@ async fn rename_group(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "disbanded"),
-        (status = 401, body = ErrorBody, description = "missing_token, invalid_token, token_expired, token_revoked"),
         (status = 403, body = ErrorBody, description = "not_member, insufficient_role"),
         (status = 404, body = ErrorBody, description = "no_such_group"),
     )
@@ -343,5 +338,5 @@ pub async fn member_ids(db: &impl ConnectionTrait, id: GroupId) -> ApiResult<Vec
 
 /// The 403 for a member whose role does not allow the change.
 fn insufficient_role(message: &'static str) -> ApiError {
-    ApiError::forbidden("insufficient_role", message)
+    ApiError::forbidden(ErrorCode::InsufficientRole).with_message(message)
 }

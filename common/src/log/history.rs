@@ -1,10 +1,10 @@
-//! Reads of the conversation logs for the REST history: a user's
-//! conversations with their positions, and pages of one conversation.
+//! The REST history: a user's conversations with their positions, and
+//! pages of one conversation.
 
-use confab_common::UserId;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
 
-use crate::store::log::Row;
+use super::{ROW_COLUMNS, Row};
+use crate::ids::{ConvId, Seq, UserId};
 
 /// Unread counts stop at this many (the count is a scan).
 pub const MAX_UNREAD: i64 = 10_000;
@@ -87,67 +87,49 @@ pub async fn conversations(
 }
 
 /// Where a user may read a conversation from.
-#[derive(Debug, Clone, Copy, FromQueryResult)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Readable {
-    pub conv_id: i64,
+    pub conv: ConvId,
     /// The oldest seq the user can still read (what is older was never
     /// theirs, or is gone by retention).
-    pub first_seq: i64,
-    pub last_seq: i64,
+    pub first_seq: Seq,
+    pub last_seq: Seq,
 }
 
-/// The conversation `conv_id` as `user` may read it, if they may.
+#[derive(Debug, FromQueryResult)]
+struct ReadableRow {
+    first_seq: i64,
+    last_seq: i64,
+}
+
+/// The conversation `conv` as `user` may read it, if they may.
 pub async fn readable(
     db: &impl ConnectionTrait,
     user: UserId,
-    conv_id: i64,
+    conv: ConvId,
 ) -> Result<Option<Readable>, DbErr> {
-    Readable::find_by_statement(Statement::from_sql_and_values(
+    let row = ReadableRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        r#"SELECT conv_id, floor_seq + 1 AS first_seq, last_seq
+        r#"SELECT floor_seq + 1 AS first_seq, last_seq
            FROM user_conversations($1) WHERE conv_id = $2"#,
-        [user.0.into(), conv_id.into()],
+        [user.0.into(), conv.0.into()],
     ))
     .one(db)
-    .await
-}
-
-/// How far another participant has read.
-#[derive(Debug, Clone, Copy, FromQueryResult)]
-pub struct ReadBy {
-    pub user_id: i64,
-    pub seq: i64,
-}
-
-/// The read positions of `conv_id`'s participants other than `user` (a
-/// group's current members only).
-pub async fn reads(
-    db: &impl ConnectionTrait,
-    user: UserId,
-    conv_id: i64,
-) -> Result<Vec<ReadBy>, DbErr> {
-    ReadBy::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        r#"SELECT r.user_id, r.seq FROM read_positions r
-           JOIN conversations c ON c.id = r.conv_id
-           WHERE r.conv_id = $1 AND r.user_id <> $2 AND r.seq > 0
-             AND (c.group_id IS NULL OR EXISTS (
-                 SELECT 1 FROM group_members gm
-                 WHERE gm.group_id = c.group_id AND gm.user_id = r.user_id))
-           ORDER BY r.user_id"#,
-        [conv_id.into(), user.0.into()],
-    ))
-    .all(db)
-    .await
+    .await?;
+    Ok(row.map(|r| Readable {
+        conv,
+        first_seq: Seq(r.first_seq),
+        last_seq: Seq(r.last_seq),
+    }))
 }
 
 /// Which way a page of history goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     /// Older than this seq, newest first.
-    Before(i64),
+    Before(Seq),
     /// Newer than this seq, oldest first.
-    After(i64),
+    After(Seq),
 }
 
 /// Up to `limit` messages of `readable` in `direction`.
@@ -158,30 +140,30 @@ pub async fn messages(
     limit: u64,
 ) -> Result<Vec<Row>, DbErr> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let floor = readable.first_seq - 1;
+    let floor = readable.first_seq.0 - 1;
     let statement = match direction {
         Direction::Before(before) => Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"SELECT conv_id, seq, msg_id, sender_id, to_user_id, to_group_id, body, sent_at,
-                      sender_device
-               FROM messages WHERE conv_id = $1 AND seq < $2 AND seq > $3
-               ORDER BY seq DESC LIMIT $4"#,
+            format!(
+                "SELECT {ROW_COLUMNS} FROM messages WHERE conv_id = $1 AND seq < $2 AND seq > $3
+                 ORDER BY seq DESC LIMIT $4"
+            ),
             [
-                readable.conv_id.into(),
-                before.into(),
+                readable.conv.0.into(),
+                before.0.into(),
                 floor.into(),
                 limit.into(),
             ],
         ),
         Direction::After(after) => Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"SELECT conv_id, seq, msg_id, sender_id, to_user_id, to_group_id, body, sent_at,
-                      sender_device
-               FROM messages WHERE conv_id = $1 AND seq > $2
-               ORDER BY seq LIMIT $3"#,
+            format!(
+                "SELECT {ROW_COLUMNS} FROM messages WHERE conv_id = $1 AND seq > $2
+                 ORDER BY seq LIMIT $3"
+            ),
             [
-                readable.conv_id.into(),
-                after.max(floor).into(),
+                readable.conv.0.into(),
+                after.0.max(floor).into(),
                 limit.into(),
             ],
         ),

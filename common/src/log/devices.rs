@@ -1,70 +1,20 @@
-//! A node's side of the conversation logs: devices and their delivery
-//! positions, replay pages, acks and read positions. The dispatcher appends
-//! to the logs (`dispatcher/src/store.rs`); `docs/architecture.md` has the
-//! tables.
+//! Devices and their delivery positions: where each device of a user
+//! stands in each conversation, the replay pages read from there, and the
+//! acks that move it on. A position never moves back.
 
 use std::sync::Arc;
 
-use confab_common::wire::{MessagePayload, Target};
-use confab_common::{GroupId, MessageId, UserId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement,
     TransactionTrait,
 };
 
+use super::{Logged, Positions, Row};
+use crate::ids::{ConvId, MessageId, Seq, UserId};
+
 /// A new device is written at most this many messages of each
 /// conversation (the newest unread); older ones are in the history.
 pub const NEW_DEVICE_BACKLOG: i64 = 500;
-
-/// A message with its conversation's internal id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Logged {
-    pub conv: i64,
-    /// With its `seq`.
-    pub message: MessagePayload,
-    /// The device it was sent from, if known.
-    pub sender_device: Option<String>,
-}
-
-/// How far a connection has been written in each conversation.
-pub type Positions = Vec<(i64, i64)>;
-
-/// One row of the log, as stored.
-#[derive(Debug, Clone, FromQueryResult)]
-pub struct Row {
-    pub conv_id: i64,
-    pub seq: i64,
-    pub msg_id: i64,
-    pub sender_id: i64,
-    pub to_user_id: Option<i64>,
-    pub to_group_id: Option<i64>,
-    pub body: String,
-    pub sent_at: i64,
-    pub sender_device: Option<String>,
-}
-
-impl Row {
-    /// The message this row holds.
-    pub fn into_logged(self) -> Option<Logged> {
-        let to = match (self.to_user_id, self.to_group_id) {
-            (Some(u), _) => Target::User(UserId(u)),
-            (None, Some(g)) => Target::Group(GroupId(g)),
-            (None, None) => return None,
-        };
-        Some(Logged {
-            conv: self.conv_id,
-            message: MessagePayload {
-                msg_id: MessageId(self.msg_id),
-                from: UserId(self.sender_id),
-                to,
-                body: self.body,
-                ts: self.sent_at,
-                seq: Some(self.seq),
-            },
-            sender_device: self.sender_device,
-        })
-    }
-}
 
 #[derive(Debug, FromQueryResult)]
 struct Created {
@@ -133,7 +83,10 @@ pub async fn open_device(
     .all(&txn)
     .await?;
     txn.commit().await?;
-    Ok(positions.into_iter().map(|p| (p.conv_id, p.seq)).collect())
+    Ok(positions
+        .into_iter()
+        .map(|p| (ConvId(p.conv_id), Seq(p.seq)))
+        .collect())
 }
 
 /// Up to `limit` messages of `user`'s conversations after `known` (where
@@ -146,7 +99,7 @@ pub async fn page(
     known: &Positions,
     limit: u64,
 ) -> Result<Vec<Logged>, DbErr> {
-    let (convs, seqs): (Vec<i64>, Vec<i64>) = known.iter().copied().unzip();
+    let (convs, seqs): (Vec<i64>, Vec<i64>) = known.iter().map(|(c, s)| (c.0, s.0)).unzip();
     let rows = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         r#"WITH known AS (
@@ -198,11 +151,8 @@ pub struct Ack {
 const WRITE_ACKED: &str = "INSERT INTO device_positions (user_id, device, conv_id, seq)
     SELECT a.u, a.d, a.c, a.s
     FROM acked a
-    JOIN conversations c ON c.id = a.c
     JOIN devices dv ON dv.user_id = a.u AND dv.device = a.d
-    WHERE (c.group_id IS NULL AND a.u IN (c.user_lo, c.user_hi))
-       OR EXISTS (SELECT 1 FROM group_members gm
-                  WHERE gm.group_id = c.group_id AND gm.user_id = a.u)
+    WHERE EXISTS (SELECT 1 FROM user_conversations(a.u) uc WHERE uc.conv_id = a.c)
     ON CONFLICT (user_id, device, conv_id)
     DO UPDATE SET seq = GREATEST(device_positions.seq, EXCLUDED.seq)";
 
@@ -211,8 +161,8 @@ const WRITE_ACKED: &str = "INSERT INTO device_positions (user_id, device, conv_i
 pub struct DevicePosition {
     pub user: UserId,
     pub device: Arc<str>,
-    pub conv: i64,
-    pub seq: i64,
+    pub conv: ConvId,
+    pub seq: Seq,
 }
 
 /// Moves each device's position in each conversation up to `positions` (at
@@ -228,8 +178,8 @@ pub async fn advance_to(
     }
     let users: Vec<i64> = positions.iter().map(|p| p.user.0).collect();
     let devices: Vec<String> = positions.iter().map(|p| p.device.to_string()).collect();
-    let convs: Vec<i64> = positions.iter().map(|p| p.conv).collect();
-    let seqs: Vec<i64> = positions.iter().map(|p| p.seq).collect();
+    let convs: Vec<i64> = positions.iter().map(|p| p.conv.0).collect();
+    let seqs: Vec<i64> = positions.iter().map(|p| p.seq.0).collect();
     let result = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -273,74 +223,4 @@ pub async fn advance(db: &impl ConnectionTrait, acks: &[Ack]) -> Result<u64, DbE
         ))
         .await?;
     Ok(result.rows_affected())
-}
-
-/// Why a read position was not set.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// The user is not in that conversation (or it has no message yet).
-    #[error("no such conversation")]
-    NoConversation,
-    #[error(transparent)]
-    Db(#[from] DbErr),
-}
-
-/// Sets `user`'s read position in `conv` (as the user sees it) to `seq`,
-/// capped at the newest message; it never moves back. Returns the position
-/// if it moved.
-pub async fn mark_read(
-    db: &impl ConnectionTrait,
-    user: UserId,
-    conv: Target,
-    seq: i64,
-) -> Result<Option<i64>, ReadError> {
-    let Some(id) = conversation_of(db, user, conv).await? else {
-        return Err(ReadError::NoConversation);
-    };
-    let moved = Position::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        r#"INSERT INTO read_positions (user_id, conv_id, seq)
-           SELECT $1, c.id, LEAST(GREATEST($3, 0), c.last_seq) FROM conversations c WHERE c.id = $2
-           ON CONFLICT (user_id, conv_id) DO UPDATE SET seq = EXCLUDED.seq
-           WHERE read_positions.seq < EXCLUDED.seq
-           RETURNING conv_id, seq"#,
-        [user.0.into(), id.into(), seq.into()],
-    ))
-    .one(db)
-    .await?;
-    Ok(moved.map(|p| p.seq))
-}
-
-#[derive(Debug, FromQueryResult)]
-struct ConvId {
-    id: i64,
-}
-
-/// The internal id of `conv` as `user` sees it, if `user` is in it: a
-/// direct conversation with anyone they ever befriended, a group they are a
-/// member of.
-pub async fn conversation_of(
-    db: &impl ConnectionTrait,
-    user: UserId,
-    conv: Target,
-) -> Result<Option<i64>, DbErr> {
-    let statement = match conv {
-        Target::User(other) => Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            r#"SELECT id FROM conversations
-               WHERE group_id IS NULL AND user_lo = LEAST($1, $2) AND user_hi = GREATEST($1, $2)"#,
-            [user.0.into(), other.0.into()],
-        ),
-        Target::Group(group) => Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            r#"SELECT c.id FROM conversations c
-               JOIN group_members gm ON gm.group_id = c.group_id AND gm.user_id = $1
-               WHERE c.group_id = $2"#,
-            [user.0.into(), group.0.into()],
-        ),
-    };
-    Ok(ConvId::find_by_statement(statement)
-        .one(db)
-        .await?
-        .map(|c| c.id))
 }

@@ -1,29 +1,29 @@
-//! The dispatcher's store step: every message of a batch is appended, once,
-//! to its conversation's log with the next `seq`. The dispatcher is the
-//! ordering point: one statement (`append_messages`, a SQL function of the
-//! migrations) locks the batch's conversations (in id order, so dispatchers
-//! active on different shards never deadlock), numbers its new messages in
-//! routing order, inserts them and moves each conversation's `last_seq`
-//! once — one round trip however many messages and recipients the batch
-//! has. Nodes read the log (`node/src/store/log.rs`).
+//! Appending to the logs, by the dispatcher only: every message of a batch
+//! is appended, once, to its conversation's log with the next `seq`. The
+//! dispatcher is the ordering point: one statement (`append_messages`, a
+//! SQL function of the migrations) locks the batch's conversations (in id
+//! order, so dispatchers active on different shards never deadlock),
+//! numbers its new messages in routing order, inserts them and moves each
+//! conversation's `last_seq` once — one round trip however many messages
+//! and recipients the batch has.
 
 use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
 
-use confab_common::MessageId;
-use confab_common::envelope::Envelope;
-use confab_common::wire::Target;
+use crate::envelope::Envelope;
+use crate::ids::{ConvId, MessageId, Seq};
+use crate::wire::Target;
 
-/// Where a message sits in its conversation's log.
+/// Where an appended message sits: its conversation and its `seq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Logged {
-    pub conv: i64,
-    pub seq: i64,
+pub struct Appended {
+    pub conv: ConvId,
+    pub seq: Seq,
 }
 
 #[derive(Debug, FromQueryResult)]
-struct LoggedRow {
+struct AppendedRow {
     msg_id: i64,
     conv_id: i64,
     seq: i64,
@@ -37,26 +37,26 @@ struct LoggedRow {
 pub async fn append(
     db: &impl ConnectionTrait,
     batch: &[&Envelope],
-) -> Result<HashMap<MessageId, Logged>, DbErr> {
+) -> Result<HashMap<MessageId, Appended>, DbErr> {
     if batch.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = LoggedRow::find_by_statement(Columns::of(batch).statement())
+    let rows = AppendedRow::find_by_statement(Columns::of(batch).statement())
         .all(db)
         .await?;
-    let logged: HashMap<MessageId, Logged> = rows
+    let appended: HashMap<MessageId, Appended> = rows
         .into_iter()
         .map(|r| {
-            let at = Logged {
-                conv: r.conv_id,
-                seq: r.seq,
+            let at = Appended {
+                conv: ConvId(r.conv_id),
+                seq: Seq(r.seq),
             };
             (MessageId(r.msg_id), at)
         })
         .collect();
     let dropped = batch
         .iter()
-        .filter(|e| !logged.contains_key(&e.message.msg_id))
+        .filter(|e| !appended.contains_key(&e.message.msg_id))
         .count();
     if dropped > 0 {
         tracing::warn!(
@@ -64,7 +64,7 @@ pub async fn append(
             "messages without a conversation (group or account gone) dropped"
         );
     }
-    Ok(logged)
+    Ok(appended)
 }
 
 /// The batch as the columns `append_messages` takes.
