@@ -127,6 +127,11 @@ async fn every_operation_lists_the_generic_answers_its_shape_implies() {
             }
             if operation.get("security").is_some() {
                 expected.push("401");
+                // The token's 401 is described once, as a shared response.
+                assert_eq!(
+                    operation["responses"]["401"]["$ref"], "#/components/responses/Unauthorized",
+                    "{method} {path}"
+                );
             }
             for status in expected {
                 let answer = &listed[status];
