@@ -204,3 +204,45 @@ impl Agent {
         }
     }
 }
+
+/// This process in Consul, from [`Membership::join`] to
+/// [`Membership::leave`]: the one lifecycle of the node and the dispatcher.
+#[derive(Debug)]
+pub struct Membership {
+    /// `None` when no Consul is configured.
+    agent: Option<Agent>,
+    /// Stops [`Agent::keep_registered`].
+    stop: CancellationToken,
+}
+
+impl Membership {
+    /// How long leaving may wait for the agent.
+    const LEAVE_WITHIN: Duration = Duration::from_secs(3);
+
+    /// Registers `service` with the agent of `config` (if one is
+    /// configured) and keeps it registered, on a task of its own, until
+    /// [`Membership::leave`].
+    pub fn join(config: &ConsulConfig, service: Service) -> anyhow::Result<Self> {
+        let agent = Agent::from_config(config, service)?;
+        let stop = CancellationToken::new();
+        if let Some(agent) = agent.clone() {
+            tokio::spawn(agent.keep_registered(stop.clone()));
+        }
+        Ok(Self { agent, stop })
+    }
+
+    /// Stops keeping the registration and deregisters, waiting at most
+    /// [`Self::LEAVE_WITHIN`]. The first shutdown step, so that Nginx stops
+    /// sending clients here before the process stops accepting them.
+    pub async fn leave(&self) {
+        self.stop.cancel();
+        let Some(agent) = &self.agent else {
+            return;
+        };
+        match tokio::time::timeout(Self::LEAVE_WITHIN, agent.deregister()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot deregister from Consul"),
+            Err(_) => tracing::warn!("Consul did not answer the deregistration in time"),
+        }
+    }
+}

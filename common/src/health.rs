@@ -1,10 +1,17 @@
-//! The deep health check both binaries serve at `/health`: it really talks to
-//! Postgres, Redis and RabbitMQ, each within [`CHECK_TIMEOUT`], and names
-//! what failed.
+//! The operator routes both binaries serve ([`routes`]): `/health`, the
+//! deep check Consul runs, which really talks to Postgres, Redis and
+//! RabbitMQ, each within [`CHECK_TIMEOUT`], and names what failed;
+//! `/livez` (the process answers); `/metrics` (Prometheus).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
 use redis::aio::ConnectionManager;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
@@ -95,4 +102,34 @@ async fn timed(check: impl Future<Output = Result<(), String>>) -> CheckResult {
         latency_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         error: outcome.err(),
     }
+}
+
+/// `/health`, `/livez` and `/metrics`, checking dependencies with `probe`;
+/// merged into either binary's router.
+pub fn routes<S: Clone + Send + Sync + 'static>(probe: Probe) -> Router<S> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .with_state(probe)
+}
+
+/// 200 with the report when Postgres, Redis and RabbitMQ all answer; 503
+/// naming what failed otherwise.
+async fn health(State(probe): State<Probe>) -> impl IntoResponse {
+    let report = probe.check().await;
+    let status = if report.healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(report))
+}
+
+/// Prometheus text exposition.
+async fn metrics() -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::prometheus().render(),
+    )
 }

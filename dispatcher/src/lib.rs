@@ -12,15 +12,13 @@ pub mod batch;
 pub mod config;
 pub mod consumer;
 pub mod homes;
-pub mod ops;
 pub mod plan;
 pub mod reaper;
 pub mod route;
 
-use std::time::Duration;
 
 use anyhow::Context;
-use confab_common::consul::{Agent, Service};
+use confab_common::consul::{Membership, Service};
 use confab_common::health::Probe;
 use confab_common::metric;
 use confab_common::presence::Presence;
@@ -127,15 +125,14 @@ async fn connect(config: &Config) -> anyhow::Result<(InputConsumer, Probe)> {
 struct Ops {
     http: JoinHandle<std::io::Result<()>>,
     http_stop: CancellationToken,
-    consul: Option<Agent>,
-    consul_stop: CancellationToken,
+    consul: Membership,
 }
 
 impl Ops {
     fn serve(listener: TcpListener, probe: Probe, config: &Config) -> anyhow::Result<Self> {
         let addr = listener.local_addr().context("listener has no address")?;
         let http_stop = CancellationToken::new();
-        let server = axum::serve(listener, ops::router(probe))
+        let server = axum::serve(listener, confab_common::health::routes::<()>(probe))
             .with_graceful_shutdown(http_stop.clone().cancelled_owned());
         let http = tokio::spawn(async move { server.await });
         tracing::info!(%addr, "dispatcher health and metrics listening");
@@ -149,29 +146,16 @@ impl Ops {
             addr.port(),
             "/health",
         );
-        let consul = Agent::from_config(&config.consul, service)?;
-        let consul_stop = CancellationToken::new();
-        if let Some(agent) = consul.clone() {
-            tokio::spawn(agent.keep_registered(consul_stop.clone()));
-        }
         Ok(Self {
             http,
             http_stop,
-            consul,
-            consul_stop,
+            consul: Membership::join(&config.consul, service)?,
         })
     }
 
     /// Leaves Consul, then stops serving.
     async fn stop(self) {
-        self.consul_stop.cancel();
-        if let Some(agent) = &self.consul {
-            match tokio::time::timeout(Duration::from_secs(3), agent.deregister()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "cannot deregister from Consul"),
-                Err(_) => tracing::warn!("Consul did not answer the deregistration in time"),
-            }
-        }
+        self.consul.leave().await;
         self.http_stop.cancel();
         let _ = self.http.await;
     }

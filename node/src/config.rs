@@ -95,7 +95,7 @@ pub struct WsConfig {
     pub ping_secs: u64,
 
     /// Frames queued for one connection before it counts as a slow consumer
-    /// and is closed (its messages stay in its inbox).
+    /// and is closed (its messages stay in their logs).
     #[arg(long, env = "WS_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use confab_common::auth::JwtKeys;
 use confab_common::broker::Broker;
-use confab_common::consul::{Agent, Service};
+use confab_common::consul::{Membership, Service};
 use confab_common::presence::Presence;
 use confab_common::social::SocialCache;
 use confab_common::topology::Topology;
@@ -58,8 +58,7 @@ pub(crate) struct Node {
 pub(crate) struct Serving {
     server: JoinHandle<std::io::Result<()>>,
     stop_accepting: CancellationToken,
-    consul: Option<Agent>,
-    consul_stop: CancellationToken,
+    consul: Membership,
 }
 
 /// What the node connects to.
@@ -221,24 +220,17 @@ impl Node {
             addr.port(),
             "/health",
         );
-        let consul = Agent::from_config(&config.consul, service)?;
-        let consul_stop = CancellationToken::new();
-        if let Some(agent) = consul.clone() {
-            self.workers
-                .spawn(agent.keep_registered(consul_stop.clone()));
-        }
         Ok(Serving {
             server,
             stop_accepting,
-            consul,
-            consul_stop,
+            consul: Membership::join(&config.consul, service)?,
         })
     }
 
     /// The shutdown steps, all within `grace`.
     pub(crate) async fn stop(self, serving: Serving, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
-        serving.leave_consul().await;
+        serving.consul.leave().await;
         serving.stop_accepting.cancel();
         tracing::info!("stopping: closing sockets");
         self.state.shutdown.cancel();
@@ -272,21 +264,6 @@ impl Node {
     }
 }
 
-impl Serving {
-    /// Leaves Consul first, so that Nginx stops sending clients here before
-    /// the node stops accepting them.
-    async fn leave_consul(&self) {
-        self.consul_stop.cancel();
-        let Some(agent) = &self.consul else {
-            return;
-        };
-        match tokio::time::timeout(Duration::from_secs(3), agent.deregister()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "cannot deregister from Consul"),
-            Err(_) => tracing::warn!("Consul did not answer the deregistration in time"),
-        }
-    }
-}
 
 /// The state every handler and connection shares.
 fn app_state(

@@ -1,7 +1,7 @@
 //! Consumes this node's private queue into the [`Hub`]. Declares the queue
 //! itself (no list of nodes exists anywhere), re-subscribes after a broker
-//! failure, and then asks every local connection to catch up from its
-//! inbox, since deliveries may have been lost with the queue meanwhile.
+//! failure, and then asks every local connection to catch up from the
+//! logs, since deliveries may have been lost with the queue meanwhile.
 //! Every wait for the broker is bounded (`confab_common::broker`), so a
 //! handshake or an operation the broker never answers ends in a reconnect,
 //! not in a consumer that silently stopped.
@@ -49,7 +49,7 @@ impl NodeQueue {
                 backoff.reset();
                 if !std::mem::take(&mut first) {
                     // Whatever was routed here while we were away is in
-                    // the inboxes.
+                    // the logs.
                     self.hub.catch_up_all();
                 }
             };

@@ -225,7 +225,8 @@ impl Hub {
         }
     }
 
-    /// Asks every local connection to re-read its inbox.
+    /// Asks every local connection to read the logs again from its
+    /// positions.
     pub fn catch_up_all(&self) {
         for conn in self.read().values().flatten() {
             self.offer(conn, Outbound::CatchUp);
@@ -257,7 +258,7 @@ impl Hub {
                 conn.kick.cancel();
                 false
             }
-            // The session is ending; its inbox keeps what it missed.
+            // The connection is ending; the logs keep what it missed.
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }

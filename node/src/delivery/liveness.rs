@@ -2,7 +2,7 @@
 //! [`HEARTBEAT_INTERVAL`] keeps every local connection present. When Redis
 //! turns out to have lost the node's record (it restarted, or was
 //! unreachable long enough for the record to lapse), the node registers all
-//! its connections again and asks them to catch up from their inboxes, since
+//! its connections again and asks them to catch up from the logs, since
 //! the dispatcher saw them as offline meanwhile.
 
 use std::sync::Arc;

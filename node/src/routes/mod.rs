@@ -10,7 +10,6 @@ pub mod friends;
 pub mod groups;
 pub mod limits;
 pub mod me;
-pub mod ops;
 pub mod rules;
 pub mod sessions;
 pub mod users;
@@ -100,7 +99,7 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
             get(move || async move { Json(document) }),
         )
         .route("/api/asyncapi.json", get(asyncapi))
-        .merge(ops::router())
+        .merge(confab_common::health::routes(state.probe.clone()))
         .merge(crate::ws::router())
         // The JavaScript SDK, which the web client imports.
         .nest_service("/sdk", ServeDir::new(&config.sdk_root))

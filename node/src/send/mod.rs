@@ -11,4 +11,4 @@ pub mod pipeline;
 pub mod publisher;
 pub mod signal;
 
-pub use pipeline::{Answer, Handed, Pipeline, SendPath, SendRequest, Sender};
+pub use pipeline::{Answer, SendInFlight, Pipeline, SendPath, SendRequest, Sender};

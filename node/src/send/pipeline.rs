@@ -31,14 +31,14 @@ pub type Answer = Pin<Box<dyn Future<Output = ServerFrame> + Send>>;
 /// What the pipeline hands back for one `send`, as soon as it is published
 /// (before the confirm): the message id it went out under, if it went out
 /// (or had gone out before), and the answer to wait for.
-pub struct Handed {
+pub struct SendInFlight {
     pub msg_id: Option<MessageId>,
     pub answer: Answer,
 }
 
-impl std::fmt::Debug for Handed {
+impl std::fmt::Debug for SendInFlight {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handed")
+        f.debug_struct("SendInFlight")
             .field("msg_id", &self.msg_id)
             .finish_non_exhaustive()
     }
@@ -70,7 +70,7 @@ pub struct Pipeline {
     /// Each request with when it was handed over (Unix µs), which its
     /// message's stages are measured from.
     requests: mpsc::Sender<(SendRequest, i64)>,
-    answers: mpsc::Receiver<Handed>,
+    answers: mpsc::Receiver<SendInFlight>,
     _task: AbortOnDropHandle<()>,
 }
 
@@ -98,7 +98,7 @@ impl Pipeline {
     }
 
     /// The next answer; never resolves before a pipeline started.
-    pub async fn next_answer(pipeline: &mut Option<Self>) -> Option<Handed> {
+    pub async fn next_answer(pipeline: &mut Option<Self>) -> Option<SendInFlight> {
         match pipeline {
             Some(pipeline) => pipeline.answers.recv().await,
             None => std::future::pending().await,
@@ -121,7 +121,7 @@ impl SendPath {
         &self,
         sender: Sender,
         mut requests: mpsc::Receiver<(SendRequest, i64)>,
-        answers: mpsc::Sender<Handed>,
+        answers: mpsc::Sender<SendInFlight>,
     ) {
         while let Some((request, read_us)) = requests.recv().await {
             let answer = self.send(&sender, request, read_us).await;
@@ -133,7 +133,7 @@ impl SendPath {
 
     /// One send, up to its publish; `read_us` is when it was read (Unix
     /// µs), which its stages are measured from.
-    pub async fn send(&self, sender: &Sender, request: SendRequest, read_us: i64) -> Handed {
+    pub async fn send(&self, sender: &Sender, request: SendRequest, read_us: i64) -> SendInFlight {
         let SendRequest { id, to, body } = request;
         let user = sender.user;
         // The client id first: a repeat of a confirmed send gets its `sent`
@@ -156,7 +156,7 @@ impl SendPath {
         if let Seen::Sent { .. } = claim.seen() {
             // Confirmed before: the same answer, no second message.
             let answer = ready(ServerFrame::Sent { id, msg_id, ts });
-            return Handed {
+            return SendInFlight {
                 msg_id: Some(msg_id),
                 answer,
             };
@@ -180,7 +180,7 @@ impl SendPath {
             device: Some(sender.device.to_string()),
             read_us: Some(read_us),
         };
-        Handed {
+        SendInFlight {
             msg_id: Some(msg_id),
             answer: self.publish(envelope, id, claim).await,
         }
@@ -228,8 +228,8 @@ const NOT_CONFIRMED: Denied = Denied {
 };
 
 /// The answer to a send that did not go out.
-fn unsent(answer: Answer) -> Handed {
-    Handed {
+fn unsent(answer: Answer) -> SendInFlight {
+    SendInFlight {
         msg_id: None,
         answer,
     }

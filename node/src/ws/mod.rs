@@ -14,7 +14,7 @@ pub mod end;
 pub mod recent;
 pub mod replay;
 pub mod session;
-pub mod signals;
+pub mod in_flight;
 pub mod throttle;
 pub mod unacked;
 pub mod writer;

@@ -29,19 +29,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::delivery::hub::{Outbound, Registration};
 use crate::send::authorize::Denied;
-use crate::send::{Answer, Handed, Pipeline, SendRequest, Sender};
+use crate::send::{Answer, SendInFlight, Pipeline, SendRequest, Sender};
 use crate::ws::command::{self, Command, Refusal};
 use crate::ws::context::SessionContext;
 use crate::ws::end::{End, close, too_big_or_gone};
 use crate::ws::replay::{Page, Reader, Replay};
-use crate::ws::signals::InHand;
+use crate::ws::in_flight::SignalsInFlight;
 use crate::ws::throttle::{Admit, Throttle};
-use crate::ws::writer::{Then, Writer};
+use crate::ws::writer::{AfterWrite, Writer};
 
 /// Most `send`s in the pipeline or awaiting their confirm per connection;
 /// past this the session stops reading until some are answered.
 const MAX_IN_FLIGHT: usize = 256;
-/// How long `send`s in hand may take to be confirmed when the node stops.
+/// How long `send`s in flight may take to be confirmed when the node stops.
 const FINISH_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves an upgraded socket until it closes.
@@ -92,8 +92,8 @@ struct Session<R, W> {
     answers: FuturesOrdered<Answer>,
     /// `send`s submitted and not yet answered.
     in_flight: usize,
-    /// `read`/`typing` frames in hand.
-    signals: InHand,
+    /// `read`/`typing` frames in flight.
+    signals: SignalsInFlight,
     /// Whether client frames are read: not before the replay on connect has
     /// been written (the contract: a client's frames are answered after its
     /// replay, so a `pong` marks the replay's end).
@@ -132,7 +132,7 @@ where
         Self {
             replay: Replay::new(logs),
             writer: Writer::new(sink, ctx.user, ctx.device.clone()),
-            signals: InHand::new(ctx.signals.clone(), ctx.user, key),
+            signals: SignalsInFlight::new(ctx.signals.clone(), ctx.user, key),
             throttle: Throttle::new(ctx.ws.throttled_close),
             ctx,
             key,
@@ -176,8 +176,8 @@ where
             let step = tokio::select! {
                 frame = self.reader.next(), if self.reading && self.in_flight < MAX_IN_FLIGHT && release_at.is_none() => self.on_frame(frame).await,
                 () = tokio::time::sleep_until(release_at.unwrap_or_else(Instant::now).into()), if release_at.is_some() => self.release().await,
-                Some(handed) = Pipeline::next_answer(&mut self.sends) => {
-                    self.take_answer(handed);
+                Some(in_flight) = Pipeline::next_answer(&mut self.sends) => {
+                    self.take_answer(in_flight);
                     Ok(())
                 }
                 Some(answer) = self.answers.next() => self.on_answer(&answer).await,
@@ -323,11 +323,11 @@ where
 
     /// A send went out (or was refused): its answer waits its turn, and
     /// its message is never written back to this connection.
-    fn take_answer(&mut self, handed: Handed) {
-        if let Some(msg_id) = handed.msg_id {
+    fn take_answer(&mut self, in_flight: SendInFlight) {
+        if let Some(msg_id) = in_flight.msg_id {
             self.writer.sent(msg_id);
         }
-        self.answers.push_back(handed.answer);
+        self.answers.push_back(in_flight.answer);
     }
 
     async fn on_answer(&mut self, answer: &ServerFrame) -> Result<(), End> {
@@ -351,7 +351,7 @@ where
     }
 
     async fn on_delivery(&mut self, item: Outbound) -> Result<(), End> {
-        if self.writer.deliveries(item, &mut self.outbound).await? == Then::CatchUp {
+        if self.writer.deliveries(item, &mut self.outbound).await? == AfterWrite::CatchUp {
             self.replay.start(self.writer.positions());
         }
         Ok(())
@@ -378,7 +378,7 @@ where
         Ok(())
     }
 
-    /// Gives `send`s in hand a moment to be confirmed, so that their `sent`
+    /// Gives `send`s in flight a moment to be confirmed, so that their `sent`
     /// reaches the client before the socket closes.
     async fn finish(&mut self) {
         let deadline = tokio::time::sleep(FINISH_GRACE);
@@ -386,7 +386,7 @@ where
         while self.in_flight > 0 {
             tokio::select! {
                 () = &mut deadline => break,
-                Some(handed) = Pipeline::next_answer(&mut self.sends) => self.take_answer(handed),
+                Some(in_flight) = Pipeline::next_answer(&mut self.sends) => self.take_answer(in_flight),
                 Some(answer) = self.answers.next() => {
                     if self.on_answer(&answer).await.is_err() {
                         break;

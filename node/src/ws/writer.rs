@@ -46,7 +46,7 @@ pub struct Gone;
 
 /// What a batch of deliveries asked for besides messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Then {
+pub enum AfterWrite {
     /// Go on with the next delivery.
     Continue,
     /// Read the logs again before any later delivery.
@@ -176,17 +176,17 @@ where
         &mut self,
         first: Outbound,
         queue: &mut mpsc::Receiver<Outbound>,
-    ) -> Result<Then, Gone> {
+    ) -> Result<AfterWrite, Gone> {
         let mut next = Some(first);
         let mut written = 0;
         // The read times of the messages written, recorded once flushed.
         let mut traced = Vec::new();
         let then = loop {
             let Some(item) = next.take() else {
-                break Then::Continue;
+                break AfterWrite::Continue;
             };
             match item {
-                Outbound::CatchUp => break Then::CatchUp,
+                Outbound::CatchUp => break AfterWrite::CatchUp,
                 Outbound::Notice(text) => {
                     self.sink
                         .feed(Message::Text(Utf8Bytes::clone(&text)))
@@ -196,14 +196,14 @@ where
                 }
                 Outbound::Own(message) => match self.place(&message) {
                     Place::Repeat => {}
-                    Place::Gap => break Then::CatchUp,
+                    Place::Gap => break AfterWrite::CatchUp,
                     Place::Next => {
                         self.positions.insert(message.conv, message.seq);
                     }
                 },
                 Outbound::Message(message) => match self.place(&message) {
                     Place::Repeat => {}
-                    Place::Gap => break Then::CatchUp,
+                    Place::Gap => break AfterWrite::CatchUp,
                     Place::Next => {
                         self.positions.insert(message.conv, message.seq);
                         self.feed(&message).await?;
@@ -249,7 +249,7 @@ where
             .map_err(|_| Gone)
     }
 
-    async fn flush(&mut self, then: Then) -> Result<Then, Gone> {
+    async fn flush(&mut self, then: AfterWrite) -> Result<AfterWrite, Gone> {
         self.sink.flush().await.map_err(|_| Gone)?;
         Ok(then)
     }
@@ -321,7 +321,7 @@ mod tests {
     async fn deliver(
         writer: &mut Writer<impl Sink<Message, Error = axum::Error> + Unpin>,
         items: Vec<Outbound>,
-    ) -> Vec<Then> {
+    ) -> Vec<AfterWrite> {
         let (tx, mut queue) = mpsc::channel(16);
         let mut thens = Vec::new();
         for item in items {
@@ -357,7 +357,7 @@ mod tests {
             ],
         )
         .await;
-        assert_eq!(thens, [Then::Continue]);
+        assert_eq!(thens, [AfterWrite::Continue]);
         assert_eq!(standing(&writer), [(1, 4), (2, 6), (3, 1)]);
         drop(writer);
         assert_eq!(
@@ -378,7 +378,7 @@ mod tests {
         assert_eq!(writer.page(&opened).await, Ok(0));
         // Seq 1 was this connection's own; seq 3 shows that 2 was missed.
         let thens = deliver(&mut writer, vec![own(1, 1), live(1, 3), live(1, 4)]).await;
-        assert_eq!(thens, [Then::CatchUp, Then::CatchUp]);
+        assert_eq!(thens, [AfterWrite::CatchUp, AfterWrite::CatchUp]);
         assert_eq!(standing(&writer), [(1, 1)]);
         // The catch-up reads the log after 1. Passed: what this device sent
         // before the connection opened (seq 5), what this connection sent

@@ -1,6 +1,6 @@
-//! A connection's `read` and `typing` frames in hand: each is stored or
+//! A connection's `read` and `typing` frames in flight: each is stored or
 //! throttled and published off the loop (`crate::send::signal`); the loop
-//! only writes the refusals. At most [`MAX_IN_HAND`] at a time, and
+//! only writes the refusals. At most [`MAX_IN_FLIGHT`] at a time, and
 //! `typing` is dropped here already when this connection passed one on for
 //! the conversation less than [`TYPING_INTERVAL`] ago.
 
@@ -19,18 +19,18 @@ use crate::send::authorize::Denied;
 use crate::send::signal::{Signals, TYPING_INTERVAL};
 
 /// Most `read`/`typing` frames being stored or published per connection.
-pub const MAX_IN_HAND: usize = 16;
+pub const MAX_IN_FLIGHT: usize = 16;
 
 const TOO_MANY: Denied = Denied {
     code: ErrorCode::RateLimited,
     message: "too many read and typing frames at once; slow down",
 };
 
-/// A `read` or `typing` in hand: resolves to its refusal, if any.
+/// A `read` or `typing` in flight: resolves to its refusal, if any.
 type Signalled = Pin<Box<dyn Future<Output = Result<(), Denied>> + Send>>;
 
 /// The signals of one connection of `user`.
-pub struct InHand {
+pub struct SignalsInFlight {
     signals: Arc<Signals>,
     user: UserId,
     origin: ConnKey,
@@ -39,16 +39,16 @@ pub struct InHand {
     typed: HashMap<Target, Instant>,
 }
 
-impl std::fmt::Debug for InHand {
+impl std::fmt::Debug for SignalsInFlight {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InHand")
+        f.debug_struct("SignalsInFlight")
             .field("user", &self.user)
-            .field("in_hand", &self.pending.len())
+            .field("in_flight", &self.pending.len())
             .finish_non_exhaustive()
     }
 }
 
-impl InHand {
+impl SignalsInFlight {
     pub fn new(signals: Arc<Signals>, user: UserId, origin: ConnKey) -> Self {
         Self {
             signals,
@@ -59,7 +59,7 @@ impl InHand {
         }
     }
 
-    /// `read` of `conv` up to `seq`; refused at once if too many are in hand.
+    /// `read` of `conv` up to `seq`; refused at once if too many are in flight.
     pub fn read(&mut self, conv: Target, seq: Seq) -> Result<(), Denied> {
         let (signals, user, origin) = (self.signals.clone(), self.user, self.origin);
         self.take(Box::pin(async move {
@@ -85,14 +85,14 @@ impl InHand {
     }
 
     fn take(&mut self, signalled: Signalled) -> Result<(), Denied> {
-        if self.pending.len() >= MAX_IN_HAND {
+        if self.pending.len() >= MAX_IN_FLIGHT {
             return Err(TOO_MANY);
         }
         self.pending.push(signalled);
         Ok(())
     }
 
-    /// The next outcome; `None` (at once) while nothing is in hand.
+    /// The next outcome; `None` (at once) while nothing is in flight.
     pub async fn next(&mut self) -> Option<Result<(), Denied>> {
         self.pending.next().await
     }
