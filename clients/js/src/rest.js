@@ -88,7 +88,7 @@ export class Rest {
   logoutAll() {
     return this.request('POST', '/api/auth/logout-all', {});
   }
-  /** `POST /api/auth/ws-ticket` → `{ticket, expires_in}`: a single-use ticket for `/ws?ticket=`. */
+  /** `POST /api/auth/ws-ticket` → `{ticket, expires_in}`: a single-use ticket, offered to `/ws` as the subprotocol `confab.ticket.<ticket>`. */
   wsTicket() {
     return this.request('POST', '/api/auth/ws-ticket', {});
   }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::client::{Client, to_user};
+use crate::client::{Client, refused, to_user, with_bearer};
 use crate::helpers::TestApp;
 
 #[tokio::test]
@@ -12,16 +12,12 @@ async fn a_user_has_a_bounded_number_of_connections() {
     let alice = app.register("alice").await;
     let _one = Client::connect(&app, 0, &alice).await;
     let _two = Client::connect(&app, 1, &alice).await;
-    let url = format!("ws://{}/ws?token={}", app.nodes[0].addr, alice.token);
-    match tokio_tungstenite::connect_async(url).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status().as_u16(), 429);
-            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
-                .into_owned();
-            assert!(body.contains("too_many_connections"), "{body}");
-        }
-        other => panic!("expected 429, got {other:?}"),
-    }
+    let url = format!("ws://{}/ws", app.nodes[0].addr);
+    let (status, body) = refused(&url, Some(&alice.token)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("too_many_connections"))
+    );
 }
 
 #[tokio::test]
@@ -32,8 +28,10 @@ async fn a_client_that_never_reads_is_closed_and_keeps_its_messages() {
     app.befriend(&alice, &bob).await;
     let mut a = Client::connect(&app, 0, &alice).await;
     // Bob connects and then never reads.
-    let url = format!("ws://{}/ws?token={}", app.nodes[0].addr, bob.token);
-    let (stalled, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let url = format!("ws://{}/ws", app.nodes[0].addr);
+    let (stalled, _) = tokio_tungstenite::connect_async(with_bearer(&url, &bob.token))
+        .await
+        .unwrap();
     let body = "x".repeat(3990);
     let bodies: Vec<String> = (0..1500).map(|i| format!("{i:04}{body}")).collect();
     a.send_burst("flood", to_user(&bob), &bodies).await;

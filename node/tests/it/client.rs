@@ -45,13 +45,6 @@ impl Client {
         Self::connect_url(&format!("ws://{addr}/ws"), user).await
     }
 
-    /// Connects `user` to `addr` with a ticket in the URL: the fallback for
-    /// clients that cannot offer a subprotocol.
-    pub async fn connect_with_ticket(addr: &str, user: &TestUser, ticket: &str) -> Self {
-        let url = format!("ws://{addr}/ws?ticket={ticket}");
-        Self::open(url.into_client_request().unwrap(), user).await
-    }
-
     /// Connects `user` to `addr` as browsers do: the ticket offered as the
     /// subprotocol `confab.ticket.<ticket>` next to `confab.v1`, nothing
     /// secret in the URL. Asserts that the server selected `confab.v1`.
@@ -66,12 +59,7 @@ impl Client {
     }
 
     async fn connect_url(url: &str, user: &TestUser) -> Self {
-        let mut request = url.into_client_request().unwrap();
-        request.headers_mut().insert(
-            "Authorization",
-            format!("Bearer {}", user.token).parse().unwrap(),
-        );
-        Self::open(request, user).await
+        Self::open(with_bearer(url, &user.token), user).await
     }
 
     async fn open(request: Request, user: &TestUser) -> Self {
@@ -298,13 +286,20 @@ impl Client {
 /// The status and body of a refused WebSocket upgrade of `url` (with
 /// `token` as a bearer header, if given); panics if it was accepted.
 pub async fn refused(url: &str, token: Option<&str>) -> (u16, Value) {
-    let mut request = url.into_client_request().unwrap();
-    if let Some(token) = token {
-        request
-            .headers_mut()
-            .insert("Authorization", format!("Bearer {token}").parse().unwrap());
-    }
+    let request = match token {
+        Some(token) => with_bearer(url, token),
+        None => url.into_client_request().unwrap(),
+    };
     refused_request(request).await
+}
+
+/// A WebSocket request for `url` with `Authorization: Bearer <token>`.
+pub fn with_bearer(url: &str, token: &str) -> Request {
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    request
 }
 
 /// A WebSocket request for `url` offering the subprotocols `confab.v1` and

