@@ -23,6 +23,9 @@ use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 
+mod subscription;
+pub use subscription::Subscription;
+
 /// How often a long-lived channel (a publisher's, a
 /// consumer's) is looked at between events, to notice that its connection
 /// died without telling us.

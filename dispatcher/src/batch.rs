@@ -29,7 +29,7 @@ use futures_util::stream::FuturesOrdered;
 use lapin::Acker;
 use lapin::Channel;
 use lapin::message::Delivery as AmqpDelivery;
-use lapin::options::{BasicAckOptions, BasicRejectOptions};
+use lapin::options::BasicRejectOptions;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -208,8 +208,7 @@ pub async fn publish_stage(
 /// rejected already).
 async fn ack(broker: &Broker, batch: Confirmed) -> Result<(), BrokerError> {
     if let Some(last) = batch.last {
-        let ack = last.ack(BasicAckOptions { multiple: true });
-        broker.bounded("basic.ack batch", ack).await?;
+        broker.ack_through(&last).await?;
     }
     metrics::counter!(metric::DISPATCH_ENVELOPES).increment(batch.messages as u64);
     metrics::histogram!(metric::DISPATCH_BATCH_SECONDS)

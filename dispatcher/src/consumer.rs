@@ -11,14 +11,12 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use confab_common::broker::{Broker, CHECK_INTERVAL};
+use confab_common::broker::{Broker, Subscription};
 use confab_common::retry::Backoff;
 use confab_common::{metric, topology};
-use futures_util::{FutureExt, StreamExt};
-use lapin::message::Delivery as AmqpDelivery;
-use lapin::options::{BasicCancelOptions, BasicConsumeOptions, ConfirmSelectOptions};
+use lapin::Channel;
+use lapin::options::ConfirmSelectOptions;
 use lapin::types::{FieldTable, ShortString};
-use lapin::{Channel, Consumer};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -132,10 +130,12 @@ impl InputConsumer {
     ) -> anyhow::Result<ShardExit> {
         let channels = self.open(connection).await?;
         let queue = self.router.topology.input(shard);
-        let tag = ShortString::from(format!("dispatcher-{}-{shard}", self.homes.me()));
-        let mut consumer = self
-            .subscribe(&channels.consume, &queue, tag.clone())
-            .await?;
+        let tag = format!("dispatcher-{}-{shard}", self.homes.me());
+        // Manual acks: an envelope is acked only after it is stored and its
+        // deliveries are confirmed.
+        let mut subscription =
+            Subscription::open(&self.broker, &channels.consume, &queue, &tag).await?;
+        tracing::info!(%queue, "consuming (active once the broker makes us the single active consumer)");
         // The backlog of the shard, for the queue-lag gauge (aborted when
         // this function returns, however it returns).
         let _depth = AbortOnDropHandle::new(tokio::spawn(report_depth(
@@ -155,15 +155,10 @@ impl InputConsumer {
             shutdown,
         };
         let mut settled = false;
-        let mut check = tokio::time::interval(CHECK_INTERVAL);
         let mut homes = tokio::time::interval(ANNOUNCE_EVERY);
         let ended = loop {
             let first = tokio::select! {
                 () = shutdown.cancelled() => break ShardExit::Stopped,
-                _ = check.tick() => {
-                    anyhow::ensure!(channels.consume.status().connected(), "the input channel closed");
-                    continue;
-                }
                 _ = homes.tick() => {
                     // Active (it received) on another's home shard that
                     // is up: hand it over.
@@ -173,19 +168,17 @@ impl InputConsumer {
                     continue;
                 }
                 stopped = &mut publishing => return Err(publish_failure(stopped)),
-                next = consumer.next() => match next {
-                    Some(delivery) => delivery.context("input consumer failed")?,
-                    None => anyhow::bail!("the broker cancelled the input consumer"),
-                },
+                next = subscription.next() => next.context("input consumer")?,
             };
             // A dispatcher that just became active (or sees redeliveries)
             // may be handed a failed dispatcher's unacked window out of
             // order, mixed with newer envelopes: gather the whole window
             // first, then route it in msg_id order.
             let batch = if !settled || first.redelivered {
-                take_window(&mut consumer, first, usize::from(self.prefetch), SETTLE).await?
+                let max = usize::from(self.prefetch);
+                subscription.take_window(first, max, SETTLE).await?
             } else {
-                take_ready(&mut consumer, first, self.batch)?
+                subscription.take_ready(first, self.batch)?
             };
             settled = true;
             let planned = dispatch.route_batch(batch).await?;
@@ -200,20 +193,10 @@ impl InputConsumer {
         if let Err(e) = publishing.await.unwrap_or(Ok(())) {
             tracing::warn!(shard, error = %e, "the last batches were not acked; the next dispatcher routes them again");
         }
-        self.unsubscribe(&channels, tag).await;
+        subscription.cancel(&self.broker).await;
+        let close = channels.publish.close(200, "dispatcher stopping".into());
+        self.broker.bounded("channel.close", close).await.ok();
         Ok(ended)
-    }
-
-    /// Stops receiving and closes the shard's channels.
-    async fn unsubscribe(&self, channels: &Channels, tag: ShortString) {
-        let cancel = channels
-            .consume
-            .basic_cancel(tag, BasicCancelOptions::default());
-        self.broker.bounded("basic.cancel", cancel).await.ok();
-        for channel in [&channels.consume, &channels.publish] {
-            let close = channel.close(200, "dispatcher stopping".into());
-            self.broker.bounded("channel.close", close).await.ok();
-        }
     }
 
     /// On a home shard, announces it; on another's, says whether to hand it
@@ -242,25 +225,6 @@ impl InputConsumer {
         let qos = topology::set_prefetch(&consume, self.prefetch);
         self.broker.bounded("basic.qos", qos).await?;
         Ok(Channels { consume, publish })
-    }
-
-    async fn subscribe(
-        &self,
-        channel: &Channel,
-        queue: &str,
-        tag: ShortString,
-    ) -> anyhow::Result<Consumer> {
-        let consume = channel.basic_consume(
-            ShortString::from(queue),
-            tag,
-            // Manual acks: an envelope is acked only after it is stored and
-            // its deliveries are confirmed.
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        );
-        let consumer = self.broker.bounded("basic.consume input", consume).await?;
-        tracing::info!(%queue, "consuming (active once the broker makes us the single active consumer)");
-        Ok(consumer)
     }
 }
 
@@ -296,42 +260,4 @@ async fn report_depth(channel: Channel, queue: String, shard: u16) {
             Err(_) => return,
         }
     }
-}
-
-/// `first` and whatever else arrives within `wait`, up to `max`.
-async fn take_window(
-    consumer: &mut Consumer,
-    first: AmqpDelivery,
-    max: usize,
-    wait: Duration,
-) -> anyhow::Result<Vec<AmqpDelivery>> {
-    let mut batch = vec![first];
-    let deadline = tokio::time::sleep(wait);
-    tokio::pin!(deadline);
-    while batch.len() < max {
-        tokio::select! {
-            () = &mut deadline => break,
-            next = consumer.next() => match next {
-                Some(delivery) => batch.push(delivery.context("input consumer failed")?),
-                None => break,
-            },
-        }
-    }
-    Ok(batch)
-}
-
-/// `first` and whatever else the consumer already holds, up to `max`.
-fn take_ready(
-    consumer: &mut Consumer,
-    first: AmqpDelivery,
-    max: usize,
-) -> anyhow::Result<Vec<AmqpDelivery>> {
-    let mut batch = vec![first];
-    while batch.len() < max {
-        match consumer.next().now_or_never() {
-            Some(Some(delivery)) => batch.push(delivery.context("input consumer failed")?),
-            _ => break,
-        }
-    }
-    Ok(batch)
 }

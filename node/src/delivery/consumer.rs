@@ -11,15 +11,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use confab_common::NodeId;
-use confab_common::broker::{Broker, CHECK_INTERVAL};
+use confab_common::broker::{Broker, Subscription};
 use confab_common::envelope::Bundle;
 use confab_common::metric::Stage;
 use confab_common::retry::Backoff;
 use confab_common::topology::{self, Topology};
-use futures_util::{FutureExt, StreamExt};
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions};
-use lapin::types::{FieldTable, ShortString};
-use lapin::{Channel, Consumer};
+use lapin::Channel;
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery::hub::Hub;
@@ -78,12 +75,13 @@ impl NodeQueue {
         let connection = self.broker.connection().await?;
         let result = async {
             let channel = self.broker.open_channel(&connection).await?;
-            let consumer = self.subscribe(&channel).await?;
+            let mut subscription = self.subscribe(&channel).await?;
             subscribed();
-            self.deliver_until_stopped(&channel, consumer, shutdown)
-                .await?;
-            self.unsubscribe(&channel).await;
-            Ok(())
+            let delivered = self
+                .deliver_until_stopped(&mut subscription, shutdown)
+                .await;
+            subscription.cancel(&self.broker).await;
+            delivered
         }
         .await;
         if result.is_err() {
@@ -93,13 +91,9 @@ impl NodeQueue {
         result
     }
 
-    fn tag(&self) -> ShortString {
-        ShortString::from(format!("node-{}", self.node.0))
-    }
-
     /// Declares the node's queue (it exists only while the node does) and
-    /// subscribes to it with manual acks.
-    async fn subscribe(&self, channel: &Channel) -> anyhow::Result<Consumer> {
+    /// subscribes to it.
+    async fn subscribe(&self, channel: &Channel) -> anyhow::Result<Subscription> {
         let queue = self.topology.node_queue(self.node);
         let broker = &self.broker;
         broker
@@ -111,60 +105,30 @@ impl NodeQueue {
         broker
             .bounded("basic.qos", topology::set_prefetch(channel, PREFETCH))
             .await?;
-        let consumer = broker
-            .bounded(
-                "basic.consume node queue",
-                channel.basic_consume(
-                    ShortString::from(queue.as_str()),
-                    self.tag(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                ),
-            )
-            .await?;
+        let tag = format!("node-{}", self.node.0);
+        let subscription = Subscription::open(broker, channel, &queue, &tag).await?;
         tracing::info!(%queue, "consuming deliveries");
-        Ok(consumer)
+        Ok(subscription)
     }
 
     /// Hands every delivery to the hub, acking what arrived together at once.
     async fn deliver_until_stopped(
         &self,
-        channel: &Channel,
-        mut consumer: Consumer,
+        subscription: &mut Subscription,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
-        let mut check = tokio::time::interval(CHECK_INTERVAL);
         loop {
             let first = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                _ = check.tick() => {
-                    anyhow::ensure!(channel.status().connected(), "the channel closed");
-                    continue;
-                }
-                next = consumer.next() => match next {
-                    Some(delivery) => delivery.context("node queue consumer failed")?,
-                    None => anyhow::bail!("the broker cancelled the consumer"),
-                },
+                next = subscription.next() => next.context("node queue consumer")?,
             };
-            // Take what else is already here, then ack it all at once.
-            let mut last = first.acker.clone();
-            self.hand_over(&first);
-            for _ in 1..PREFETCH {
-                match consumer.next().now_or_never() {
-                    Some(Some(delivery)) => {
-                        let delivery = delivery.context("node queue consumer failed")?;
-                        self.hand_over(&delivery);
-                        last = delivery.acker.clone();
-                    }
-                    _ => break,
-                }
+            let taken = subscription.take_ready(first, usize::from(PREFETCH))?;
+            for delivery in &taken {
+                self.hand_over(delivery);
             }
-            self.broker
-                .bounded(
-                    "basic.ack deliveries",
-                    last.ack(BasicAckOptions { multiple: true }),
-                )
-                .await?;
+            if let Some(last) = taken.last() {
+                self.broker.ack_through(&last.acker).await?;
+            }
         }
     }
 
@@ -187,15 +151,5 @@ impl NodeQueue {
                 self.hub.catch_up_all();
             }
         }
-    }
-
-    /// Stops consuming; what was prefetched and not acked goes back to the
-    /// queue with the channel.
-    async fn unsubscribe(&self, channel: &Channel) {
-        let broker = &self.broker;
-        let cancel = channel.basic_cancel(self.tag(), BasicCancelOptions::default());
-        broker.bounded("basic.cancel", cancel).await.ok();
-        let close = channel.close(200, "node stopping".into());
-        broker.bounded("channel.close", close).await.ok();
     }
 }
