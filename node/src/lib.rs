@@ -5,7 +5,8 @@
 //! [`ws`] (a connection: decode frames, route, write) uses [`send`] (client
 //! id claim, authorization, publish to `input`) and [`delivery`] (the node's
 //! queue consumer, the hub, acks, presence liveness), which both use
-//! [`store`] (storage helpers, shared with the REST [`routes`]).
+//! [`store`] (every statement on accounts, friends and groups; the REST
+//! [`routes`] run none of their own).
 //!
 //! [`run`] takes its listener and its shutdown token as parameters so that
 //! tests start a node on port 0 and stop it when they like.

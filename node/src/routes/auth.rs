@@ -4,17 +4,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use confab_common::UserId;
 use confab_common::entity::users;
-use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ExprTrait, QueryFilter,
-};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::limits::PerAddress;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, is_unique_violation};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ClientAddr, Json};
 use crate::routes::document::BUSY_SIGN_IN;
 use crate::routes::rules::{
@@ -22,6 +18,8 @@ use crate::routes::rules::{
 };
 use crate::routes::users::Profile;
 use crate::state::AppState;
+use crate::store::accounts::{self, CreateError, NewAccount};
+use crate::store::users::find_by_username;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -95,23 +93,19 @@ async fn register(
         None => request.username.clone(),
     };
     let password_hash = state.passwords.hash(request.password).await?;
-    let user = users::ActiveModel {
-        username: Set(request.username),
-        password_hash: Set(password_hash),
-        display_name: Set(display_name),
-        ..Default::default()
-    }
-    .insert(&state.db)
-    .await
-    .map_err(|e| {
-        // The unique index decides, so two concurrent registrations of one
-        // name cannot both succeed.
-        if is_unique_violation(&e) {
-            ApiError::conflict(ErrorCode::UsernameTaken)
-        } else {
-            e.into()
-        }
-    })?;
+    let account = NewAccount {
+        username: request.username,
+        password_hash,
+        display_name,
+    };
+    // The unique index decides, so two concurrent registrations of one
+    // name cannot both succeed.
+    let user = accounts::create(&state.db, account)
+        .await
+        .map_err(|e| match e {
+            CreateError::UsernameTaken => ApiError::conflict(ErrorCode::UsernameTaken),
+            CreateError::Db(e) => e.into(),
+        })?;
     tracing::info!(user_id = user.id, "account registered");
     Ok((StatusCode::CREATED, Json(issue(&state, user).await?)))
 }
@@ -142,11 +136,7 @@ async fn login(
     let user = match account {
         Some(name) => {
             state.limits.login_allowed(name).await?;
-            users::Entity::find()
-                .filter(Func::lower(Expr::col(users::Column::Username)).eq(name.to_lowercase()))
-                .filter(users::Column::DeletedAt.is_null())
-                .one(&state.db)
-                .await?
+            find_by_username(&state.db, name).await?
         }
         None => None,
     };

@@ -4,10 +4,8 @@
 //! users (also after they stop being friends).
 
 use axum::extract::State;
-use confab_common::entity::groups;
 use confab_common::wire::Target;
 use confab_common::{ConvId, GroupId, Seq, UserId};
-use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +17,7 @@ use confab_common::log::{self, Row, reads};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{AuthUser, Json, Path, Query};
 use crate::state::AppState;
-use crate::store::users;
+use crate::store::{groups, users};
 
 /// Most conversations or messages per page.
 const MAX_LIMIT: u64 = 200;
@@ -249,11 +247,7 @@ async fn group_messages(
 ) -> ApiResult<Json<MessagePage>> {
     let group = GroupId(id);
     let Some(conv) = log::conversation_of(&state.db, me, Target::Group(group)).await? else {
-        if groups::Entity::find_by_id(id)
-            .one(&state.db)
-            .await?
-            .is_some()
-        {
+        if groups::exists(&state.db, group).await? {
             return Err(ApiError::forbidden(ErrorCode::NotMember));
         }
         return Err(ApiError::not_found(ErrorCode::NoSuchGroup));

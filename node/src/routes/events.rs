@@ -13,9 +13,10 @@ use crate::state::AppState;
 
 /// Sends `{"type":"event","kind":kind, …payload}` to `users`' devices.
 pub async fn send(state: &AppState, users: Vec<UserId>, kind: EventKind, payload: impl Serialize) {
-    let mut frame = Map::new();
-    frame.insert("type".into(), Value::from("event"));
-    frame.insert("kind".into(), Value::from(kind.as_str()));
+    let mut frame = Map::from_iter([
+        ("type".to_owned(), Value::from("event")),
+        ("kind".to_owned(), Value::from(kind.as_str())),
+    ]);
     if let Ok(Value::Object(fields)) = serde_json::to_value(payload) {
         frame.extend(fields);
     }

@@ -9,26 +9,22 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
 use confab_common::UserId;
 use confab_common::entity::friend_requests::{self, Status};
-use confab_common::entity::friendships;
 use confab_common::wire::EventKind;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, is_unique_violation};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{AuthUser, Json, Path};
 use crate::routes::events;
 use crate::routes::users::{Profile, load_profiles, load_user};
 use crate::state::AppState;
+use crate::store::friends::{self, RequestError};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -118,18 +114,6 @@ struct FriendRequests {
     outgoing: Vec<FriendRequest>,
 }
 
-/// Whether `a` and `b` are friends.
-pub async fn are_friends(
-    db: &impl ConnectionTrait,
-    a: UserId,
-    b: UserId,
-) -> Result<bool, sea_orm::DbErr> {
-    Ok(friendships::Entity::find_by_id(friendships::pair(a, b))
-        .one(db)
-        .await?
-        .is_some())
-}
-
 /// Asks another user to be friends.
 #[utoipa::path(
     post, path = "/api/friends/requests", tag = "friends",
@@ -152,23 +136,15 @@ async fn send_request(
         return Err(ApiError::invalid(ErrorCode::CannotBefriendSelf));
     }
     load_user(&state, to).await?;
-    if are_friends(&state.db, me, to).await? {
+    if friends::are_friends(&state.db, me, to).await? {
         return Err(ApiError::conflict(ErrorCode::AlreadyFriends));
     }
-    let request = friend_requests::ActiveModel {
-        from_user_id: Set(me.0),
-        to_user_id: Set(to.0),
-        ..Default::default()
-    }
-    .insert(&state.db)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            ApiError::conflict(ErrorCode::RequestPending)
-        } else {
-            e.into()
-        }
-    })?;
+    let request = friends::request(&state.db, me, to)
+        .await
+        .map_err(|e| match e {
+            RequestError::Pending => ApiError::conflict(ErrorCode::RequestPending),
+            RequestError::Db(e) => e.into(),
+        })?;
     let request = FriendRequest::load_one(&state, request).await?;
     let event = json!({ "request": &request });
     events::send(&state, vec![to, me], EventKind::FriendRequest, event).await;
@@ -187,16 +163,7 @@ async fn list_requests(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
 ) -> ApiResult<Json<FriendRequests>> {
-    let pending = friend_requests::Entity::find()
-        .filter(friend_requests::Column::Status.eq(Status::Pending))
-        .filter(
-            Condition::any()
-                .add(friend_requests::Column::FromUserId.eq(me.0))
-                .add(friend_requests::Column::ToUserId.eq(me.0)),
-        )
-        .order_by_asc(friend_requests::Column::Id)
-        .all(&state.db)
-        .await?;
+    let pending = friends::pending(&state.db, me).await?;
     let (incoming, outgoing): (Vec<_>, Vec<_>) =
         pending.into_iter().partition(|r| r.to_user_id == me.0);
     Ok(Json(FriendRequests {
@@ -213,9 +180,7 @@ async fn answer(
     id: i64,
     outcome: Status,
 ) -> ApiResult<friend_requests::Model> {
-    let request = friend_requests::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(txn)
+    let request = friends::lock_request(txn, id)
         .await?
         .ok_or_else(|| ApiError::not_found(ErrorCode::NoSuchRequest))?;
     if request.to_user_id != me.0 {
@@ -225,10 +190,7 @@ async fn answer(
     if request.status != Status::Pending {
         return Err(ApiError::conflict(ErrorCode::RequestNotPending));
     }
-    let mut request = request.into_active_model();
-    request.status = Set(outcome);
-    request.responded_at = Set(Some(Utc::now().into()));
-    Ok(request.update(txn).await?)
+    Ok(friends::answer(txn, request, outcome).await?)
 }
 
 /// Accepts a request addressed to the caller; the two become friends.
@@ -250,18 +212,10 @@ async fn accept_request(
 ) -> ApiResult<Json<Friend>> {
     let txn = state.db.begin().await?;
     let request = answer(&txn, me, id, Status::Accepted).await?;
-    let (user_lo, user_hi) = friendships::pair(me, UserId(request.from_user_id));
-    friendships::Entity::insert(friendships::ActiveModel {
-        user_lo: Set(user_lo),
-        user_hi: Set(user_hi),
-        ..Default::default()
-    })
-    .on_conflict_do_nothing_on([friendships::Column::UserLo, friendships::Column::UserHi])
-    .exec(&txn)
-    .await?;
+    let friend = UserId(request.from_user_id);
+    friends::befriend(&txn, me, friend).await?;
     txn.commit().await?;
 
-    let friend = UserId(request.from_user_id);
     state.forget_friends(&[me, friend]).await;
     answered(&state, request).await?;
     let user = load_user(&state, friend).await?;
@@ -318,7 +272,7 @@ async fn list_friends(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
 ) -> ApiResult<Json<Vec<Friend>>> {
-    let ids = friendships::friends_of(&state.db, me).await?;
+    let ids = friends::friends_of(&state.db, me).await?;
     let profiles = load_profiles(&state, &ids).await?;
     let online = state.online(&ids).await;
     Ok(Json(
@@ -347,15 +301,13 @@ async fn remove_friend(
     AuthUser(me): AuthUser,
     Path(user_id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    let deleted = friendships::Entity::delete_by_id(friendships::pair(me, UserId(user_id)))
-        .exec(&state.db)
-        .await?;
-    state.forget_friends(&[me, UserId(user_id)]).await;
-    if deleted.rows_affected == 0 {
+    let other = UserId(user_id);
+    let ended = friends::unfriend(&state.db, me, other).await?;
+    state.forget_friends(&[me, other]).await;
+    if !ended {
         return Err(ApiError::not_found(ErrorCode::NoSuchFriend));
     }
     // Each side is told whom it lost.
-    let other = UserId(user_id);
     let event = json!({ "user_id": me });
     events::send(&state, vec![other], EventKind::FriendRemoved, event).await;
     let event = json!({ "user_id": other });

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use confab_common::entity::users;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel, TransactionTrait};
+use sea_orm::TransactionTrait;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -21,6 +21,7 @@ use crate::routes::users::Profile;
 use crate::routes::{events, groups};
 use crate::state::AppState;
 use crate::store::accounts::{self, Deleted};
+use crate::store::{self, users::ProfileEdit};
 use confab_common::UserId;
 use confab_common::wire::EventKind;
 
@@ -34,12 +35,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The caller's account. A valid token whose user is gone (a database reset
 /// under the same secret) is answered like an invalid token.
 async fn load_me(state: &AppState, me: UserId) -> ApiResult<users::Model> {
-    crate::store::users::find(&state.db, me)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized(ErrorCode::InvalidToken)
-                .with_message("the token's account does not exist")
-        })
+    store::users::find(&state.db, me).await?.ok_or_else(|| {
+        ApiError::unauthorized(ErrorCode::InvalidToken)
+            .with_message("the token's account does not exist")
+    })
 }
 
 /// Checks a bio: at most [`BIO_CHARS`] characters; line breaks and tabs are fine, other
@@ -144,21 +143,13 @@ async fn patch_me(
     let bio = patch.bio.map(validate_bio).transpose()?;
     let avatar_url = patch.avatar_url.map(validate_avatar_url).transpose()?;
 
-    let mut user = load_me(&state, me).await?.into_active_model();
-    if let Some(name) = display_name {
-        user.display_name = Set(name);
-    }
-    if let Some(bio) = bio {
-        user.bio = Set(bio);
-    }
-    if let Some(url) = avatar_url {
-        user.avatar_url = Set(url);
-    }
-    let user: users::Model = if user.is_changed() {
-        user.update(&state.db).await?
-    } else {
-        load_me(&state, me).await?
+    let user = load_me(&state, me).await?;
+    let edit = ProfileEdit {
+        display_name,
+        bio,
+        avatar_url,
     };
+    let user = store::users::edit_profile(&state.db, user, edit).await?;
     Ok(Json(user.into()))
 }
 
@@ -191,9 +182,7 @@ async fn change_password(
     validate_password(&change.new_password)?;
     let user = checked_me(&state, me.user, change.old_password).await?;
     let hash = state.passwords.hash(change.new_password).await?;
-    let mut user = user.into_active_model();
-    user.password_hash = Set(hash);
-    user.update(&state.db).await?;
+    accounts::set_password(&state.db, user, hash).await?;
     revoke(&state, me.user, Which::AllBut(Some(me.session))).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -262,7 +251,7 @@ async fn tell_others(state: &AppState, me: UserId, deleted: Deleted) {
     }
     for (group, owner) in deleted.groups {
         state.forget_members(group).await;
-        let Ok(members) = groups::member_ids(&state.db, group).await else {
+        let Ok(members) = store::groups::member_ids(&state.db, group).await else {
             continue;
         };
         let event = json!({ "group_id": group, "user_id": me });

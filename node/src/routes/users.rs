@@ -4,8 +4,6 @@
 use axum::extract::State;
 use confab_common::UserId;
 use confab_common::entity::users;
-use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -34,14 +32,24 @@ pub struct Profile {
 
 impl From<users::Model> for Profile {
     fn from(user: users::Model) -> Self {
+        let users::Model {
+            id,
+            username,
+            display_name,
+            bio,
+            avatar_url,
+            created_at,
+            deleted_at,
+            password_hash: _,
+        } = user;
         Self {
-            id: UserId(user.id),
-            username: user.username,
-            display_name: user.display_name,
-            bio: user.bio,
-            avatar_url: user.avatar_url,
-            created_at: user.created_at.timestamp_millis(),
-            deleted: user.deleted_at.is_some(),
+            id: UserId(id),
+            username,
+            display_name,
+            bio,
+            avatar_url,
+            created_at: created_at.timestamp_millis(),
+            deleted: deleted_at.is_some(),
         }
     }
 }
@@ -55,7 +63,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Loads `id`'s profile, or answers 404 `no_such_user`.
 pub async fn load_user(state: &AppState, id: UserId) -> ApiResult<users::Model> {
-    crate::store::users::find(&state.db, id)
+    store::users::find(&state.db, id)
         .await?
         .ok_or_else(no_such_user)
 }
@@ -81,7 +89,7 @@ async fn get_user(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Profile>> {
     // A deleted account's profile is shown, marked, for its old messages.
-    let user = crate::store::users::find_any(&state.db, UserId(id))
+    let user = store::users::find_any(&state.db, UserId(id))
         .await?
         .ok_or_else(no_such_user)?;
     Ok(Json(user.into()))
@@ -189,13 +197,6 @@ fn escape_like(s: &str) -> String {
 
 /// The profiles of `ids` that exist, by username.
 pub async fn load_profiles(state: &AppState, ids: &[UserId]) -> ApiResult<Vec<Profile>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let found = users::Entity::find()
-        .filter(users::Column::Id.is_in(ids.iter().map(|id| id.0)))
-        .order_by_asc(Func::lower(Expr::col(users::Column::Username)))
-        .all(&state.db)
-        .await?;
+    let found = store::users::find_many(&state.db, ids).await?;
     Ok(found.into_iter().map(Profile::from).collect())
 }

@@ -1,12 +1,76 @@
-//! Deleting an account. The row stays (its id is the sender of messages
+//! Creating an account, changing its password, deleting it.
+//!
+//! A username is taken when the unique index on `lower(username)` says so,
+//! so two concurrent registrations of one name cannot both succeed.
+//!
+//! A deleted account's row stays (its id is the sender of messages
 //! the others still read) but is stripped: a `deleted-<id>` username, no
 //! password, "Deleted account" as its name, no bio or avatar. Friendships,
 //! friend requests, memberships, devices and read positions go; a group it
 //! owned passes to the longest-standing admin, else the longest-standing
 //! member, and is disbanded if nobody is left.
 
+use confab_common::entity::users;
 use confab_common::{GroupId, UserId};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbBackend, DbErr, IntoActiveModel,
+    Statement,
+};
+
+use crate::error::is_unique_violation;
+
+/// A new account's row.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub username: String,
+    /// An argon2id PHC string.
+    pub password_hash: String,
+    pub display_name: String,
+}
+
+/// Why an account was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// Another account has this username, whatever its case.
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Creates an account and returns its row.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    account: NewAccount,
+) -> Result<users::Model, CreateError> {
+    users::ActiveModel {
+        username: Set(account.username),
+        password_hash: Set(account.password_hash),
+        display_name: Set(account.display_name),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            CreateError::UsernameTaken
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// Stores `hash` (an argon2id PHC string) as `user`'s password.
+pub async fn set_password(
+    db: &impl ConnectionTrait,
+    user: users::Model,
+    hash: String,
+) -> Result<(), DbErr> {
+    let mut user = user.into_active_model();
+    user.password_hash = Set(hash);
+    user.update(db).await?;
+    Ok(())
+}
 
 /// What a deletion changed for others, to tell them.
 #[derive(Debug, Default)]

@@ -1,9 +1,12 @@
-//! Accounts, as the message path and the REST handlers look them up.
+//! Accounts, as the message path and the REST handlers look them up, and
+//! the profile their owner edits.
 
 use confab_common::UserId;
 use confab_common::entity::users;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
+    EntityTrait, ExprTrait, IntoActiveModel, QueryFilter, QueryOrder, Statement,
 };
 
 /// User `id`'s account, if there is one and it was not deleted.
@@ -21,6 +24,68 @@ pub async fn find_any(
     id: UserId,
 ) -> Result<Option<users::Model>, DbErr> {
     users::Entity::find_by_id(id.0).one(db).await
+}
+
+/// The rows of `ids` that exist (deleted accounts too), by lowercased
+/// username; no statement for none.
+pub async fn find_many(
+    db: &impl ConnectionTrait,
+    ids: &[UserId],
+) -> Result<Vec<users::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    users::Entity::find()
+        .filter(users::Column::Id.is_in(ids.iter().map(|id| id.0)))
+        .order_by_asc(Func::lower(Expr::col(users::Column::Username)))
+        .all(db)
+        .await
+}
+
+/// The live account named `username`, whatever its case.
+pub async fn find_by_username(
+    db: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find()
+        .filter(Func::lower(Expr::col(users::Column::Username)).eq(username.to_lowercase()))
+        .filter(users::Column::DeletedAt.is_null())
+        .one(db)
+        .await
+}
+
+/// A profile edit: a `None` field stays as it is.
+#[derive(Debug, Default)]
+pub struct ProfileEdit {
+    pub display_name: Option<String>,
+    /// `Some(None)` clears it.
+    pub bio: Option<Option<String>>,
+    /// `Some(None)` clears it.
+    pub avatar_url: Option<Option<String>>,
+}
+
+/// Applies `edit` to `user`'s row and returns the row as stored; an empty
+/// edit writes nothing and returns `user`.
+pub async fn edit_profile(
+    db: &impl ConnectionTrait,
+    user: users::Model,
+    edit: ProfileEdit,
+) -> Result<users::Model, DbErr> {
+    let mut row = user.clone().into_active_model();
+    if let Some(name) = edit.display_name {
+        row.display_name = Set(name);
+    }
+    if let Some(bio) = edit.bio {
+        row.bio = Set(bio);
+    }
+    if let Some(url) = edit.avatar_url {
+        row.avatar_url = Set(url);
+    }
+    if row.is_changed() {
+        row.update(db).await
+    } else {
+        Ok(user)
+    }
 }
 
 /// Whether user `id` exists.

@@ -1,10 +1,8 @@
 //! A group's details as the API shows them: the group with its members,
 //! their roles and whether they are online.
 
-use confab_common::entity::group_members::{self, Role};
-use confab_common::entity::groups;
+use confab_common::entity::group_members::Role;
 use confab_common::{GroupId, UserId};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -12,6 +10,7 @@ use super::{no_such_group, not_member};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::users::{Profile, load_profiles};
 use crate::state::AppState;
+use crate::store::groups;
 
 /// A group with its members, as `GET /api/groups/{id}` shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,14 +41,10 @@ impl GroupDetails {
 /// Loads group `id` with its members and their online state, if the caller
 /// is one of them.
 pub async fn details(state: &AppState, id: GroupId, me: UserId) -> ApiResult<GroupDetails> {
-    let group = groups::Entity::find_by_id(id.0)
-        .one(&state.db)
+    let group = groups::find(&state.db, id)
         .await?
         .ok_or_else(no_such_group)?;
-    let members = group_members::Entity::find()
-        .filter(group_members::Column::GroupId.eq(id.0))
-        .all(&state.db)
-        .await?;
+    let members = groups::members(&state.db, id).await?;
     if !members.iter().any(|m| m.user_id == me.0) {
         return Err(not_member());
     }

@@ -8,23 +8,22 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use confab_common::entity::group_members::{self, Role};
+use confab_common::entity::group_members::Role;
 use confab_common::wire::EventKind;
 use confab_common::{GroupId, UserId};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, TransactionTrait};
+use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{
-    GroupDetails, details, insufficient_role, lock_as_member, member_ids, require_friends, role_of,
-};
+use super::{GroupDetails, details, insufficient_role, lock_as_member, require_friends};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{AuthUser, Json, Path};
 use crate::routes::events;
 use crate::state::AppState;
+use crate::store::groups;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -91,25 +90,11 @@ async fn add_members(
 
     let txn = state.db.begin().await?;
     lock_as_member(&txn, id, me).await?;
-    let existing = member_ids(&txn, id).await?;
+    let existing = groups::member_ids(&txn, id).await?;
     users.retain(|u| !existing.contains(u));
     require_friends(&txn, me, &users).await?;
     check_size(&state, (existing.len() + users.len()) as u64)?;
-    if !users.is_empty() {
-        let rows = users.iter().map(|&user| group_members::ActiveModel {
-            group_id: Set(id.0),
-            user_id: Set(user.0),
-            role: Set(Role::Member),
-            ..Default::default()
-        });
-        group_members::Entity::insert_many(rows)
-            .on_conflict_do_nothing_on([
-                group_members::Column::GroupId,
-                group_members::Column::UserId,
-            ])
-            .exec(&txn)
-            .await?;
-    }
+    groups::add_members(&txn, id, &users).await?;
     txn.commit().await?;
     state.forget_members(id).await;
     let group = details(&state, id, me).await?;
@@ -150,7 +135,7 @@ async fn remove_member(
     let (id, target) = (GroupId(id), UserId(user_id));
     let txn = state.db.begin().await?;
     let my_role = lock_as_member(&txn, id, me).await?;
-    let target_role = role_of(&txn, id, target)
+    let target_role = groups::role_of(&txn, id, target)
         .await?
         .ok_or_else(no_such_member)?;
     let allowed = match (my_role, target_role) {
@@ -167,10 +152,8 @@ async fn remove_member(
             "the owner removes anyone, an admin removes plain members",
         ));
     }
-    group_members::Entity::delete_by_id((id.0, target.0))
-        .exec(&txn)
-        .await?;
-    let remaining = member_ids(&txn, id).await?;
+    groups::remove_member(&txn, id, target).await?;
+    let remaining = groups::member_ids(&txn, id).await?;
     txn.commit().await?;
     state.forget_members(id).await;
     let event = json!({ "group_id": id });
@@ -221,8 +204,7 @@ async fn set_role(
     if lock_as_member(&txn, id, me).await? != Role::Owner {
         return Err(insufficient_role("only the owner changes roles"));
     }
-    let member = group_members::Entity::find_by_id((id.0, target.0))
-        .one(&txn)
+    let member = groups::member(&txn, id, target)
         .await?
         .ok_or_else(no_such_member)?;
     if target == me && body.role != Role::Owner {
@@ -232,17 +214,12 @@ async fn set_role(
     if member.role != body.role {
         if body.role == Role::Owner {
             // Demote first: the one-owner index is checked per statement.
-            let mut me_row = group_members::Entity::find_by_id((id.0, me.0))
-                .one(&txn)
+            let me_row = groups::member(&txn, id, me)
                 .await?
-                .ok_or_else(no_such_member)?
-                .into_active_model();
-            me_row.role = Set(Role::Admin);
-            me_row.update(&txn).await?;
+                .ok_or_else(no_such_member)?;
+            groups::set_role(&txn, me_row, Role::Admin).await?;
         }
-        let mut member = member.into_active_model();
-        member.role = Set(body.role);
-        member.update(&txn).await?;
+        groups::set_role(&txn, member, body.role).await?;
     }
     txn.commit().await?;
     let group = details(&state, id, me).await?;

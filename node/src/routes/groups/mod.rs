@@ -14,14 +14,10 @@ use std::collections::HashSet;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use confab_common::entity::group_members::{self, Role};
-use confab_common::entity::{friendships, groups};
+use confab_common::entity::group_members::Role;
 use confab_common::wire::EventKind;
 use confab_common::{GroupId, UserId};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect, Statement, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -33,6 +29,7 @@ use crate::extract::{AuthUser, Json, Path};
 use crate::routes::events;
 use crate::routes::rules::GROUP_NAME_CHARS;
 use crate::state::AppState;
+use crate::store::{self, groups};
 
 /// The routes of this module and of [`members`].
 pub fn router() -> OpenApiRouter<AppState> {
@@ -43,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A group in the caller's list.
-#[derive(Debug, Serialize, ToSchema, FromQueryResult)]
+#[derive(Debug, Serialize, ToSchema)]
 struct GroupSummary {
     id: i64,
     name: String,
@@ -54,6 +51,19 @@ struct GroupSummary {
     #[schema(value_type = Role)]
     role: String,
     member_count: i64,
+}
+
+impl From<groups::Summary> for GroupSummary {
+    fn from(group: groups::Summary) -> Self {
+        Self {
+            id: group.id,
+            name: group.name,
+            owner_id: group.owner_id,
+            created_at: group.created_at,
+            role: group.role,
+            member_count: group.member_count,
+        }
+    }
 }
 
 /// The 404 for an unknown group.
@@ -85,20 +95,10 @@ fn validate_name(name: &str) -> ApiResult<String> {
 /// Locks group `id` for the rest of `txn` and returns the caller's role in
 /// it: 404 if the group does not exist, 403 if the caller is not a member.
 async fn lock_as_member(txn: &impl ConnectionTrait, id: GroupId, me: UserId) -> ApiResult<Role> {
-    groups::Entity::find_by_id(id.0)
-        .lock_exclusive()
-        .one(txn)
-        .await?
-        .ok_or_else(no_such_group)?;
-    role_of(txn, id, me).await?.ok_or_else(not_member)
-}
-
-/// `user`'s role in group `id`, if they are a member.
-async fn role_of(db: &impl ConnectionTrait, id: GroupId, user: UserId) -> ApiResult<Option<Role>> {
-    Ok(group_members::Entity::find_by_id((id.0, user.0))
-        .one(db)
-        .await?
-        .map(|m| m.role))
+    if !groups::lock(txn, id).await? {
+        return Err(no_such_group());
+    }
+    groups::role_of(txn, id, me).await?.ok_or_else(not_member)
 }
 
 /// Checks that every one of `candidates` is a friend of `me`.
@@ -110,7 +110,10 @@ async fn require_friends(
     if candidates.is_empty() {
         return Ok(());
     }
-    let friends: HashSet<UserId> = friendships::friends_of(db, me).await?.into_iter().collect();
+    let friends: HashSet<UserId> = store::friends::friends_of(db, me)
+        .await?
+        .into_iter()
+        .collect();
     match candidates.iter().find(|id| !friends.contains(id)) {
         Some(stranger) => Err(
             ApiError::forbidden(ErrorCode::NotFriends).with_message(format!(
@@ -161,22 +164,7 @@ async fn create_group(
     require_friends(&state.db, me, &invited).await?;
 
     let txn = state.db.begin().await?;
-    let group = groups::ActiveModel {
-        name: Set(name),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    let id = GroupId(group.id);
-    let rows = std::iter::once((me, Role::Owner))
-        .chain(invited.iter().map(|&user| (user, Role::Member)))
-        .map(|(user, role)| group_members::ActiveModel {
-            group_id: Set(id.0),
-            user_id: Set(user.0),
-            role: Set(role),
-            ..Default::default()
-        });
-    group_members::Entity::insert_many(rows).exec(&txn).await?;
+    let id = groups::create(&txn, name, me, &invited).await?;
     txn.commit().await?;
     // A send to this id before it existed may have cached "no such group".
     state.forget_members(id).await;
@@ -199,26 +187,9 @@ async fn list_groups(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
 ) -> ApiResult<Json<Vec<GroupSummary>>> {
-    let statement = Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        r#"
-        SELECT g.id, g.name,
-               floor(EXTRACT(EPOCH FROM g.created_at) * 1000)::BIGINT AS created_at,
-               mine.role,
-               owner.user_id AS owner_id,
-               (SELECT count(*) FROM group_members c WHERE c.group_id = g.id) AS member_count
-        FROM group_members mine
-        JOIN groups g ON g.id = mine.group_id
-        JOIN group_members owner ON owner.group_id = g.id AND owner.role = 'owner'
-        WHERE mine.user_id = $1
-        ORDER BY g.id
-        "#,
-        [me.0.into()],
-    );
+    let summaries = groups::summaries(&state.db, me).await?;
     Ok(Json(
-        GroupSummary::find_by_statement(statement)
-            .all(&state.db)
-            .await?,
+        summaries.into_iter().map(GroupSummary::from).collect(),
     ))
 }
 
@@ -275,13 +246,9 @@ async fn rename_group(
             "only the owner and admins may rename a group",
         ));
     }
-    let mut group = groups::Entity::find_by_id(id.0)
-        .one(&txn)
-        .await?
-        .ok_or_else(no_such_group)?
-        .into_active_model();
-    group.name = Set(name.clone());
-    group.update(&txn).await?;
+    if !groups::rename(&txn, id, name.clone()).await? {
+        return Err(no_such_group());
+    }
     txn.commit().await?;
     let group = details(&state, id, me).await?;
     let event = json!({ "group_id": id, "name": name });
@@ -310,8 +277,8 @@ async fn delete_group(
     if lock_as_member(&txn, id, me).await? != Role::Owner {
         return Err(insufficient_role("only the owner may disband a group"));
     }
-    let members = member_ids(&txn, id).await?;
-    groups::Entity::delete_by_id(id.0).exec(&txn).await?;
+    let members = groups::member_ids(&txn, id).await?;
+    groups::delete(&txn, id).await?;
     txn.commit().await?;
     state.forget_members(id).await;
     events::send(
@@ -323,17 +290,6 @@ async fn delete_group(
     .await;
     tracing::info!(group_id = id.0, user_id = me.0, "group disbanded");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Everyone in group `id` now.
-pub async fn member_ids(db: &impl ConnectionTrait, id: GroupId) -> ApiResult<Vec<UserId>> {
-    Ok(group_members::Entity::find()
-        .filter(group_members::Column::GroupId.eq(id.0))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| UserId(m.user_id))
-        .collect())
 }
 
 /// The 403 for a member whose role does not allow the change.
