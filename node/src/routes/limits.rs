@@ -29,8 +29,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The length limits of requests and messages, in characters (Unicode code
 /// points). Strings are trimmed before they are counted where the route
 /// says so.
+/// (Named `Limits` in the API document, as it always was.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Limits {
+#[schema(as = Limits)]
+pub struct LengthLimits {
     /// Longest `body` of a WebSocket `send` (this node's `WS_MAX_BODY_CHARS`).
     #[schema(minimum = 1)]
     pub message_body_chars: usize,
@@ -73,7 +75,7 @@ impl From<&std::ops::RangeInclusive<usize>> for CharRange {
     }
 }
 
-impl Limits {
+impl LengthLimits {
     /// The limits of a node whose message bodies may be `message_body_chars` long.
     pub fn new(message_body_chars: usize) -> Self {
         Self {
@@ -93,13 +95,13 @@ impl Limits {
 #[utoipa::path(
     get, path = "/api/limits", tag = "limits",
     responses(
-        (status = 200, body = Limits,
+        (status = 200, body = LengthLimits,
          headers(("Cache-Control" = String, description = "public, max-age=300"))),
     )
 )]
 async fn get_limits(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, CACHE_CONTROL)],
-        Json(Limits::new(state.ws.max_body_chars)),
+        Json(LengthLimits::new(state.ws.max_body_chars)),
     )
 }
