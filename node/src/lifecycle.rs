@@ -234,12 +234,12 @@ impl Node {
         serving.stop_accepting.cancel();
         tracing::info!("stopping: closing sockets");
         self.state.shutdown.cancel();
-        self.state.sessions.close();
-        if tokio::time::timeout_at(deadline, self.state.sessions.wait())
+        self.state.connections.close();
+        if tokio::time::timeout_at(deadline, self.state.connections.wait())
             .await
             .is_err()
         {
-            tracing::warn!("sessions did not close within the grace period");
+            tracing::warn!("connections did not close within the grace period");
         }
         if tokio::time::timeout_at(deadline, serving.server)
             .await
@@ -263,7 +263,6 @@ impl Node {
         tracing::info!("node stopped");
     }
 }
-
 
 /// The state every handler and connection shares.
 fn app_state(
@@ -323,10 +322,10 @@ fn app_state(
         replays: Arc::new(tokio::sync::Semaphore::new(
             config.database.database_max_connections as usize,
         )),
-        // Sessions close (1001) by their own token, after the node left
+        // Connections close (1001) by their own token, after the node left
         // Consul and stopped accepting, before its workers stop.
         shutdown: CancellationToken::new(),
-        sessions: TaskTracker::new(),
+        connections: TaskTracker::new(),
         probe: confab_common::health::Probe {
             db: db.clone(),
             redis: redis.clone(),

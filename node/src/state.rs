@@ -49,10 +49,10 @@ pub struct AppState {
     pub ws: WsLimits,
     /// Turns at the logs for connections' replays (see [`crate::ws::replay`]).
     pub replays: Arc<tokio::sync::Semaphore>,
-    /// Cancelled when the node stops: sessions close with 1001.
+    /// Cancelled when the node stops: connections close with 1001.
     pub shutdown: CancellationToken,
-    /// Every running session, so that shutdown can wait for them.
-    pub sessions: TaskTracker,
+    /// Every open connection's task, so that shutdown can wait for them.
+    pub connections: TaskTracker,
     /// Checks Postgres, Redis and RabbitMQ for `/health`.
     pub probe: confab_common::health::Probe,
 }

@@ -2,7 +2,7 @@
 //! order, through the [`pipeline`]: claim the client id ([`dedup`]), check
 //! the sender may write there ([`authorize`]), publish to `input` with a
 //! confirm ([`publisher`]), answer `sent` or `error`. Nothing here knows
-//! about sockets; the session hands requests in and writes answers out.
+//! about sockets; the connection hands requests in and writes answers out.
 //! `read` and `typing` frames go out as [`signal`]s on the same publisher.
 
 pub mod authorize;
@@ -11,4 +11,6 @@ pub mod pipeline;
 pub mod publisher;
 pub mod signal;
 
-pub use pipeline::{Answer, SendInFlight, Pipeline, SendPath, SendRequest, Sender};
+pub use pipeline::{
+    Answer, Pipeline, Requests, SendInFlight, SendPath, SendRequest, Sender, Sends,
+};

@@ -2,13 +2,19 @@
 //! messages reach `input` in the order it sent them): claim the client id,
 //! authorize, publish. Each request yields an [`Answer`], a future that
 //! resolves to the `sent` or `error` frame once the broker's confirm (or
-//! its failure) is known; the session writes answers in request order.
+//! its failure) is known; the connection writes answers in request order.
 //!
 //! Every step here is bounded: Redis and Postgres by their client timeouts,
 //! the publish by the broker bound and the confirm by `PUBLISH_TIMEOUT_MS`.
 //! A step that stalls holds up this connection's later sends, never its
-//! reads, pings or deliveries, which the session loop serves meanwhile.
+//! reads, pings or deliveries, which the connection's loop serves
+//! meanwhile.
+//!
+//! The pipeline's task runs [`Sends`]: the [`SendPath`] on the node, an
+//! in-memory double in the connection loop's unit tests. The trait is
+//! called once per pipeline, so a send costs nothing more for it.
 
+use std::fmt::Debug;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +24,7 @@ use confab_common::metric::Stage;
 use confab_common::presence::ConnKey;
 use confab_common::wire::{ErrorCode, MessagePayload, ServerFrame, Target};
 use confab_common::{MessageId, MessageIdGenerator, UserId, metric};
+use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -53,6 +60,40 @@ pub struct SendRequest {
     pub body: String,
 }
 
+/// A pipeline's requests, each with when it was handed over (Unix µs),
+/// which its message's stages are measured from.
+pub type Requests = mpsc::Receiver<(SendRequest, i64)>;
+
+/// What runs a connection's sends.
+pub trait Sends: Send + Sync + Debug {
+    /// Runs the sends of `sender`'s connection until `requests` closes,
+    /// one at a time, handing each answer to `answers` in request order.
+    fn run_until_closed(
+        &self,
+        sender: Sender,
+        requests: Requests,
+        answers: mpsc::Sender<SendInFlight>,
+    ) -> BoxFuture<'_, ()>;
+}
+
+impl Sends for SendPath {
+    fn run_until_closed(
+        &self,
+        sender: Sender,
+        mut requests: Requests,
+        answers: mpsc::Sender<SendInFlight>,
+    ) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            while let Some((request, read_us)) = requests.recv().await {
+                let answer = self.send(&sender, request, read_us).await;
+                if answers.send(answer).await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+}
+
 /// What the send pipeline needs; shared by every connection of the node.
 #[derive(Debug, Clone)]
 pub struct SendPath {
@@ -77,7 +118,7 @@ pub struct Pipeline {
 impl Pipeline {
     /// Starts `sender`'s pipeline on `path`; the caller keeps at most
     /// `in_flight` requests unanswered, so neither side waits for room.
-    pub fn start(path: Arc<SendPath>, sender: Sender, in_flight: usize) -> Self {
+    pub fn start(path: Arc<dyn Sends>, sender: Sender, in_flight: usize) -> Self {
         let (requests, requests_rx) = mpsc::channel(in_flight);
         let (answers_tx, answers) = mpsc::channel(in_flight);
         let task = tokio::spawn(async move {
@@ -115,22 +156,6 @@ pub struct Sender {
 }
 
 impl SendPath {
-    /// Runs the sends of one connection until `requests` closes, handing
-    /// each answer to `answers` in request order.
-    pub async fn run_until_closed(
-        &self,
-        sender: Sender,
-        mut requests: mpsc::Receiver<(SendRequest, i64)>,
-        answers: mpsc::Sender<SendInFlight>,
-    ) {
-        while let Some((request, read_us)) = requests.recv().await {
-            let answer = self.send(&sender, request, read_us).await;
-            if answers.send(answer).await.is_err() {
-                break;
-            }
-        }
-    }
-
     /// One send, up to its publish; `read_us` is when it was read (Unix
     /// µs), which its stages are measured from.
     pub async fn send(&self, sender: &Sender, request: SendRequest, read_us: i64) -> SendInFlight {

@@ -4,16 +4,19 @@
 //! devices (and the reader's own other devices), in order with the messages
 //! around it. Neither has an answer; a refusal is an `error` frame.
 
+use std::fmt::Debug;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use confab_common::log::reads::{self, ReadError};
-use confab_common::{Seq, UserId};
 use confab_common::envelope::{Input, Notice, Signal, SignalKind};
-use confab_common::presence::ConnKey;
 use confab_common::keys::Keyspace;
+use confab_common::log::reads::{self, ReadError};
+use confab_common::presence::ConnKey;
 use confab_common::social::Cached;
 use confab_common::wire::{ErrorCode, Target};
+use confab_common::{Seq, UserId};
+use futures_util::future::BoxFuture;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use sea_orm::DatabaseConnection;
@@ -25,6 +28,38 @@ use crate::send::publisher::{PublishError, Publisher};
 pub const TYPING_INTERVAL: Duration = Duration::from_secs(3);
 
 const NO_CONVERSATION: Denied = Denied::of(ErrorCode::NoSuchConversation);
+
+/// A `read` or `typing` on its way: resolves to its refusal, if any.
+pub type Signalled = Pin<Box<dyn Future<Output = Result<(), Denied>> + Send>>;
+
+/// What a connection's signals go through: [`Signals`] on the node, an
+/// in-memory double in the connection loop's unit tests. Each call is one
+/// boxed future, made from a shared handle so that it owns what it needs
+/// (it runs beside the connection's loop, or on a task of its own).
+pub trait Signalling: Send + Sync + Debug {
+    /// `user` read `conv` up to `seq` ([`Signals::read`]).
+    fn read(self: Arc<Self>, user: UserId, origin: ConnKey, conv: Target, seq: Seq) -> Signalled;
+    /// `user` is typing in `conv` ([`Signals::typing`]).
+    fn typing(self: Arc<Self>, user: UserId, origin: ConnKey, conv: Target) -> Signalled;
+    /// `user` came online or went offline ([`Signals::presence`]).
+    fn presence(self: Arc<Self>, user: UserId, online: bool) -> BoxFuture<'static, ()>;
+}
+
+// The inherent methods, named by their type: on an `Arc<Signals>`, the
+// trait's own names would be found first.
+impl Signalling for Signals {
+    fn read(self: Arc<Self>, user: UserId, origin: ConnKey, conv: Target, seq: Seq) -> Signalled {
+        Box::pin(async move { Signals::read(&self, user, origin, conv, seq).await })
+    }
+
+    fn typing(self: Arc<Self>, user: UserId, origin: ConnKey, conv: Target) -> Signalled {
+        Box::pin(async move { Signals::typing(&self, user, origin, conv).await })
+    }
+
+    fn presence(self: Arc<Self>, user: UserId, online: bool) -> BoxFuture<'static, ()> {
+        Box::pin(async move { Signals::presence(&self, user, online).await })
+    }
+}
 
 /// What signals need; shared by every connection of the node.
 #[derive(Debug, Clone)]

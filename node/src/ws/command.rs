@@ -1,11 +1,11 @@
-//! A client's text frame, decoded into what the session does with it. Pure:
+//! A client's text frame, decoded into what the connection does with it. Pure:
 //! no I/O, no state, so every rule of `docs/protocol.md` about frames is
 //! checked here and unit-tested here.
 
 use std::borrow::Cow;
 
-use confab_common::{MessageId, Seq};
 use confab_common::wire::{ClientFrame, ErrorCode, ServerFrame, Target};
+use confab_common::{MessageId, Seq};
 
 use crate::send::SendRequest;
 
@@ -96,7 +96,7 @@ pub fn decode(text: &str, max_body_chars: usize) -> Result<Command, Refusal> {
 }
 
 /// Step 5 of the contract's checks of a `send`, which comes after the rate
-/// limit (step 4, the session's): the body is not empty.
+/// limit (step 4, the connection's): the body is not empty.
 pub fn non_empty(request: SendRequest) -> Result<SendRequest, Refusal> {
     if request.body.is_empty() {
         return Err(Refusal::invalid(Some(request.id), "the body is empty"));

@@ -1,5 +1,5 @@
-//! How a connection ends: the close codes this endpoint uses, and the
-//! reasons the session loop stops.
+//! How a connection ends: the close codes this endpoint uses, and why a
+//! connection's loop stops ([`Disconnect`]).
 
 use crate::ws::writer::Gone;
 
@@ -22,32 +22,33 @@ pub mod close {
     pub const ALL: [u16; 5] = [GOING_AWAY, POLICY, TOO_BIG, TRY_AGAIN, REVOKED];
 }
 
-/// Why the loop ended.
-#[derive(Debug)]
-pub enum End {
+/// Why a connection's loop ended. (The writer's [`Gone`] is one of them:
+/// the socket failed under it.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnect {
     /// The client closed, or the socket failed: nothing more to send.
     Gone,
     /// Close the socket with this code and reason.
     Close(u16, &'static str),
 }
 
-impl From<Gone> for End {
+impl From<Gone> for Disconnect {
     fn from(Gone: Gone) -> Self {
-        End::Gone
+        Disconnect::Gone
     }
 }
 
 /// A frame over the limit closes with 1009; any other read error means the
 /// connection is gone. (axum hands the transport's error over boxed; its
 /// type is the only way to tell the two apart.)
-pub fn too_big_or_gone(e: axum::Error) -> End {
+pub fn too_big_or_gone(e: axum::Error) -> Disconnect {
     let too_big = e
         .into_inner()
         .downcast_ref::<tungstenite::Error>()
         .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
     if too_big {
-        End::Close(close::TOO_BIG, "frame too large")
+        Disconnect::Close(close::TOO_BIG, "frame too large")
     } else {
-        End::Gone
+        Disconnect::Gone
     }
 }

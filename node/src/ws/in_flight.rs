@@ -5,18 +5,17 @@
 //! the conversation less than [`TYPING_INTERVAL`] ago.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use confab_common::{Seq, UserId};
 use confab_common::presence::ConnKey;
 use confab_common::wire::{ErrorCode, Target};
+use confab_common::{Seq, UserId};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
 use crate::send::authorize::Denied;
-use crate::send::signal::{Signals, TYPING_INTERVAL};
+use crate::send::signal::{Signalled, Signalling, TYPING_INTERVAL};
 
 /// Most `read`/`typing` frames being stored or published per connection.
 pub const MAX_IN_FLIGHT: usize = 16;
@@ -26,12 +25,9 @@ const TOO_MANY: Denied = Denied {
     message: "too many read and typing frames at once; slow down",
 };
 
-/// A `read` or `typing` in flight: resolves to its refusal, if any.
-type Signalled = Pin<Box<dyn Future<Output = Result<(), Denied>> + Send>>;
-
 /// The signals of one connection of `user`.
 pub struct SignalsInFlight {
-    signals: Arc<Signals>,
+    signals: Arc<dyn Signalling>,
     user: UserId,
     origin: ConnKey,
     pending: FuturesUnordered<Signalled>,
@@ -49,7 +45,7 @@ impl std::fmt::Debug for SignalsInFlight {
 }
 
 impl SignalsInFlight {
-    pub fn new(signals: Arc<Signals>, user: UserId, origin: ConnKey) -> Self {
+    pub fn new(signals: Arc<dyn Signalling>, user: UserId, origin: ConnKey) -> Self {
         Self {
             signals,
             user,
@@ -61,10 +57,8 @@ impl SignalsInFlight {
 
     /// `read` of `conv` up to `seq`; refused at once if too many are in flight.
     pub fn read(&mut self, conv: Target, seq: Seq) -> Result<(), Denied> {
-        let (signals, user, origin) = (self.signals.clone(), self.user, self.origin);
-        self.take(Box::pin(async move {
-            signals.read(user, origin, conv, seq).await
-        }))
+        let read = self.signals.clone().read(self.user, self.origin, conv, seq);
+        self.take(read)
     }
 
     /// `typing` in `conv`, unless passed on for it lately.
@@ -78,10 +72,8 @@ impl SignalsInFlight {
             return Ok(());
         }
         self.typed.insert(conv, now);
-        let (signals, user, origin) = (self.signals.clone(), self.user, self.origin);
-        self.take(Box::pin(
-            async move { signals.typing(user, origin, conv).await },
-        ))
+        let typing = self.signals.clone().typing(self.user, self.origin, conv);
+        self.take(typing)
     }
 
     fn take(&mut self, signalled: Signalled) -> Result<(), Denied> {

@@ -3,18 +3,18 @@
 //! subprotocols; never one in the URL) is checked before the upgrade (400
 //! or 401 in the API's error shape otherwise), and
 //! the upgrade selects the subprotocol `confab.v1`; the connection then
-//! runs as a [`session`]: frames decoded by [`command`], sends handed to the
+//! runs as a [`connection`]: frames decoded by [`command`], sends handed to the
 //! send side (`crate::send`), messages written by the [`writer`] from
 //! [`replay`] pages and hub deliveries (`crate::delivery`).
 
 pub mod command;
+pub mod connection;
 pub mod context;
 pub mod credential;
 pub mod end;
+pub mod in_flight;
 pub mod recent;
 pub mod replay;
-pub mod session;
-pub mod in_flight;
 pub mod throttle;
 pub mod unacked;
 pub mod writer;
@@ -32,7 +32,7 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
-use crate::ws::context::SessionContext;
+use crate::ws::context::ConnectionContext;
 use crate::ws::credential::{Credential, PROTOCOL, credential};
 
 /// The WebSocket route.
@@ -91,7 +91,7 @@ async fn upgrade(
     let ws =
         ws.map_err(|e| ApiError::bad_request(ErrorCode::NotWebsocket).with_message(e.body_text()))?;
     // A cap per user across the cluster, from presence (a Redis that does
-    // not answer does not block connecting; the session then closes 1013).
+    // not answer does not block connecting; the connection then closes 1013).
     if let Ok(located) = state.presence.locate(&[user]).await {
         let open = located.get(&user).map_or(0, Vec::len);
         if open >= state.ws.max_connections_per_user {
@@ -100,8 +100,8 @@ async fn upgrade(
         }
     }
     let limits = state.ws.clone();
-    let sessions = state.sessions.clone();
-    let ctx = SessionContext::new(&state, user, verified.session, device);
+    let connections = state.connections.clone();
+    let ctx = ConnectionContext::new(&state, user, verified.session, device);
     Ok(ws
         // Selected whenever offered: a browser that offered protocols fails
         // a handshake that selects none (the ticket's is never echoed).
@@ -112,5 +112,5 @@ async fn upgrade(
         .write_buffer_size(8192)
         .max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
-        .on_upgrade(move |socket| sessions.track_future(session::run(ctx, socket))))
+        .on_upgrade(move |socket| connections.track_future(connection::run(ctx, socket))))
 }

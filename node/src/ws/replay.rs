@@ -1,9 +1,9 @@
 //! A connection's reads of its conversation logs: the replay when it
 //! connects and every catch-up later, page by page. Each page is fetched
-//! while the session loop goes on serving reads and pings; the loop writes
+//! while the connection's loop goes on serving reads and pings; the loop writes
 //! the page, then asks for the next from where the writer stands.
 //!
-//! The first read also opens the device (`store::log::open_device`): it
+//! The first read also opens the device ([`Logs::open_device`]): it
 //! says where the device stands in every conversation, which the writer
 //! takes as its starting positions.
 //!
@@ -13,15 +13,63 @@
 //! rows) only once it has one: unbounded, 64 connects at a time left
 //! thousands of half-begun reads at once, about 30 KB each, and the node
 //! kept that memory after they ended (BENCHMARKS.md, issue 25).
+//!
+//! The logs are a trait, [`Logs`]: Postgres (`confab_common::log::devices`)
+//! in production, an in-memory log in the connection loop's unit tests.
 
+use std::fmt::Debug;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
 use confab_common::log::{Logged, Positions, devices};
 use confab_common::{UserId, metric};
+use futures_util::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::Semaphore;
+
+/// The conversation logs, as a connection reads them.
+pub trait Logs: Send + Sync + Debug {
+    /// Opens `user`'s `device` (registers it; a new one gets its positions;
+    /// the oldest of more than `max_devices` is forgotten): where it stands
+    /// in every conversation.
+    fn open_device<'a>(
+        &'a self,
+        user: UserId,
+        device: &'a str,
+        max_devices: u64,
+    ) -> BoxFuture<'a, Result<Positions, DbErr>>;
+    /// Up to `limit` of `user`'s messages after `known`, ordered by
+    /// conversation, then `seq`.
+    fn page<'a>(
+        &'a self,
+        user: UserId,
+        device: &'a str,
+        known: &'a Positions,
+        limit: u64,
+    ) -> BoxFuture<'a, Result<Vec<Logged>, DbErr>>;
+}
+
+impl Logs for DatabaseConnection {
+    fn open_device<'a>(
+        &'a self,
+        user: UserId,
+        device: &'a str,
+        max_devices: u64,
+    ) -> BoxFuture<'a, Result<Positions, DbErr>> {
+        Box::pin(devices::open_device(self, user, device, max_devices))
+    }
+
+    fn page<'a>(
+        &'a self,
+        user: UserId,
+        device: &'a str,
+        known: &'a Positions,
+        limit: u64,
+    ) -> BoxFuture<'a, Result<Vec<Logged>, DbErr>> {
+        Box::pin(devices::page(self, user, device, known, limit))
+    }
+}
 
 /// A page of the logs.
 #[derive(Debug, Default)]
@@ -38,7 +86,7 @@ type Fetch = Pin<Box<dyn Future<Output = Result<Page, DbErr>> + Send>>;
 /// Whose logs a connection reads.
 #[derive(Debug, Clone)]
 pub struct Reader {
-    pub db: DatabaseConnection,
+    pub logs: Arc<dyn Logs>,
     /// Turns at the logs, shared by the node's connections.
     pub turns: Arc<Semaphore>,
     pub user: UserId,
@@ -134,9 +182,9 @@ impl Replay {
         self.fetch = Some(Box::pin(async move {
             // The semaphore is never closed.
             let _turn = (reader.turns.acquire().await).map_err(|e| DbErr::Custom(e.to_string()))?;
-            // Boxed after the turn: waiting, this future holds a pointer,
-            // not the read's state.
-            Box::pin(read(&reader, open, known)).await
+            // The statements' futures are boxed, and made only now: waiting
+            // for its turn, this future holds pointers, not a read's state.
+            read(&reader, open, known).await
         }));
     }
 }
@@ -145,16 +193,16 @@ impl Replay {
 /// and reads from where it stands instead.
 async fn read(reader: &Reader, open: bool, known: Positions) -> Result<Page, DbErr> {
     let Reader {
-        db, user, device, ..
+        logs, user, device, ..
     } = reader;
     let mut page = Page::default();
     let known = if open {
-        let opened = devices::open_device(db, *user, device, reader.max_devices).await?;
+        let opened = logs.open_device(*user, device, reader.max_devices).await?;
         page.opened = Some(opened.clone());
         opened
     } else {
         known
     };
-    page.messages = devices::page(db, *user, device, &known, reader.page_size).await?;
+    page.messages = logs.page(*user, device, &known, reader.page_size).await?;
     Ok(page)
 }

@@ -1,5 +1,5 @@
 //! The user's send rate, as one connection applies it: a `send` over the
-//! rate is held, and the session does not read the socket until the rate
+//! rate is held, and the connection does not read the socket until the rate
 //! allows it (TCP then pushes back on a client that keeps writing), rather
 //! than refused. Only a connection held back for a long time without a
 //! break is closed.

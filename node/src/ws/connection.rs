@@ -1,6 +1,6 @@
-//! One WebSocket connection, from upgrade to close. The loop only routes:
-//! client frames are decoded ([`command`](crate::ws::command)) and handed to
-//! the send pipeline (on a task of its own) or answered; answers, replay
+//! One WebSocket connection, from upgrade to close. The loop only passes
+//! things on: client frames are decoded ([`command`](crate::ws::command))
+//! and handed to the send pipeline (on a task of its own) or answered; answers, replay
 //! pages and hub deliveries go out through the [`Writer`]. The slow work
 //! (Redis, Postgres, the broker) runs off the loop, so a stalled dependency
 //! never stops a connection from pinging, closing, or (once its replay on
@@ -14,14 +14,18 @@
 //! shows that some were missed.
 //!
 //! The loop is generic over the socket's two halves (axum's `WebSocket`
-//! split in production), as in axum's `testing-websockets` example.
+//! split in production), as in axum's `testing-websockets` example, and
+//! reaches the node's services only through the traits its
+//! [`ConnectionContext`] holds, so its rules are unit-tested over channels
+//! (`connection/tests.rs`). Its sends (the rate, the pipeline, answers in
+//! `send` order) are in `connection/sends.rs`.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket};
 use confab_common::metric;
 use confab_common::presence::ConnKey;
-use confab_common::wire::{ErrorCode, ServerFrame};
+use confab_common::wire::ServerFrame;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -29,29 +33,27 @@ use tokio_util::sync::CancellationToken;
 
 use crate::delivery::hub::{Outbound, Registration};
 use crate::send::authorize::Denied;
-use crate::send::{Answer, SendInFlight, Pipeline, SendRequest, Sender};
+use crate::send::{Answer, Pipeline};
 use crate::ws::command::{self, Command, Refusal};
-use crate::ws::context::SessionContext;
-use crate::ws::end::{End, close, too_big_or_gone};
-use crate::ws::replay::{Page, Reader, Replay};
+use crate::ws::context::ConnectionContext;
+use crate::ws::end::{Disconnect, close, too_big_or_gone};
 use crate::ws::in_flight::SignalsInFlight;
-use crate::ws::throttle::{Admit, Throttle};
+use crate::ws::replay::{Page, Reader, Replay};
+use crate::ws::throttle::Throttle;
 use crate::ws::writer::{AfterWrite, Writer};
 
 /// Most `send`s in the pipeline or awaiting their confirm per connection;
-/// past this the session stops reading until some are answered.
+/// past this the connection stops reading until some are answered.
 const MAX_IN_FLIGHT: usize = 256;
-/// How long `send`s in flight may take to be confirmed when the node stops.
-const FINISH_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves an upgraded socket until it closes.
-pub async fn run(ctx: SessionContext, socket: WebSocket) {
+pub async fn run(ctx: ConnectionContext, socket: WebSocket) {
     let (sink, stream) = socket.split();
     serve(ctx, stream, sink).await;
 }
 
 /// Serves one connection of `ctx.user` over `reader` and `sink`.
-pub async fn serve<R, W>(ctx: SessionContext, reader: R, sink: W)
+pub async fn serve<R, W>(ctx: ConnectionContext, reader: R, sink: W)
 where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
     W: Sink<Message, Error = axum::Error> + Unpin,
@@ -60,11 +62,11 @@ where
     let (user, key) = (ctx.user, registration.key);
     metrics::gauge!(metric::WS_CONNECTIONS).increment(1.0);
     tracing::debug!(user_id = user.0, conn = %key, "connected");
-    let mut session = Session::new(ctx, reader, sink, registration);
-    if let End::Close(code, reason) = session.route().await {
-        session.writer.close(code, reason).await;
+    let mut connection = Connection::new(ctx, reader, sink, registration);
+    if let Disconnect::Close(code, reason) = connection.run_until_closed().await {
+        connection.writer.close(code, reason).await;
     }
-    let ctx = session.ctx;
+    let ctx = connection.ctx;
     let last_here = ctx.hub.unregister(user, key);
     metrics::gauge!(metric::WS_CONNECTIONS).decrement(1.0);
     match ctx.presence.disconnect(user, key, last_here).await {
@@ -77,8 +79,8 @@ where
     tracing::debug!(user_id = user.0, conn = %key, "disconnected");
 }
 
-struct Session<R, W> {
-    ctx: SessionContext,
+struct Connection<R, W> {
+    ctx: ConnectionContext,
     key: ConnKey,
     reader: R,
     writer: Writer<W>,
@@ -109,12 +111,12 @@ struct Session<R, W> {
     throttle: Throttle,
 }
 
-impl<R, W> Session<R, W>
+impl<R, W> Connection<R, W>
 where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
-    fn new(ctx: SessionContext, reader: R, sink: W, registration: Registration) -> Self {
+    fn new(ctx: ConnectionContext, reader: R, sink: W, registration: Registration) -> Self {
         let Registration {
             key,
             rx,
@@ -122,7 +124,7 @@ where
             revoked,
         } = registration;
         let logs = Reader {
-            db: ctx.db.clone(),
+            logs: ctx.logs.clone(),
             turns: ctx.replays.clone(),
             user: ctx.user,
             device: ctx.device.clone(),
@@ -149,20 +151,23 @@ where
         }
     }
 
-    /// Registers the connection as present, starts the replay, then routes
-    /// until the connection ends.
-    async fn route(&mut self) -> End {
+    /// Registers the connection as present, starts the replay, then serves
+    /// it until it ends.
+    async fn run_until_closed(&mut self) -> Disconnect {
         match self.ctx.presence.connect(self.ctx.user, self.key).await {
             Ok(true) => self.ctx.announce(true),
             Ok(false) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "cannot register presence; closing");
-                return End::Close(close::TRY_AGAIN, "presence unavailable; reconnect shortly");
+                return Disconnect::Close(
+                    close::TRY_AGAIN,
+                    "presence unavailable; reconnect shortly",
+                );
             }
         }
         // Revoked between the token check and the registration: the hub
         // could not close it then.
-        if self.ctx.tokens.revocations.is_revoked(&self.ctx.session) {
+        if self.ctx.revocations.is_revoked(&self.ctx.session) {
             self.revoked.cancel();
         }
         self.replay.start(Vec::new());
@@ -187,14 +192,14 @@ where
                 _ = ping.tick() => self.on_tick().await,
                 () = kick.cancelled() => {
                     metrics::counter!(metric::SLOW_CONSUMER_CLOSES).increment(1);
-                    Err(End::Close(close::TRY_AGAIN, "too many undelivered messages; reconnect to resume"))
+                    Err(Disconnect::Close(close::TRY_AGAIN, "too many undelivered messages; reconnect to resume"))
                 }
                 () = revoked.cancelled() => {
-                    Err(End::Close(close::REVOKED, "session revoked; log in again"))
+                    Err(Disconnect::Close(close::REVOKED, "session revoked; log in again"))
                 }
                 () = shutdown.cancelled() => {
                     self.finish().await;
-                    Err(End::Close(close::GOING_AWAY, "node shutting down; reconnect"))
+                    Err(Disconnect::Close(close::GOING_AWAY, "node shutting down; reconnect"))
                 }
             };
             if let Err(end) = step {
@@ -203,10 +208,13 @@ where
         }
     }
 
-    async fn on_frame(&mut self, frame: Option<Result<Message, axum::Error>>) -> Result<(), End> {
+    async fn on_frame(
+        &mut self,
+        frame: Option<Result<Message, axum::Error>>,
+    ) -> Result<(), Disconnect> {
         self.last_heard = Instant::now();
         match frame {
-            None | Some(Ok(Message::Close(_))) => Err(End::Gone),
+            None | Some(Ok(Message::Close(_))) => Err(Disconnect::Gone),
             Some(Err(e)) => Err(too_big_or_gone(e)),
             Some(Ok(Message::Text(text))) => {
                 match command::decode(text.as_str(), self.ctx.ws.max_body_chars) {
@@ -220,7 +228,7 @@ where
         }
     }
 
-    async fn on_command(&mut self, command: Command) -> Result<(), End> {
+    async fn on_command(&mut self, command: Command) -> Result<(), Disconnect> {
         match command {
             Command::Ping => Ok(self.writer.frame(&ServerFrame::Pong).await?),
             Command::Ack(msg_ids) => {
@@ -243,7 +251,7 @@ where
         }
     }
 
-    async fn on_signalled(&mut self, outcome: Result<(), Denied>) -> Result<(), End> {
+    async fn on_signalled(&mut self, outcome: Result<(), Denied>) -> Result<(), Disconnect> {
         match outcome {
             Ok(()) => Ok(()),
             Err(denied) => {
@@ -254,91 +262,10 @@ where
         }
     }
 
-    /// Hands a send to the pipeline, within the user's rate (the
-    /// contract's step 4: over it, the send is held and the socket not
-    /// read until the rate allows it) and with a body (step 5).
-    async fn submit(&mut self, request: SendRequest) -> Result<(), End> {
-        let wait = self.ctx.limits.send_wait(self.ctx.user);
-        match self.throttle.offer(request, wait) {
-            Admit::Now(request) => self.start(request).await,
-            Admit::Held => {
-                metrics::counter!(metric::SENDS_THROTTLED).increment(1);
-                Ok(())
-            }
-            Admit::TooLong => {
-                metrics::counter!(metric::THROTTLED_CLOSES).increment(1);
-                Err(End::Close(close::POLICY, "sending too fast for too long"))
-            }
-        }
-    }
-
-    /// The held send, once the rate allows it.
-    async fn release(&mut self) -> Result<(), End> {
-        let wait = self.ctx.limits.send_wait(self.ctx.user);
-        match self.throttle.release(wait) {
-            Some(request) => self.start(request).await,
-            None => Ok(()),
-        }
-    }
-
-    /// Starts a send that the rate allowed.
-    async fn start(&mut self, request: SendRequest) -> Result<(), End> {
-        let request = match command::non_empty(request) {
-            Ok(request) => request,
-            Err(refusal) => return self.refuse(refusal).await,
-        };
-        let (path, ctx, key) = (&self.ctx.sends, &self.ctx, self.key);
-        let sends = self.sends.get_or_insert_with(|| {
-            let sender = Sender {
-                user: ctx.user,
-                origin: key,
-                device: ctx.device.clone(),
-            };
-            Pipeline::start(path.clone(), sender, MAX_IN_FLIGHT)
-        });
-        match sends.submit(request) {
-            Ok(()) => {
-                self.in_flight += 1;
-                Ok(())
-            }
-            // Only if the pipeline task died: the client sends again.
-            Err(refused) => {
-                tracing::warn!("send pipeline stopped");
-                let Denied { code, message } = Denied::UNAVAILABLE;
-                self.answer_now(refused.id, code, message).await
-            }
-        }
-    }
-
-    async fn answer_now(
-        &mut self,
-        id: String,
-        code: ErrorCode,
-        message: &'static str,
-    ) -> Result<(), End> {
-        metric::send_refused(code);
-        let frame = ServerFrame::error(Some(id), code, message);
-        Ok(self.writer.frame(&frame).await?)
-    }
-
-    /// A send went out (or was refused): its answer waits its turn, and
-    /// its message is never written back to this connection.
-    fn take_answer(&mut self, in_flight: SendInFlight) {
-        if let Some(msg_id) = in_flight.msg_id {
-            self.writer.sent(msg_id);
-        }
-        self.answers.push_back(in_flight.answer);
-    }
-
-    async fn on_answer(&mut self, answer: &ServerFrame) -> Result<(), End> {
-        self.in_flight -= 1;
-        Ok(self.writer.frame(answer).await?)
-    }
-
-    async fn on_page(&mut self, page: Result<Page, sea_orm::DbErr>) -> Result<(), End> {
+    async fn on_page(&mut self, page: Result<Page, sea_orm::DbErr>) -> Result<(), Disconnect> {
         let page = page.map_err(|e| {
             tracing::warn!(error = %e, "cannot read the logs; closing");
-            End::Close(close::TRY_AGAIN, "storage unavailable; reconnect shortly")
+            Disconnect::Close(close::TRY_AGAIN, "storage unavailable; reconnect shortly")
         })?;
         let written = self.writer.page(&page).await?;
         self.replay.advance(&page, written, self.writer.positions());
@@ -350,49 +277,35 @@ where
         Ok(())
     }
 
-    async fn on_delivery(&mut self, item: Outbound) -> Result<(), End> {
+    async fn on_delivery(&mut self, item: Outbound) -> Result<(), Disconnect> {
         if self.writer.deliveries(item, &mut self.outbound).await? == AfterWrite::CatchUp {
             self.replay.start(self.writer.positions());
         }
         Ok(())
     }
 
-    async fn on_tick(&mut self) -> Result<(), End> {
+    async fn on_tick(&mut self) -> Result<(), Disconnect> {
         // A client is not judged silent while it is not being read.
         let read = self.reading && self.throttle.release_at().is_none();
         if read && self.last_heard.elapsed() > self.ctx.ws.ping_interval * 3 {
             tracing::debug!(user_id = self.ctx.user.0, "no sign of life; closing");
-            return Err(End::Gone);
+            return Err(Disconnect::Gone);
         }
         Ok(self.writer.ping().await?)
     }
 
     /// Answers a malformed frame; many of them close the connection.
-    async fn refuse(&mut self, refusal: Refusal) -> Result<(), End> {
+    async fn refuse(&mut self, refusal: Refusal) -> Result<(), Disconnect> {
         self.invalid_frames += 1;
         metric::send_refused(refusal.code);
         self.writer.frame(&refusal.into_frame()).await?;
         if self.invalid_frames > self.ctx.ws.max_invalid_frames {
-            return Err(End::Close(close::POLICY, "too many invalid frames"));
+            return Err(Disconnect::Close(close::POLICY, "too many invalid frames"));
         }
         Ok(())
     }
-
-    /// Gives `send`s in flight a moment to be confirmed, so that their `sent`
-    /// reaches the client before the socket closes.
-    async fn finish(&mut self) {
-        let deadline = tokio::time::sleep(FINISH_GRACE);
-        tokio::pin!(deadline);
-        while self.in_flight > 0 {
-            tokio::select! {
-                () = &mut deadline => break,
-                Some(in_flight) = Pipeline::next_answer(&mut self.sends) => self.take_answer(in_flight),
-                Some(answer) = self.answers.next() => {
-                    if self.on_answer(&answer).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-    }
 }
+
+mod sends;
+#[cfg(test)]
+mod tests;
