@@ -26,14 +26,14 @@ use confab_common::log::devices::{self, Ack, DevicePosition};
 const WINDOW: Duration = Duration::from_millis(50);
 /// The most acks written in one statement.
 const MAX_BATCH: usize = 4096;
-/// Ack frames queued for the writer; sessions never wait for room (see
+/// Ack frames queued for the writer; connections never wait for room (see
 /// [`AckSender::offer`]), so this is sized for bursts, not for outages.
 const QUEUE: usize = 16_384;
 /// Acks kept while Postgres is down; beyond this the oldest are dropped
 /// (their messages will simply be delivered again).
 const MAX_PENDING: usize = 100_000;
 
-/// Where sessions send acks.
+/// Where connections send acks.
 #[derive(Debug, Clone)]
 pub struct AckSender(mpsc::Sender<Acked>);
 
@@ -52,7 +52,7 @@ type Acked = (UserId, Arc<str>, Resolved);
 
 impl AckSender {
     /// Queues `device`'s ack (`acked` messages, resolved by its writer)
-    /// without waiting: a session never stalls on Postgres. If the writer is
+    /// without waiting: a connection never stalls on Postgres. If the writer is
     /// that far behind (Postgres down for long), the ack is dropped and
     /// counted; its messages simply come again on the next connect, and
     /// clients drop repeats by `msg_id`.

@@ -83,16 +83,16 @@ pub enum Outbound {
 struct Conn {
     key: ConnKey,
     tx: mpsc::Sender<Outbound>,
-    /// Cancelled when the connection's queue overflowed: the session then
+    /// Cancelled when the connection's queue overflowed: the connection then
     /// closes the socket (the client reads too slowly).
     kick: CancellationToken,
     /// The session (token) the connection was opened with.
     session: uuid::Uuid,
-    /// Cancelled when that session is revoked: the session closes 4401.
+    /// Cancelled when that session is revoked: the connection closes 4401.
     revoked: CancellationToken,
 }
 
-/// The handle a session keeps.
+/// The handle a connection keeps.
 #[derive(Debug)]
 pub struct Registration {
     pub key: ConnKey,
