@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::ids::{ConvId, ConvKey, MessageId, Seq, UserId};
+use crate::ids::{ConvId, ConvKey, DeviceName, MessageId, Seq, UserId};
 use crate::presence::ConnKey;
 use crate::wire::{MessagePayload, ServerFrame, Target};
 
@@ -20,7 +20,7 @@ pub struct Envelope {
     /// The device that connection is: a replay never writes the message
     /// back to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<String>,
+    pub device: Option<DeviceName>,
     /// When the node read the `send` (Unix µs): what every stage of the
     /// message's trip is measured from (`metric::Stage`). Diagnostics only.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use crate::envelope::{Bundle, Delivery, Envelope, Input};
-use crate::ids::{ConvId, GroupId, MessageId, NodeId, Seq, UserId};
+use crate::ids::{ConvId, DeviceName, GroupId, MessageId, NodeId, Seq, UserId};
 use crate::presence::ConnKey;
 use crate::wire::{ClientFrame, MessagePayload, Target};
 
@@ -110,7 +110,7 @@ proptest! {
 
     #[test]
     fn envelopes_and_deliveries_round_trip(message in payload(), origin in conn_key(), users in prop::collection::vec(any::<i64>(), 0..5), conv in any::<i64>()) {
-        let envelope = Input::Message(Envelope { message: message.clone(), origin, device: Some("phone".into()), read_us: Some(1) });
+        let envelope = Input::Message(Envelope { message: message.clone(), origin, device: Some(DeviceName::stored("phone")), read_us: Some(1) });
         let decoded: Input = serde_json::from_slice(&serde_json::to_vec(&envelope).unwrap()).unwrap();
         prop_assert_eq!(&decoded, &envelope);
         // Alone, or in an array as a node's publisher coalesces them.

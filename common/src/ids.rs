@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -62,6 +62,64 @@ impl Seq {
     /// The place right after this one.
     pub const fn next(self) -> Self {
         Self(self.0 + 1)
+    }
+}
+
+/// A device of a user (`?device=`): 1-64 of `[A-Za-z0-9._-]`, not a
+/// secret; [`DeviceName::DEFAULT`] when a client names none. Each device
+/// has its own position in each conversation. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeviceName(Arc<str>);
+
+/// Why a string is not a device name.
+#[derive(Debug, thiserror::Error)]
+#[error("a device name is 1-64 of A-Z, a-z, 0-9, '.', '_' and '-'")]
+pub struct InvalidDeviceName;
+
+impl DeviceName {
+    /// The device of a client that names none.
+    pub const DEFAULT: &str = "default";
+
+    /// `name`, if it is a valid device name.
+    pub fn parse(name: &str) -> Result<Self, InvalidDeviceName> {
+        let valid = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if valid {
+            Ok(Self(Arc::from(name)))
+        } else {
+            Err(InvalidDeviceName)
+        }
+    }
+
+    /// A name read back from storage or a queue, where only valid names
+    /// were ever written.
+    pub fn stored(name: impl Into<Arc<str>>) -> Self {
+        Self(name.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for DeviceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for DeviceName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Self::stored(s.as_ref()))
     }
 }
 

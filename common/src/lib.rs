@@ -23,4 +23,4 @@ pub mod telemetry;
 pub mod topology;
 pub mod wire;
 
-pub use ids::{ConvId, GroupId, MessageId, MessageIdGenerator, NodeId, Seq, UserId};
+pub use ids::{ConvId, DeviceName, GroupId, MessageId, MessageIdGenerator, NodeId, Seq, UserId};

@@ -67,7 +67,9 @@ impl Topology {
         // A fixed mix (splitmix64's finaliser): every process, whatever its
         // build, picks the same shard.
         let mut x = match key {
-            ConvKey::Direct(lo, hi) => (lo.0 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi.0 as u64,
+            ConvKey::Direct(lo, hi) => {
+                (lo.0 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi.0 as u64
+            }
             ConvKey::Group(g) => (g.0 as u64) ^ 0x5851_f42d_4c95_7f2d,
         };
         x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -214,7 +216,9 @@ mod tests {
             ["c.input", "c.input.1", "c.input.2", "c.input.3"]
         );
         // Pinned: nodes and dispatchers of different builds must agree.
-        let picks: Vec<u16> = (1..=8).map(|g| four.shard_of(ConvKey::Group(GroupId(g)))).collect();
+        let picks: Vec<u16> = (1..=8)
+            .map(|g| four.shard_of(ConvKey::Group(GroupId(g))))
+            .collect();
         assert_eq!(picks, PINNED);
         // Every shard gets some of many conversations.
         let mut used = [0usize; 4];

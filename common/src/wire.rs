@@ -274,7 +274,11 @@ mod tests {
             }),
             ServerFrame::error(None, ErrorCode::Internal, "x"),
             ServerFrame::Pong,
-            ServerFrame::Read { conv, user, seq: Seq(0) },
+            ServerFrame::Read {
+                conv,
+                user,
+                seq: Seq(0),
+            },
             ServerFrame::Typing { conv, user },
             ServerFrame::Presence { user, online: true },
         ];

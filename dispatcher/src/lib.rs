@@ -16,7 +16,6 @@ pub mod plan;
 pub mod reaper;
 pub mod route;
 
-
 use anyhow::Context;
 use confab_common::consul::{Membership, Service};
 use confab_common::health::Probe;

@@ -97,7 +97,12 @@ impl Columns {
             c.to_groups.push(group);
             c.bodies.push(m.body.clone());
             c.sent_at.push(m.ts);
-            c.devices.push(envelope.device.clone().unwrap_or_default());
+            c.devices.push(
+                envelope
+                    .device
+                    .as_ref()
+                    .map_or_else(String::new, |d| d.to_string()),
+            );
         }
         c
     }

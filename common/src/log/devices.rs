@@ -2,15 +2,13 @@
 //! stands in each conversation, the replay pages read from there, and the
 //! acks that move it on. A position never moves back.
 
-use std::sync::Arc;
-
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement,
     TransactionTrait,
 };
 
 use super::{Logged, Positions, Row};
-use crate::ids::{ConvId, MessageId, Seq, UserId};
+use crate::ids::{ConvId, DeviceName, MessageId, Seq, UserId};
 
 /// A new device is written at most this many messages of each
 /// conversation (the newest unread); older ones are in the history.
@@ -35,7 +33,7 @@ struct Position {
 pub async fn open_device(
     db: &DatabaseConnection,
     user: UserId,
-    device: &str,
+    device: &DeviceName,
     max_devices: u64,
 ) -> Result<Positions, DbErr> {
     let txn = db.begin().await?;
@@ -44,7 +42,7 @@ pub async fn open_device(
         r#"INSERT INTO devices (user_id, device) VALUES ($1, $2)
            ON CONFLICT (user_id, device) DO UPDATE SET last_seen = now()
            RETURNING (xmax = 0) AS created"#,
-        [user.0.into(), device.into()],
+        [user.0.into(), device.as_str().into()],
     ))
     .one(&txn)
     .await?
@@ -57,7 +55,11 @@ pub async fn open_device(
                       GREATEST(uc.floor_seq, COALESCE(r.seq, 0), uc.last_seq - $3)
                FROM user_conversations($1) uc
                LEFT JOIN read_positions r ON r.user_id = $1 AND r.conv_id = uc.conv_id"#,
-            [user.0.into(), device.into(), NEW_DEVICE_BACKLOG.into()],
+            [
+                user.0.into(),
+                device.as_str().into(),
+                NEW_DEVICE_BACKLOG.into(),
+            ],
         ))
         .await?;
         txn.execute_raw(Statement::from_sql_and_values(
@@ -78,7 +80,7 @@ pub async fn open_device(
            FROM user_conversations($1) uc
            LEFT JOIN device_positions dp
              ON dp.user_id = $1 AND dp.device = $2 AND dp.conv_id = uc.conv_id"#,
-        [user.0.into(), device.into()],
+        [user.0.into(), device.as_str().into()],
     ))
     .all(&txn)
     .await?;
@@ -95,7 +97,7 @@ pub async fn open_device(
 pub async fn page(
     db: &impl ConnectionTrait,
     user: UserId,
-    device: &str,
+    device: &DeviceName,
     known: &Positions,
     limit: u64,
 ) -> Result<Vec<Logged>, DbErr> {
@@ -126,7 +128,7 @@ pub async fn page(
            LIMIT $5"#,
         [
             user.0.into(),
-            device.into(),
+            device.as_str().into(),
             convs.into(),
             seqs.into(),
             i64::try_from(limit).unwrap_or(i64::MAX).into(),
@@ -141,7 +143,7 @@ pub async fn page(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
     pub user: UserId,
-    pub device: Arc<str>,
+    pub device: DeviceName,
     pub msg_id: MessageId,
 }
 
@@ -160,7 +162,7 @@ const WRITE_ACKED: &str = "INSERT INTO device_positions (user_id, device, conv_i
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DevicePosition {
     pub user: UserId,
-    pub device: Arc<str>,
+    pub device: DeviceName,
     pub conv: ConvId,
     pub seq: Seq,
 }

@@ -15,7 +15,7 @@
 //! two users; a group's members, each from the `seq` they joined at):
 //! every statement here that asks "may this user …" goes through it.
 
-use crate::ids::{ConvId, GroupId, MessageId, Seq, UserId};
+use crate::ids::{ConvId, DeviceName, GroupId, MessageId, Seq, UserId};
 use crate::wire::{MessagePayload, Target};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
 
@@ -32,7 +32,7 @@ pub struct Logged {
     /// With its `seq`.
     pub message: MessagePayload,
     /// The device it was sent from, if known.
-    pub sender_device: Option<String>,
+    pub sender_device: Option<DeviceName>,
 }
 
 /// How far a connection (or device) has been written in each conversation.
@@ -74,7 +74,7 @@ impl Row {
                 ts: self.sent_at,
                 seq: Some(Seq(self.seq)),
             },
-            sender_device: self.sender_device,
+            sender_device: self.sender_device.map(DeviceName::stored),
         })
     }
 }

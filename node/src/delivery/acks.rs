@@ -8,11 +8,10 @@
 //! `msg_id`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use confab_common::retry::Backoff;
-use confab_common::{ConvId, MessageId, Seq, UserId, metric};
+use confab_common::{ConvId, DeviceName, MessageId, Seq, UserId, metric};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::mpsc;
 
@@ -48,7 +47,7 @@ pub struct Resolved {
 }
 
 /// One ack frame of a device.
-type Acked = (UserId, Arc<str>, Resolved);
+type Acked = (UserId, DeviceName, Resolved);
 
 impl AckSender {
     /// Queues `device`'s ack (`acked` messages, resolved by its writer)
@@ -56,7 +55,7 @@ impl AckSender {
     /// that far behind (Postgres down for long), the ack is dropped and
     /// counted; its messages simply come again on the next connect, and
     /// clients drop repeats by `msg_id`.
-    pub fn offer(&self, user: UserId, device: &Arc<str>, acked: usize, resolved: Resolved) {
+    pub fn offer(&self, user: UserId, device: &DeviceName, acked: usize, resolved: Resolved) {
         metrics::counter!(metric::ACKS).increment(acked as u64);
         if self.0.try_send((user, device.clone(), resolved)).is_err() {
             metrics::counter!(metric::ACKS_DROPPED).increment(acked as u64);
@@ -79,7 +78,7 @@ pub fn writer(db: DatabaseConnection) -> (AckSender, impl Future<Output = ()>) {
 #[derive(Debug, Default)]
 struct Pending {
     /// The highest `seq` acked per device and conversation.
-    positions: HashMap<(UserId, Arc<str>, ConvId), Seq>,
+    positions: HashMap<(UserId, DeviceName, ConvId), Seq>,
     /// Acks of messages the writers could not place.
     unknown: Vec<Ack>,
 }
@@ -197,7 +196,7 @@ mod tests {
                 .collect(),
             unknown: unknown.iter().copied().map(MessageId).collect(),
         };
-        (UserId(user), Arc::from(device), resolved)
+        (UserId(user), DeviceName::stored(device), resolved)
     }
 
     #[test]
@@ -210,7 +209,7 @@ mod tests {
         let mut positions: Vec<(&str, i64, i64)> = pending
             .positions
             .iter()
-            .map(|((_, device, conv), seq)| (&**device, conv.0, seq.0))
+            .map(|((_, device, conv), seq)| (device.as_str(), conv.0, seq.0))
             .collect();
         positions.sort_unstable();
         assert_eq!(

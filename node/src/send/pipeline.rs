@@ -23,7 +23,7 @@ use confab_common::envelope::{Envelope, Input};
 use confab_common::metric::Stage;
 use confab_common::presence::ConnKey;
 use confab_common::wire::{ErrorCode, MessagePayload, ServerFrame, Target};
-use confab_common::{MessageId, MessageIdGenerator, UserId, metric};
+use confab_common::{DeviceName, MessageId, MessageIdGenerator, UserId, metric};
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
@@ -152,7 +152,7 @@ impl Pipeline {
 pub struct Sender {
     pub user: UserId,
     pub origin: ConnKey,
-    pub device: Arc<str>,
+    pub device: DeviceName,
 }
 
 impl SendPath {
@@ -202,7 +202,7 @@ impl SendPath {
         let envelope = Envelope {
             message,
             origin: sender.origin,
-            device: Some(sender.device.to_string()),
+            device: Some(sender.device.clone()),
             read_us: Some(read_us),
         };
         SendInFlight {

@@ -9,8 +9,8 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
-use confab_common::UserId;
 use confab_common::presence::{self, ConnKey};
+use confab_common::{DeviceName, UserId};
 use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -91,7 +91,7 @@ pub struct ConnectionContext {
     /// The session (token) it was opened with: revoking it closes 4401.
     pub session: uuid::Uuid,
     /// The device it connected as (`?device=`, `default` if none).
-    pub device: Arc<str>,
+    pub device: DeviceName,
     /// Where its sends go.
     pub sends: Arc<dyn Sends>,
     /// Where its `read` and `typing` go, and its presence changes.
@@ -114,7 +114,7 @@ pub struct ConnectionContext {
 impl ConnectionContext {
     /// The context of a connection of `user`'s `device`, opened in
     /// `session`.
-    pub fn new(state: &AppState, user: UserId, session: uuid::Uuid, device: Arc<str>) -> Self {
+    pub fn new(state: &AppState, user: UserId, session: uuid::Uuid, device: DeviceName) -> Self {
         Self {
             user,
             session,

@@ -19,7 +19,7 @@ pub mod throttle;
 pub mod unacked;
 pub mod writer;
 
-use std::sync::Arc;
+use confab_common::DeviceName;
 
 use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
@@ -48,20 +48,10 @@ struct WsQuery {
     device: Option<String>,
 }
 
-/// The device a client connects as when it names none.
-pub const DEFAULT_DEVICE: &str = "default";
-
-/// `device`, if it is a valid device name.
-fn device_name(device: Option<String>) -> Result<Arc<str>, ApiError> {
-    let device = device.unwrap_or_else(|| DEFAULT_DEVICE.to_owned());
-    let valid = (1..=64).contains(&device.len())
-        && device
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if !valid {
-        return Err(ApiError::bad_request(ErrorCode::InvalidDevice));
-    }
-    Ok(device.into())
+/// `device`, if it is a valid device name ([`DeviceName::DEFAULT`] if none).
+fn device_name(device: Option<String>) -> Result<DeviceName, ApiError> {
+    let device = device.as_deref().unwrap_or(DeviceName::DEFAULT);
+    DeviceName::parse(device).map_err(|_| ApiError::bad_request(ErrorCode::InvalidDevice))
 }
 
 async fn upgrade(

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use confab_common::log::{Logged, Positions, devices};
-use confab_common::{UserId, metric};
+use confab_common::{DeviceName, UserId, metric};
 use futures_util::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::Semaphore;
@@ -36,7 +36,7 @@ pub trait Logs: Send + Sync + Debug {
     fn open_device<'a>(
         &'a self,
         user: UserId,
-        device: &'a str,
+        device: &'a DeviceName,
         max_devices: u64,
     ) -> BoxFuture<'a, Result<Positions, DbErr>>;
     /// Up to `limit` of `user`'s messages after `known`, ordered by
@@ -44,7 +44,7 @@ pub trait Logs: Send + Sync + Debug {
     fn page<'a>(
         &'a self,
         user: UserId,
-        device: &'a str,
+        device: &'a DeviceName,
         known: &'a Positions,
         limit: u64,
     ) -> BoxFuture<'a, Result<Vec<Logged>, DbErr>>;
@@ -54,7 +54,7 @@ impl Logs for DatabaseConnection {
     fn open_device<'a>(
         &'a self,
         user: UserId,
-        device: &'a str,
+        device: &'a DeviceName,
         max_devices: u64,
     ) -> BoxFuture<'a, Result<Positions, DbErr>> {
         Box::pin(devices::open_device(self, user, device, max_devices))
@@ -63,7 +63,7 @@ impl Logs for DatabaseConnection {
     fn page<'a>(
         &'a self,
         user: UserId,
-        device: &'a str,
+        device: &'a DeviceName,
         known: &'a Positions,
         limit: u64,
     ) -> BoxFuture<'a, Result<Vec<Logged>, DbErr>> {
@@ -90,7 +90,7 @@ pub struct Reader {
     /// Turns at the logs, shared by the node's connections.
     pub turns: Arc<Semaphore>,
     pub user: UserId,
-    pub device: Arc<str>,
+    pub device: DeviceName,
     pub page_size: u64,
     /// Devices kept per user (the oldest is forgotten past this).
     pub max_devices: u64,

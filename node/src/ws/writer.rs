@@ -20,14 +20,13 @@
 //! without Postgres looking each message up.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 
 use confab_common::log::{Logged, Positions};
 use confab_common::metric::Stage;
 use confab_common::wire::ServerFrame;
-use confab_common::{ConvId, MessageId, Seq, UserId, metric};
+use confab_common::{ConvId, DeviceName, MessageId, Seq, UserId, metric};
 use futures_util::{Sink, SinkExt};
 use tokio::sync::mpsc;
 
@@ -73,7 +72,7 @@ pub struct Writer<W> {
     /// The connection's user and device, and when it opened (Unix ms):
     /// what the device sent before is passed.
     user: UserId,
-    device: Arc<str>,
+    device: DeviceName,
     opened_at: i64,
     /// What this connection sent lately: passed.
     sent: RecentIds,
@@ -86,7 +85,7 @@ where
     W: Sink<Message, Error = axum::Error> + Unpin,
 {
     /// The writer of a connection of `user`'s `device`, opening now.
-    pub fn new(sink: W, user: UserId, device: Arc<str>) -> Self {
+    pub fn new(sink: W, user: UserId, device: DeviceName) -> Self {
         Self {
             sink,
             positions: HashMap::new(),
@@ -114,7 +113,7 @@ where
         let m = &logged.message;
         self.sent.contains(m.msg_id)
             || (m.from == self.user
-                && logged.sender_device.as_deref() == Some(&*self.device)
+                && logged.sender_device.as_ref() == Some(&self.device)
                 && m.ts < self.opened_at)
     }
 

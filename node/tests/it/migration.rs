@@ -5,8 +5,8 @@
 //! applies again.
 
 use confab_common::UserId;
-use confab_migrations::{Migrator, MigratorTrait};
 use confab_common::log::devices;
+use confab_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 use crate::helpers::server_url;
@@ -91,8 +91,11 @@ async fn what_the_old_inbox_held_is_replayed_after_the_migration() {
     let (alice, bob) = (id("alice").await, id("bob").await);
     // Bob's client (the device `default`, as every client was) connects:
     // the messages he had not acked, each conversation in order.
-    let opened = devices::open_device(db, bob, "default", 20).await.unwrap();
-    let replay = devices::page(db, bob, "default", &opened, 100).await.unwrap();
+    let default = confab_common::DeviceName::stored(confab_common::DeviceName::DEFAULT);
+    let opened = devices::open_device(db, bob, &default, 20).await.unwrap();
+    let replay = devices::page(db, bob, &default, &opened, 100)
+        .await
+        .unwrap();
     let got: Vec<(String, i64)> = replay
         .iter()
         .map(|l| (l.message.body.clone(), l.message.seq.unwrap().0))
@@ -108,9 +111,9 @@ async fn what_the_old_inbox_held_is_replayed_after_the_migration() {
     }
     assert_eq!(got, expected);
     // Alice had acked everything: nothing for her.
-    let opened = devices::open_device(db, alice, "default", 20).await.unwrap();
+    let opened = devices::open_device(db, alice, &default, 20).await.unwrap();
     assert!(
-        devices::page(db, alice, "default", &opened, 100)
+        devices::page(db, alice, &default, &opened, 100)
             .await
             .unwrap()
             .is_empty()

@@ -2,6 +2,7 @@
 //! stood; a gap asks for a catch-up; the device's own messages are passed.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use confab_common::MessageId;
 use confab_common::wire::{MessagePayload, Target};
@@ -37,7 +38,7 @@ where
 
 /// The writer of user 1's device `phone`.
 fn writer<W: Sink<Message, Error = axum::Error> + Unpin>(sink: W) -> Writer<W> {
-    Writer::new(sink, UserId(1), Arc::from("phone"))
+    Writer::new(sink, UserId(1), DeviceName::stored("phone"))
 }
 
 fn live(conv: i64, seq: i64) -> Outbound {
@@ -129,9 +130,9 @@ async fn a_gap_stops_the_batch_for_a_catch_up_and_the_devices_own_messages_are_p
     // (seq 7). Written: what another device of the user sent (seq 4),
     // what another connection of this device sent since (seq 6).
     let mut caught_up: Vec<Logged> = (2..=7).map(|seq| logged(1, seq)).collect();
-    caught_up[2].sender_device = Some("laptop".into());
-    caught_up[3].sender_device = Some("phone".into());
-    caught_up[4].sender_device = Some("phone".into());
+    caught_up[2].sender_device = Some(DeviceName::stored("laptop"));
+    caught_up[3].sender_device = Some(DeviceName::stored("phone"));
+    caught_up[4].sender_device = Some(DeviceName::stored("phone"));
     caught_up[4].message.ts = i64::MAX;
     writer.sent(MessageId(107));
     let page = Page {

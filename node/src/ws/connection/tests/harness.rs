@@ -11,7 +11,7 @@ use axum::extract::ws::Message;
 use confab_common::log::{Logged, Positions};
 use confab_common::presence::ConnKey;
 use confab_common::wire::{ErrorCode, ServerFrame, Target};
-use confab_common::{ConvId, MessageId, NodeId, Seq, UserId};
+use confab_common::{ConvId, DeviceName, MessageId, NodeId, Seq, UserId};
 use futures_util::future::BoxFuture;
 use futures_util::{sink, stream};
 use sea_orm::{DatabaseConnection, DbErr};
@@ -61,7 +61,7 @@ impl Logs for Log {
     fn open_device<'a>(
         &'a self,
         _user: UserId,
-        _device: &'a str,
+        _device: &'a DeviceName,
         _max_devices: u64,
     ) -> BoxFuture<'a, Result<Positions, DbErr>> {
         let _ = self.opened.send(());
@@ -71,7 +71,7 @@ impl Logs for Log {
     fn page<'a>(
         &'a self,
         _user: UserId,
-        _device: &'a str,
+        _device: &'a DeviceName,
         known: &'a Positions,
         limit: u64,
     ) -> BoxFuture<'a, Result<Vec<Logged>, DbErr>> {
@@ -214,7 +214,7 @@ pub fn connect(messages: Vec<Logged>, queue: usize) -> (Node, Client) {
         hub: hub.clone(),
         presence: Arc::new(Allowed),
         session: uuid::Uuid::nil(),
-        device: Arc::from("phone"),
+        device: DeviceName::stored("phone"),
         sends: Arc::new(Broker {
             confirms: confirms_tx,
         }),
