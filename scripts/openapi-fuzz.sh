@@ -68,7 +68,7 @@ token=$(curl -fsS -X POST "http://127.0.0.1:$PORT/api/auth/register" \
 log "schemathesis: $EXAMPLES examples per operation against 127.0.0.1:$PORT"
 # Log-out and account deletion would end the fuzzer's own session (every
 # later request a documented 401); they are left out, and tested in
-# node/tests/it/sessions.rs.
+# system/tests/it/sessions.rs.
 status=0
 "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/api/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \

@@ -1,7 +1,7 @@
 //! A small run of every scenario, checking correctness only: nothing lost,
 //! nothing duplicated, no errors. No timing is asserted (the machine is
 //! shared). Each test starts its own cluster in-process — two nodes on port
-//! 0 and a dispatcher, as `node/tests/it/helpers.rs` does — against the real
+//! 0 and a dispatcher, as `system/tests/it/helpers.rs` does — against the real
 //! Postgres, Redis and RabbitMQ, with its own database, key prefix and queue
 //! prefix, all removed at the end. `TEST_DATABASE_URL`, `TEST_REDIS_URL` and
 //! `TEST_AMQP_URL` point it elsewhere. The `xmpp` test needs no cluster: it

@@ -1,6 +1,6 @@
 //! The connection loop's rules, driven over channels as a client drives a
 //! socket, with in-memory doubles of the node's services (the system suite,
-//! `node/tests/it`, tests the real ones): the replay on connect is written
+//! `system/tests/it`, tests the real ones): the replay on connect is written
 //! before any client frame is answered, deliveries queued meanwhile follow
 //! it, a slow consumer is closed 1013, shutdown closes 1001 after the
 //! `sent`s in flight, and answers keep `send` order.

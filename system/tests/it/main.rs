@@ -1,7 +1,8 @@
-//! The node's integration tests: one binary, one module per area. Each test
-//! starts its own node on port 0 against the real Postgres (a fresh database
-//! per test) and the real Redis (a fresh key prefix per test), and speaks HTTP
-//! to it like a client.
+//! The system suite: one binary, one module per area. Each test starts its
+//! own nodes on port 0 (and a dispatcher, in-process, where messages flow)
+//! against the real Postgres (a fresh database per test), Redis (a fresh key
+//! prefix) and RabbitMQ (a fresh queue prefix), and speaks HTTP and
+//! WebSocket to them like a client.
 
 // The workspace denies unwrap/expect outside tests; this whole crate is tests,
 // including the helpers that clippy does not see as test functions.
