@@ -23,8 +23,7 @@ use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 
-mod subscription;
-pub use subscription::Subscription;
+pub mod subscription;
 
 /// How often a long-lived channel (a publisher's, a
 /// consumer's) is looked at between events, to notice that its connection

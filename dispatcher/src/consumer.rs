@@ -11,7 +11,8 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use confab_common::broker::{Broker, Subscription};
+use confab_common::broker::Broker;
+use confab_common::broker::subscription::Subscription;
 use confab_common::retry::Backoff;
 use confab_common::{metric, topology};
 use lapin::Channel;

@@ -6,7 +6,7 @@ use confab_common::{GroupId, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{no_such_group, not_member};
+use super::access::{no_such_group, not_member};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::users::{Profile, load_profiles};
 use crate::state::AppState;

@@ -18,7 +18,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{GroupDetails, details, insufficient_role, lock_as_member, require_friends};
+use super::access::{insufficient_role, lock_as_member, require_friends};
+use super::details::{GroupDetails, details};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{AuthUser, Json, Path};
 use crate::routes::events;

@@ -5,19 +5,18 @@
 //! row, so concurrent changes to one group are applied one after the other
 //! and the "exactly one owner" rule holds between statements too.
 
+mod access;
 mod details;
 mod members;
 
 pub use details::{GroupDetails, details};
-
-use std::collections::HashSet;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use confab_common::entity::group_members::Role;
 use confab_common::wire::EventKind;
 use confab_common::{GroupId, UserId};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -29,7 +28,9 @@ use crate::extract::{AuthUser, Json, Path};
 use crate::routes::events;
 use crate::routes::rules::GROUP_NAME_CHARS;
 use crate::state::AppState;
-use crate::store::{self, groups};
+use crate::store::groups;
+
+use access::{insufficient_role, lock_as_member, no_such_group, require_friends};
 
 /// The routes of this module and of [`members`].
 pub fn router() -> OpenApiRouter<AppState> {
@@ -66,16 +67,6 @@ impl From<groups::Summary> for GroupSummary {
     }
 }
 
-/// The 404 for an unknown group.
-fn no_such_group() -> ApiError {
-    ApiError::not_found(ErrorCode::NoSuchGroup)
-}
-
-/// The 403 for a group the caller is not in.
-fn not_member() -> ApiError {
-    ApiError::forbidden(ErrorCode::NotMember)
-}
-
 /// Checks a group name: 1-[`GROUP_NAME_CHARS`] characters after trimming,
 /// no control characters.
 fn validate_name(name: &str) -> ApiResult<String> {
@@ -89,38 +80,6 @@ fn validate_name(name: &str) -> ApiResult<String> {
                 "a group name is 1 to {GROUP_NAME_CHARS} characters, without control characters"
             )),
         )
-    }
-}
-
-/// Locks group `id` for the rest of `txn` and returns the caller's role in
-/// it: 404 if the group does not exist, 403 if the caller is not a member.
-async fn lock_as_member(txn: &impl ConnectionTrait, id: GroupId, me: UserId) -> ApiResult<Role> {
-    if !groups::lock(txn, id).await? {
-        return Err(no_such_group());
-    }
-    groups::role_of(txn, id, me).await?.ok_or_else(not_member)
-}
-
-/// Checks that every one of `candidates` is a friend of `me`.
-async fn require_friends(
-    db: &impl ConnectionTrait,
-    me: UserId,
-    candidates: &[UserId],
-) -> ApiResult<()> {
-    if candidates.is_empty() {
-        return Ok(());
-    }
-    let friends: HashSet<UserId> = store::friends::friends_of(db, me)
-        .await?
-        .into_iter()
-        .collect();
-    match candidates.iter().find(|id| !friends.contains(id)) {
-        Some(stranger) => Err(
-            ApiError::forbidden(ErrorCode::NotFriends).with_message(format!(
-                "user {stranger} is not your friend; only friends can be added to a group"
-            )),
-        ),
-        None => Ok(()),
     }
 }
 
@@ -290,9 +249,4 @@ async fn delete_group(
     .await;
     tracing::info!(group_id = id.0, user_id = me.0, "group disbanded");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The 403 for a member whose role does not allow the change.
-fn insufficient_role(message: &'static str) -> ApiError {
-    ApiError::forbidden(ErrorCode::InsufficientRole).with_message(message)
 }
