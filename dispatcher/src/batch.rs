@@ -62,6 +62,11 @@ struct Decoded {
     messages: Vec<Envelope>,
     signals: Vec<Signal>,
     notices: Vec<Notice>,
+    /// What acks the batch: the last delivery that decoded. Not simply the
+    /// last delivery: lapin's copies of one delivery's acker share its
+    /// "used" flag, so after a poison delivery's reject an ack through it
+    /// would silently do nothing, and the batch would stay unacked.
+    last: Option<Acker>,
 }
 
 /// A routed batch, for stage 2: its bundles, and what acks it.
@@ -88,7 +93,6 @@ impl Dispatch<'_> {
     /// Redis is down.
     pub async fn route_batch(&self, batch: Vec<AmqpDelivery>) -> Result<Planned, BatchError> {
         let received = Instant::now();
-        let last = batch.last().map(|d| d.acker.clone());
         let redelivered = batch.iter().filter(|d| d.redelivered).count() as u64;
         metrics::counter!(metric::DISPATCH_REDELIVERIES).increment(redelivered);
         let mut decoded = self.decode(&batch).await?;
@@ -106,7 +110,7 @@ impl Dispatch<'_> {
         }
         Ok(Planned {
             outgoing,
-            last,
+            last: decoded.last.take(),
             messages: decoded.messages.len(),
             received,
         })
@@ -120,10 +124,12 @@ impl Dispatch<'_> {
             messages: Vec::with_capacity(batch.len()),
             signals: Vec::new(),
             notices: Vec::new(),
+            last: None,
         };
         for delivery in batch {
             match Input::decode_all(&delivery.data) {
                 Ok(items) => {
+                    decoded.last = Some(delivery.acker.clone());
                     for item in items {
                         match item {
                             Input::Message(envelope) => decoded.messages.push(envelope),
