@@ -104,7 +104,15 @@ impl InputConsumer {
             let close = connection.close(200, "dispatcher shard stopping".into());
             self.broker.bounded("connection.close", close).await.ok();
             match consumed {
-                Ok(ShardExit::Stopped) => break,
+                Ok(ShardExit::Stopped) => {
+                    if self.home.is_some()
+                        && self.is_home(shard)
+                        && let Err(e) = self.homes.withdraw(shard).await
+                    {
+                        tracing::debug!(shard, error = %e, "cannot withdraw the home shard; it lapses");
+                    }
+                    break;
+                }
                 Ok(ShardExit::HandedOver) => {
                     tracing::info!(shard, "handed the shard over to its home dispatcher");
                 }

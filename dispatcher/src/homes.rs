@@ -72,6 +72,22 @@ impl Homes {
             .await
     }
 
+    /// Says that this dispatcher no longer holds its home `shard` (it is
+    /// stopping): the standby that takes the shard over keeps it, instead
+    /// of handing it back to nobody until the announcement lapses. Only
+    /// this dispatcher's own announcement is removed.
+    pub async fn withdraw(&self, shard: u16) -> redis::RedisResult<()> {
+        redis::Script::new(
+            r"if redis.call('GET', KEYS[1]) == ARGV[1]
+              then return redis.call('DEL', KEYS[1]) else return 0 end",
+        )
+        .key(self.key(shard))
+        .arg(&self.me)
+        .invoke_async::<i64>(&mut self.redis.clone())
+        .await
+        .map(drop)
+    }
+
     /// Whether another dispatcher, whose home `shard` is, is subscribed to it.
     pub async fn claimed_by_another(&self, shard: u16) -> redis::RedisResult<bool> {
         let home: Option<String> = redis::cmd("GET")

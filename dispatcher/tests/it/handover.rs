@@ -176,6 +176,18 @@ async fn when_the_active_dispatcher_stops_the_standby_routes_the_rest_once_and_i
     first.cancel();
     held.rollback().await.expect("release the conversation");
     first.stop().await;
+    // Stopped, the first withdrew its home shard: the second keeps it
+    // rather than handing it back to nobody until the announcement lapses.
+    let key = Keyspace::new(bed.redis_prefix.clone()).dispatcher_home(0);
+    let home: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut bed.redis.clone())
+        .await
+        .expect("GET");
+    assert_eq!(
+        home, None,
+        "the stopped dispatcher's home shard is withdrawn"
+    );
     // Only the second is left to route these.
     sent.extend(burst(&bed, from, &friends, 10).await);
     got = until_all_delivered(&bed, &node, &sent, got).await;
