@@ -24,11 +24,8 @@ fn counter(name: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_for_a_node_queue_that_is_gone_is_returned_and_its_item_acked() {
     let bed = TestBed::new(1).await;
-    let (alice, bob) = (bed.user("alice").await, bed.user("bob").await);
-    bed.befriend(alice, bob).await;
     let gone = FakeNode::without_queue(&bed, NodeId(1)).await;
-    let origin = gone.connect(&bed, alice).await;
-    gone.connect(&bed, bob).await;
+    let (alice, bob, origin) = gone.friends(&bed).await;
     let dispatcher = bed.start_dispatcher(None).await;
 
     let message = bed.message(alice, bob, "into the void", origin);
@@ -48,11 +45,8 @@ async fn a_bundle_for_a_node_queue_that_is_gone_is_returned_and_its_item_acked()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_bundle_leaves_its_item_unacked_until_the_node_queue_takes_it() {
     let bed = TestBed::new(1).await;
-    let (alice, bob) = (bed.user("alice").await, bed.user("bob").await);
-    bed.befriend(alice, bob).await;
     let node = FakeNode::with_full_queue(&bed, NodeId(1)).await;
-    let origin = node.connect(&bed, alice).await;
-    node.connect(&bed, bob).await;
+    let (alice, bob, origin) = node.friends(&bed).await;
     let dispatcher = bed.start_dispatcher(None).await;
     let input = bed.topology.input(0);
 

@@ -88,6 +88,16 @@ impl FakeNode {
         purge.await.expect("purge the node queue");
     }
 
+    /// Alice and Bob, friends, both connected here: `(alice, bob, the
+    /// connection Alice sends from)`.
+    pub async fn friends(&self, bed: &TestBed) -> (UserId, UserId, ConnKey) {
+        let (alice, bob) = (bed.user("alice").await, bed.user("bob").await);
+        bed.befriend(alice, bob).await;
+        let origin = self.connect(bed, alice).await;
+        self.connect(bed, bob).await;
+        (alice, bob, origin)
+    }
+
     /// Registers a connection of `user` on this node, as a node does when a
     /// socket opens.
     pub async fn connect(&self, bed: &TestBed, user: UserId) -> ConnKey {

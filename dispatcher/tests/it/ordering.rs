@@ -11,11 +11,8 @@ use crate::node::FakeNode;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_reaches_its_node_in_seq_order_one_item_or_many_per_amqp_message() {
     let bed = TestBed::new(1).await;
-    let (alice, bob) = (bed.user("alice").await, bed.user("bob").await);
-    bed.befriend(alice, bob).await;
     let node = FakeNode::start(&bed, NodeId(1)).await;
-    let origin = node.connect(&bed, alice).await;
-    node.connect(&bed, bob).await;
+    let (alice, bob, origin) = node.friends(&bed).await;
     let dispatcher = bed.start_dispatcher(None).await;
 
     let sent: Vec<_> = (0..40)
@@ -57,11 +54,8 @@ async fn a_conversation_reaches_its_node_in_seq_order_one_item_or_many_per_amqp_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_senders_items_out_of_id_order_in_one_batch_are_logged_and_routed_in_id_order() {
     let bed = TestBed::new(1).await;
-    let (alice, bob) = (bed.user("alice").await, bed.user("bob").await);
-    bed.befriend(alice, bob).await;
     let node = FakeNode::start(&bed, NodeId(1)).await;
-    let origin = node.connect(&bed, alice).await;
-    node.connect(&bed, bob).await;
+    let (alice, bob, origin) = node.friends(&bed).await;
     let dispatcher = bed.start_dispatcher(None).await;
 
     let first = bed.message(alice, bob, "first", origin);

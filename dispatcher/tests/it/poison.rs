@@ -10,11 +10,8 @@ use crate::node::FakeNode;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undecodable_item_goes_to_input_dead_and_the_items_around_it_are_routed() {
     let bed = TestBed::new(1).await;
-    let (alice, bob) = (bed.user("alice").await, bed.user("bob").await);
-    bed.befriend(alice, bob).await;
     let node = FakeNode::start(&bed, NodeId(1)).await;
-    let origin = node.connect(&bed, alice).await;
-    node.connect(&bed, bob).await;
+    let (alice, bob, origin) = node.friends(&bed).await;
     let input = bed.topology.input(0);
     let sent: Vec<_> = ["one", "two", "three"]
         .map(|body| bed.message(alice, bob, body, origin))
@@ -50,11 +47,8 @@ async fn an_undecodable_item_goes_to_input_dead_and_the_items_around_it_are_rout
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_that_ends_with_poison_is_still_acked() {
     let bed = TestBed::new(1).await;
-    let (alice, bob) = (bed.user("alice").await, bed.user("bob").await);
-    bed.befriend(alice, bob).await;
     let node = FakeNode::start(&bed, NodeId(1)).await;
-    let origin = node.connect(&bed, alice).await;
-    node.connect(&bed, bob).await;
+    let (alice, bob, origin) = node.friends(&bed).await;
     let input = bed.topology.input(0);
     let message = bed.message(alice, bob, "last before the poison", origin);
     bed.publish(std::slice::from_ref(&message)).await;
