@@ -27,8 +27,9 @@ remove_test_leftovers() {
 remove_test_leftovers
 trap remove_test_leftovers EXIT
 
-log "docker-compose config"
+log "docker-compose config (default services, and the cluster profile)"
 docker-compose -f docker-compose.yml config -q
+docker-compose -f docker-compose.yml --profile cluster config -q
 
 # Prometheus's configuration and alert rules (promtool: check, and a unit
 # test per alert) and the Grafana dashboard, against the code's metrics.
