@@ -5,9 +5,13 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use redis::IntoConnectionInfo;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::redis::Redis;
 
 fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(s))
@@ -63,44 +67,131 @@ impl DatabaseConfig {
 /// Where Redis is, and the prefix of every key Confab writes there.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RedisConfig {
-    /// Redis URL.
+    /// Redis URL (a single Redis; unused when `REDIS_CLUSTER_NODES` is set).
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", value_parser = secret)]
     pub redis_url: SecretString,
 
+    /// Seed nodes of a Redis Cluster, as comma-separated `redis://` URLs
+    /// (any few of its nodes: the rest are found from them). Set, Confab
+    /// uses the cluster instead of `REDIS_URL`. URLs may carry a password.
+    #[arg(long, env = "REDIS_CLUSTER_NODES", value_delimiter = ',', value_parser = secret)]
+    pub redis_cluster_nodes: Vec<SecretString>,
+
     /// Prepended to every key, so that several deployments (or test runs) can
-    /// share one Redis.
+    /// share one Redis. No `{` or `}`: the first `{…}` of a key is its hash
+    /// tag, and Confab's own tags must be it (`keys`).
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "confab:")]
     pub redis_key_prefix: String,
 }
 
+/// The timeouts of every Redis connection, single or cluster: a Redis that
+/// is down fails a request within seconds (answered 503 or retried by its
+/// caller) instead of holding it.
+const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl RedisConfig {
-    /// A multiplexed connection that connects on first use and reconnects
-    /// by itself after Redis restarts.
-    pub async fn connect(&self) -> anyhow::Result<ConnectionManager> {
-        let client = self.client()?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            .set_response_timeout(Some(Duration::from_secs(3)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2));
-        ConnectionManager::new_lazy_with_config(client, config)
-            .context("cannot set up the Redis connection")
+    /// The cluster's seed URLs; empty for a single Redis (blank entries,
+    /// such as an empty `REDIS_CLUSTER_NODES`, are ignored).
+    fn cluster_nodes(&self) -> Vec<&str> {
+        self.redis_cluster_nodes
+            .iter()
+            .map(|url| url.expose_secret().trim())
+            .filter(|url| !url.is_empty())
+            .collect()
     }
 
-    /// A client for connections of their own (subscriptions).
-    pub fn client(&self) -> anyhow::Result<redis::Client> {
-        use redis::IntoConnectionInfo;
-        let info = self
-            .redis_url
+    /// Refuses a prefix with a hash tag in it, and seed URLs that are not
+    /// Redis URLs.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.redis_key_prefix.contains(['{', '}']) {
+            bail!(
+                "REDIS_KEY_PREFIX must not contain `{{` or `}}` (it would be every key's hash tag)"
+            );
+        }
+        self.connection_infos()?;
+        Ok(())
+    }
+
+    /// A connection that connects on first use and reconnects by itself
+    /// after Redis restarts (or, in a cluster, after a failover or a slot
+    /// move: it follows the cluster's redirections).
+    pub async fn connect(&self) -> anyhow::Result<Redis> {
+        if self.cluster_nodes().is_empty() {
+            let client = redis::Client::open(self.url_info()?.set_tcp_settings(tcp_settings()))
+                .context("REDIS_URL is not a valid Redis URL")?;
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+                .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
+                .set_number_of_retries(2)
+                .set_max_delay(Duration::from_secs(2));
+            let manager = ConnectionManager::new_lazy_with_config(client, config)
+                .context("cannot set up the Redis connection")?;
+            return Ok(Redis::Single(manager));
+        }
+        // Retries (redirections, a failover) fit in the response timeout,
+        // which bounds each request as a whole.
+        let cluster = ClusterClient::builder(self.connection_infos()?)
+            .tcp_settings(tcp_settings())
+            .connection_timeout(REDIS_CONNECT_TIMEOUT)
+            .response_timeout(REDIS_RESPONSE_TIMEOUT)
+            .retries(3)
+            .min_retry_wait(50)
+            .max_retry_wait(1_000)
+            .build()
+            .context("REDIS_CLUSTER_NODES: cannot set up the cluster client")?;
+        // The per-connection settings replace the builder's: both timeouts
+        // again, or the response timeout would be lost.
+        let config = redis::cluster::ClusterConfig::new()
+            .set_connection_timeout(REDIS_CONNECT_TIMEOUT)
+            .set_response_timeout(REDIS_RESPONSE_TIMEOUT);
+        Ok(Redis::Cluster(
+            cluster.get_pending_async_connection_with_config(config),
+        ))
+    }
+
+    /// Clients for connections of their own (subscriptions): the one Redis,
+    /// or each seed node of the cluster, in order. A cluster passes every
+    /// PUBLISH on to all its nodes, so a subscriber may listen on any one
+    /// and move to the next when that one fails.
+    pub fn subscription_clients(&self) -> anyhow::Result<Vec<redis::Client>> {
+        self.connection_infos()?
+            .into_iter()
+            .map(|info| {
+                redis::Client::open(info.set_tcp_settings(tcp_settings()))
+                    .context("not a valid Redis URL")
+            })
+            .collect()
+    }
+
+    fn url_info(&self) -> anyhow::Result<redis::ConnectionInfo> {
+        self.redis_url
             .expose_secret()
             .into_connection_info()
-            .context("REDIS_URL is not a valid Redis URL")?;
-        // Nagle off: many tasks share the connection, and a small write
-        // behind an unacknowledged one would wait for its ACK.
-        let tcp = redis::io::tcp::TcpSettings::default().set_nodelay(true);
-        redis::Client::open(info.set_tcp_settings(tcp))
             .context("REDIS_URL is not a valid Redis URL")
     }
+
+    /// Where to connect: the cluster's seeds if there are any, else
+    /// `REDIS_URL`.
+    fn connection_infos(&self) -> anyhow::Result<Vec<redis::ConnectionInfo>> {
+        let nodes = self.cluster_nodes();
+        if nodes.is_empty() {
+            return Ok(vec![self.url_info()?]);
+        }
+        nodes
+            .into_iter()
+            .map(|url| {
+                url.into_connection_info()
+                    .context("REDIS_CLUSTER_NODES holds a URL that is not a valid Redis URL")
+            })
+            .collect()
+    }
+}
+
+/// Nagle off: many tasks share a connection, and a small write behind an
+/// unacknowledged one would wait for its ACK.
+fn tcp_settings() -> redis::io::tcp::TcpSettings {
+    redis::io::tcp::TcpSettings::default().set_nodelay(true)
 }
 
 /// Where RabbitMQ is, and the prefix of every queue and exchange Confab declares.

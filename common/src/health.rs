@@ -12,7 +12,6 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use redis::aio::ConnectionManager;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
@@ -47,7 +46,7 @@ impl Report {
 #[derive(Clone)]
 pub struct Probe {
     pub db: DatabaseConnection,
-    pub redis: ConnectionManager,
+    pub redis: crate::redis::Redis,
     pub amqp: deadpool_lapin::Pool,
 }
 
@@ -62,6 +61,8 @@ impl Probe {
     pub async fn check(&self) -> Report {
         let (postgres, redis, rabbitmq) = tokio::join!(
             timed(async { self.db.ping().await.map_err(|e| e.to_string()) }),
+            // In a cluster, PING goes to every master: healthy means every
+            // slot can be served.
             timed(async {
                 redis::cmd("PING")
                     .query_async::<String>(&mut self.redis.clone())

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod log;
 pub mod metric;
 pub mod presence;
+pub mod redis;
 pub mod retry;
 pub mod shutdown;
 pub mod social;

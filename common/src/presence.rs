@@ -1,34 +1,47 @@
 //! Presence: which users are connected, and on which node.
 //!
-//! Layout (every key under the configured prefix):
+//! Layout (every key under the configured prefix; shapes in `crate::keys`):
 //!
-//! - `nodes`: a hash, field `{node_id}` → `{incarnation}:{alive_until_ms}`.
+//! - `nodes`: a hash, field `<node_id>` → `<incarnation>:<alive_until_ms>`.
 //!   Each node rewrites its field every [`HEARTBEAT_INTERVAL`]; a node whose
 //!   time has passed, or whose incarnation differs (it restarted), is dead.
-//! - `presence:{user_id}`: a hash, field `{node_id}:{incarnation}:{connection}`
+//! - `presence` of a user: a hash, field `<node>:<incarnation>:<connection>`
 //!   → Unix ms of the connection's start. The node adds the field when a
 //!   connection opens and removes it when it closes; the key expires
 //!   [`PRESENCE_KEY_TTL`] after the user's last connect.
-//! - `node_users:{node_id}:{incarnation}`: a set of the users with a
-//!   connection on that node process, so that when it dies without closing
-//!   them, whoever reaps its record ([`Presence::reap`]) can tell which users
-//!   went offline with it. Deleted by the reaper (or the node's next start).
+//! - `node_users` of a node process: a set of the users with a connection
+//!   on it, so that when it dies without closing them, whoever reaps its
+//!   record ([`Presence::reap`]) can tell which users went offline with it.
+//!   Deleted by the reaper (or the node's next start).
 //!
 //! A connection counts as present while its node's incarnation is alive, so a
 //! node that dies leaves no presence behind after [`NODE_TTL`], without a
 //! refresh per connection: one heartbeat per node keeps all its connections
 //! present.
+//!
+//! In a Redis Cluster a user's key and the registry (`nodes`, `node_users`)
+//! are in different slots (`crate::keys`), so a connect or disconnect is two
+//! steps, in the order that keeps one rule: *a user with a field of node
+//! process P in their presence hash is in P's `node_users`*, so that the
+//! reaper of P re-checks every user P may have left online. Connect adds to
+//! `node_users` first and then the field; disconnect removes the field first
+//! and then (for the user's last connection on the node) the `node_users`
+//! entry. A process that dies between the steps leaves an extra
+//! `node_users` entry, which costs the reaper one look-up. On a single Redis
+//! both steps are one MULTI/EXEC, as they always were
+//! ([`Redis::in_order`]).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use redis::{Cmd, Value};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{NodeId, UserId, now_ms};
 use crate::keys::Keyspace;
+use crate::redis::{Batch, Redis, reply};
 
 /// How often a node announces that it is alive.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
@@ -88,7 +101,7 @@ impl<'de> Deserialize<'de> for ConnKey {
 /// Reads and writes presence.
 #[derive(Clone)]
 pub struct Presence {
-    redis: ConnectionManager,
+    redis: Redis,
     keys: Keyspace,
 }
 
@@ -102,9 +115,9 @@ impl fmt::Debug for Presence {
 
 impl Presence {
     /// Presence stored in `redis` under `prefix`.
-    pub fn new(redis: ConnectionManager, prefix: impl Into<String>) -> Self {
+    pub fn new(redis: impl Into<Redis>, prefix: impl Into<String>) -> Self {
         Self {
-            redis,
+            redis: redis.into(),
             keys: Keyspace::new(prefix),
         }
     }
@@ -137,29 +150,32 @@ impl Presence {
     }
 
     /// Records `user`'s connection `key`; true if it is the user's only
-    /// live connection now (their first device came online). Atomic, so of
-    /// two devices connecting at once exactly one is first.
+    /// live connection now (their first device came online). Atomic on the
+    /// user's key (the field is added and the fields read in one MULTI), so
+    /// of two devices connecting at once exactly one is first. The user is
+    /// put in the node process's `node_users` before (module docs).
     pub async fn connect(&self, user: UserId, key: ConnKey) -> redis::RedisResult<bool> {
         let user_key = self.user_key(user);
         let ttl = i64::try_from(PRESENCE_KEY_TTL.as_secs()).unwrap_or(i64::MAX);
-        let (fields, nodes): (Vec<String>, HashMap<u16, String>) = redis::pipe()
-            .atomic()
-            .hset(&user_key, key.to_string(), now_ms())
-            .ignore()
-            .expire(&user_key, ttl)
-            .ignore()
+        let mut registry = redis::pipe();
+        registry
             .sadd(self.node_users_key(key.node, key.incarnation), user.0)
-            .ignore()
-            .hkeys(&user_key)
-            .hgetall(self.nodes_key())
-            .query_async(&mut self.redis.clone())
-            .await?;
+            .hgetall(self.nodes_key());
+        let mut own = redis::pipe();
+        own.atomic()
+            .hset(&user_key, key.to_string(), now_ms())
+            .expire(&user_key, ttl)
+            .hkeys(&user_key);
+        let (registry, own) = self.redis.in_order(&registry, &own).await?;
+        let nodes: HashMap<u16, String> = reply(registry, 1)?;
+        let fields: Vec<String> = reply(own, 2)?;
         Ok(live(&fields, &alive(nodes)).all(|k| k == key))
     }
 
     /// Forgets `user`'s connection `key` (`last_here`: the user has no other
     /// connection on this node); true if the user has no live connection
-    /// left (their last device went offline).
+    /// left (their last device went offline). The field goes before the
+    /// `node_users` entry (module docs).
     pub async fn disconnect(
         &self,
         user: UserId,
@@ -167,17 +183,18 @@ impl Presence {
         last_here: bool,
     ) -> redis::RedisResult<bool> {
         let user_key = self.user_key(user);
-        let mut pipe = redis::pipe();
-        pipe.atomic().hdel(&user_key, key.to_string()).ignore();
+        let mut own = redis::pipe();
+        own.atomic()
+            .hdel(&user_key, key.to_string())
+            .hkeys(&user_key);
+        let mut registry = redis::pipe();
+        registry.hgetall(self.nodes_key());
         if last_here {
-            pipe.srem(self.node_users_key(key.node, key.incarnation), user.0)
-                .ignore();
+            registry.srem(self.node_users_key(key.node, key.incarnation), user.0);
         }
-        let (fields, nodes): (Vec<String>, HashMap<u16, String>) = pipe
-            .hkeys(&user_key)
-            .hgetall(self.nodes_key())
-            .query_async(&mut self.redis.clone())
-            .await?;
+        let (own, registry) = self.redis.in_order(&own, &registry).await?;
+        let fields: Vec<String> = reply(own, 1)?;
+        let nodes: HashMap<u16, String> = reply(registry, 0)?;
         Ok(live(&fields, &alive(nodes)).next().is_none())
     }
 
@@ -280,26 +297,29 @@ impl Presence {
             .await
     }
 
-    /// Records connections (user, key) in one round trip.
+    /// Records connections (user, key): every `node_users` entry, then
+    /// every field (module docs), each step one pipeline per slot.
     pub async fn register(&self, connections: &[(UserId, ConnKey)]) -> redis::RedisResult<()> {
         if connections.is_empty() {
             return Ok(());
         }
         let now = now_ms();
         let ttl = i64::try_from(PRESENCE_KEY_TTL.as_secs()).unwrap_or(i64::MAX);
-        let mut pipe = redis::pipe();
+        let (mut registry, mut own) = (Batch::new(), Batch::new());
         for (user, key) in connections {
+            let node_users = self.node_users_key(key.node, key.incarnation);
+            registry.add(&node_users, Cmd::sadd(&node_users, user.0));
             let user_key = self.user_key(*user);
-            pipe.hset(&user_key, key.to_string(), now).ignore();
-            pipe.expire(&user_key, ttl).ignore();
-            pipe.sadd(self.node_users_key(key.node, key.incarnation), user.0)
-                .ignore();
+            own.add(&user_key, Cmd::hset(&user_key, key.to_string(), now));
+            own.add(&user_key, Cmd::expire(&user_key, ttl));
         }
-        pipe.exec_async(&mut self.redis.clone()).await
+        let () = self.redis.run(registry).await?;
+        self.redis.run(own).await
     }
 
     /// The live connections of each of `users`, in one pipelined round trip
-    /// (users without any are left out).
+    /// (one per slot, concurrently, in a cluster); users without any are
+    /// left out.
     pub async fn locate(
         &self,
         users: &[UserId],
@@ -307,24 +327,20 @@ impl Presence {
         if users.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut pipe = redis::pipe();
-        pipe.hgetall(self.nodes_key());
+        let mut batch = Batch::new();
+        let nodes_key = self.nodes_key();
+        batch.add(&nodes_key, Cmd::hgetall(&nodes_key));
         for &user in users {
-            pipe.hkeys(self.user_key(user));
+            let user_key = self.user_key(user);
+            batch.add(&user_key, Cmd::hkeys(&user_key));
         }
-        let (nodes, fields): (HashMap<u16, String>, Vec<Vec<String>>) = {
-            let mut replies: Vec<redis::Value> = pipe.query_async(&mut self.redis.clone()).await?;
-            let fields = replies
-                .split_off(1)
-                .into_iter()
-                .map(redis::from_redis_value::<Vec<String>>)
-                .collect::<Result<Vec<_>, _>>()?;
-            let nodes = match replies.pop() {
-                Some(value) => redis::from_redis_value(value)?,
-                None => HashMap::new(),
-            };
-            (nodes, fields)
-        };
+        let mut replies: Vec<Value> = self.redis.run(batch).await?;
+        let fields = replies
+            .split_off(1)
+            .into_iter()
+            .map(redis::from_redis_value::<Vec<String>>)
+            .collect::<Result<Vec<_>, _>>()?;
+        let nodes: HashMap<u16, String> = reply(replies, 0)?;
         let alive = alive(nodes);
         Ok(users
             .iter()
@@ -369,3 +385,6 @@ fn live<'a>(
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests;

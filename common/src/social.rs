@@ -3,11 +3,12 @@
 //! (dispatcher), so it is cached in Redis instead of asking Postgres each
 //! time.
 //!
-//! Layout (under the configured prefix), both with [`CACHE_TTL`]:
-//! - `friends:{user_id}`: a set of the user's friends' ids, plus the sentinel
-//!   `-` so that "no friends" is a cached answer too;
-//! - `members:{group_id}`: a set of the group's member ids plus `-`; a group
-//!   that does not exist is cached as the set `{-, !}`.
+//! Layout (under the configured prefix; shapes in `crate::keys`), both with
+//! [`CACHE_TTL`]:
+//! - `friends` of a user: a set of the user's friends' ids, plus the
+//!   sentinel `-` so that "no friends" is a cached answer too;
+//! - `members` of a group: a set of the group's member ids plus `-`; a group
+//!   that does not exist is cached as the set of `-` and `!`.
 //!
 //! The REST handlers that change friendships or memberships delete the keys
 //! they touch after committing, so the next check reads Postgres again. A
@@ -16,12 +17,13 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use redis::Cmd;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 use crate::entity::{friendships, group_members, groups};
 use crate::ids::{GroupId, UserId};
 use crate::keys::Keyspace;
+use crate::redis::{Batch, Redis};
 use crate::wire::Target;
 
 /// How long a cached set lives without being invalidated.
@@ -41,8 +43,10 @@ pub enum SocialError {
 
 /// The cache lookup a send's authorization needs — "is the recipient a
 /// friend", "is the sender a member" — as commands that ride in another
-/// pipeline (the node sends them with the client-id claim: one round trip
-/// per send).
+/// batch (the node sends them with the client-id claim: one round trip per
+/// send; in a cluster, a group's lookup is a pipeline of its own, sent at
+/// the same time, since the group's key is in another slot than the
+/// sender's).
 #[derive(Debug, Clone)]
 pub struct Lookup {
     key: String,
@@ -63,12 +67,13 @@ pub enum Cached {
 }
 
 impl Lookup {
-    /// Adds the lookup's three commands to `pipe`; their replies read as
+    /// Adds the lookup's three commands to `batch`; their replies read as
     /// `(bool, bool, bool)` for [`Lookup::read`].
-    pub fn add_to(&self, pipe: &mut redis::Pipeline) {
-        pipe.exists(&self.key)
-            .sismember(&self.key, self.member)
-            .sismember(&self.key, NO_SUCH_GROUP);
+    pub fn add_to(&self, batch: &mut Batch) {
+        batch
+            .add(&self.key, Cmd::exists(&self.key))
+            .add(&self.key, Cmd::sismember(&self.key, self.member))
+            .add(&self.key, Cmd::sismember(&self.key, NO_SUCH_GROUP));
     }
 
     /// The answer, from the replies of [`Lookup::add_to`]'s commands.
@@ -85,7 +90,7 @@ impl Lookup {
 /// The cached social graph.
 #[derive(Clone)]
 pub struct SocialCache {
-    redis: ConnectionManager,
+    redis: Redis,
     db: DatabaseConnection,
     keys: Keyspace,
 }
@@ -100,13 +105,9 @@ impl std::fmt::Debug for SocialCache {
 
 impl SocialCache {
     /// A cache in `redis` under `prefix`, filled from `db`.
-    pub fn new(
-        redis: ConnectionManager,
-        db: DatabaseConnection,
-        prefix: impl Into<String>,
-    ) -> Self {
+    pub fn new(redis: impl Into<Redis>, db: DatabaseConnection, prefix: impl Into<String>) -> Self {
         Self {
-            redis,
+            redis: redis.into(),
             db,
             keys: Keyspace::new(prefix),
         }
@@ -219,13 +220,15 @@ impl SocialCache {
         Ok(self.members(group).await?.map(|m| m.contains(&user)))
     }
 
-    /// Forgets the cached friends of `users` (after a friendship changed).
+    /// Forgets the cached friends of `users` (after a friendship changed):
+    /// a DEL per user, in one round trip (per slot, in a cluster).
     pub async fn invalidate_friends(&self, users: &[UserId]) -> redis::RedisResult<()> {
-        let keys: Vec<String> = users.iter().map(|&u| self.friends_key(u)).collect();
-        redis::cmd("DEL")
-            .arg(keys)
-            .exec_async(&mut self.redis.clone())
-            .await
+        let mut batch = Batch::new();
+        for &user in users {
+            let key = self.friends_key(user);
+            batch.add(&key, Cmd::del(&key));
+        }
+        self.redis.run(batch).await
     }
 
     /// Forgets the cached members of `group` (after a membership changed).
@@ -273,3 +276,6 @@ impl SocialCache {
         Ok(Some(rows.into_iter().map(|m| UserId(m.user_id)).collect()))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -85,6 +85,7 @@ impl Config {
         {
             bail!("DISPATCHER_SHARDS names a shard past INPUT_SHARDS");
         }
+        self.redis.validate()?;
         self.amqp.validate()
     }
 }

@@ -8,14 +8,15 @@
 //! consumer priorities with single active consumer, which would otherwise
 //! do this).
 //!
-//! Key (under the prefix): `dispatcher_home:{shard}` → the home dispatcher's
+//! Key (under the prefix): `dispatcher_home:<shard>` → the home dispatcher's
 //! instance id, [`HOME_TTL`], refreshed every [`ANNOUNCE_EVERY`]. Losing
-//! Redis only delays a handover.
+//! Redis only delays a handover. Every command and the withdrawal's script
+//! touch that one key, so they run as they are on a Redis Cluster.
 
 use std::time::Duration;
 
 use confab_common::keys::Keyspace;
-use redis::aio::ConnectionManager;
+use confab_common::redis::Redis;
 
 /// How long an announcement lasts without being refreshed.
 pub const HOME_TTL: Duration = Duration::from_secs(15);
@@ -27,7 +28,7 @@ pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(5);
 /// This dispatcher's view of shard ownership.
 #[derive(Clone)]
 pub struct Homes {
-    redis: ConnectionManager,
+    redis: Redis,
     keys: Keyspace,
     /// This dispatcher process (a fresh id per start).
     me: String,
@@ -43,9 +44,9 @@ impl std::fmt::Debug for Homes {
 
 impl Homes {
     /// Ownership kept in `redis` under `prefix`, for the dispatcher `me`.
-    pub fn new(redis: ConnectionManager, prefix: impl Into<String>, me: impl Into<String>) -> Self {
+    pub fn new(redis: impl Into<Redis>, prefix: impl Into<String>, me: impl Into<String>) -> Self {
         Self {
-            redis,
+            redis: redis.into(),
             keys: Keyspace::new(prefix),
             me: me.into(),
         }
@@ -95,5 +96,37 @@ impl Homes {
             .query_async(&mut self.redis.clone())
             .await?;
         Ok(home.is_some_and(|home| home != self.me))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use confab_common::redis::testing::deployments;
+
+    use super::*;
+
+    /// Against the machine's Redis, and against the Redis Cluster named by
+    /// `CONFAB_TEST_REDIS_CLUSTER` when it is set.
+    #[tokio::test]
+    async fn a_home_is_announced_seen_by_others_and_withdrawn_by_its_owner_only() {
+        let prefix = format!("confab-test-homes-{}:", uuid::Uuid::new_v4().simple());
+        let deployments = deployments(&prefix)
+            .await
+            .expect("every test Redis answers");
+        for d in &deployments {
+            let (home, standby) = (
+                Homes::new(d.redis.clone(), prefix.clone(), "home"),
+                Homes::new(d.redis.clone(), prefix.clone(), "standby"),
+            );
+            assert!(!standby.claimed_by_another(3).await.unwrap(), "{}", d.name);
+            home.announce(3).await.unwrap();
+            assert!(standby.claimed_by_another(3).await.unwrap(), "{}", d.name);
+            assert!(!home.claimed_by_another(3).await.unwrap(), "{}", d.name);
+            standby.withdraw(3).await.unwrap();
+            assert!(standby.claimed_by_another(3).await.unwrap(), "{}", d.name);
+            home.withdraw(3).await.unwrap();
+            assert!(!standby.claimed_by_another(3).await.unwrap(), "{}", d.name);
+            d.forget().await;
+        }
     }
 }

@@ -237,6 +237,7 @@ impl Config {
             bail!("WS_OUTBOUND_QUEUE, WS_REPLAY_PAGE and PUBLISH_TIMEOUT_MS must be positive");
         }
         self.amqp.validate()?;
+        self.redis.validate()?;
         if self.max_group_members < 2 {
             bail!("MAX_GROUP_MEMBERS must be at least 2");
         }

@@ -64,9 +64,10 @@ pub(crate) struct Serving {
 /// What the node connects to.
 struct Connections {
     db: sea_orm::DatabaseConnection,
-    redis: redis::aio::ConnectionManager,
-    /// For the revocations subscription, a connection of its own.
-    redis_client: redis::Client,
+    redis: confab_common::redis::Redis,
+    /// For the revocations subscription, a connection of its own: to the
+    /// one Redis, or to any of a cluster's seed nodes.
+    redis_seeds: Vec<redis::Client>,
     broker: Broker,
     topology: Topology,
 }
@@ -77,7 +78,7 @@ impl Node {
         let connections = Connections {
             db: config.database.connect().await?,
             redis: config.redis.connect().await?,
-            redis_client: config.redis.client()?,
+            redis_seeds: config.redis.subscription_clients()?,
             broker: config
                 .amqp
                 .broker(&format!("confab-node-{}", config.node_id().0))?,
@@ -157,7 +158,7 @@ impl Node {
         self.workers
             .spawn(self.state.tokens.clone().follow_revocations(
                 self.state.db.clone(),
-                connections.redis_client,
+                connections.redis_seeds,
                 self.background.clone(),
             ));
         let (limits, stop) = (self.state.limits.clone(), self.background.clone());

@@ -26,6 +26,7 @@ impl TestBed {
         // run in cannot add any (`DISPATCHER_SHARDS`, `CONSUL_HTTP_ADDR`…).
         config.database.database_max_connections = 4;
         config.redis.redis_key_prefix = self.redis_prefix.clone();
+        config.redis.redis_cluster_nodes = Vec::new();
         config.amqp.amqp_prefix = self.amqp_prefix.clone();
         config.amqp.input_shards = self.topology.shards();
         config.amqp.amqp_timeout_ms = 5_000;

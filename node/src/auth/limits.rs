@@ -13,6 +13,7 @@ use axum::http::request::Parts;
 use confab_common::UserId;
 use confab_common::ids::now_ms;
 use confab_common::keys::Keyspace;
+use confab_common::redis::Redis;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use ipnet::IpNet;
@@ -44,7 +45,7 @@ pub struct RateLimits {
     register_per_minute: u32,
     login_per_minute: u32,
     free_failures: u32,
-    redis: redis::aio::ConnectionManager,
+    redis: Redis,
     keys: Keyspace,
 }
 
@@ -58,7 +59,7 @@ impl RateLimits {
     pub fn new(
         config: &LimitsConfig,
         ws: &crate::config::WsConfig,
-        redis: redis::aio::ConnectionManager,
+        redis: impl Into<Redis>,
         prefix: String,
     ) -> Self {
         Self {
@@ -68,7 +69,7 @@ impl RateLimits {
             register_per_minute: config.register_per_address,
             login_per_minute: config.login_per_address,
             free_failures: config.login_free_failures,
-            redis,
+            redis: redis.into(),
             keys: Keyspace::new(prefix),
         }
     }
@@ -197,7 +198,8 @@ impl RateLimits {
         }
     }
 
-    /// A successful log-in forgets the account's failures.
+    /// A successful log-in forgets the account's failures (both keys carry
+    /// the account as their hash tag: one slot in a cluster).
     pub async fn login_succeeded(&self, account: &str) {
         let (failures, wait) = self.login_keys(account);
         let mut redis = self.redis.clone();

@@ -10,3 +10,6 @@ pub mod tickets;
 mod tokens;
 
 pub use tokens::Tokens;
+
+#[cfg(test)]
+mod tests;

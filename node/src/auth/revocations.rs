@@ -23,7 +23,8 @@ use crate::auth::sessions::RevokedSession;
 
 /// How often a node reads the revoked sessions again while subscribed.
 pub(super) const RELOAD_EVERY: Duration = Duration::from_secs(30);
-/// The wait between two attempts to subscribe.
+/// The first wait between two attempts to subscribe (then doubling, up to
+/// `tokens::SUBSCRIBE_RETRY_MAX`).
 pub(super) const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// One revocation, as it travels on the channel.

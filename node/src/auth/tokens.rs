@@ -10,6 +10,8 @@ use std::time::Duration;
 use confab_common::UserId;
 use confab_common::auth::{Issued, JwtKeys, TokenError, Verified};
 use confab_common::keys::Keyspace;
+use confab_common::redis::Redis;
+use confab_common::retry::Backoff;
 use futures_util::StreamExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio_util::sync::CancellationToken;
@@ -19,6 +21,11 @@ use crate::auth::sessions::{self, RevokedSession};
 use crate::delivery::hub::Hub;
 use crate::error::{ApiError, ErrorCode};
 
+/// The longest wait between two attempts to subscribe (the first is
+/// [`RETRY_EVERY`], doubling): while no Redis answers, Postgres is read at
+/// each attempt, so a revocation is at most this late meanwhile.
+const SUBSCRIBE_RETRY_MAX: Duration = Duration::from_secs(5);
+
 /// Issues tokens and checks them, revocations included; closes the local
 /// sockets of revoked sessions.
 #[derive(Debug)]
@@ -26,22 +33,17 @@ pub struct Tokens {
     keys: JwtKeys,
     pub revocations: Arc<Revocations>,
     hub: Arc<Hub>,
-    pub(super) redis: redis::aio::ConnectionManager,
+    pub(super) redis: Redis,
     pub(super) redis_keys: Keyspace,
 }
 
 impl Tokens {
-    pub fn new(
-        keys: JwtKeys,
-        hub: Arc<Hub>,
-        redis: redis::aio::ConnectionManager,
-        prefix: String,
-    ) -> Self {
+    pub fn new(keys: JwtKeys, hub: Arc<Hub>, redis: impl Into<Redis>, prefix: String) -> Self {
         Self {
             keys,
             revocations: Arc::new(Revocations::default()),
             hub,
-            redis,
+            redis: redis.into(),
             redis_keys: Keyspace::new(prefix),
         }
     }
@@ -128,39 +130,51 @@ impl Tokens {
 
     /// Keeps this node's revoked sessions current until `stop`: subscribes,
     /// reads Postgres, applies what is published; again after any failure.
+    /// `seeds` are where it may subscribe, in order: the one Redis, or a
+    /// cluster's seed nodes (a cluster passes every PUBLISH on to all its
+    /// nodes, so any one will do). Each new attempt takes the next seed,
+    /// round and round, so a subscription whose node failed moves to
+    /// another; failed attempts wait as `retry::Backoff` says.
     pub async fn follow_revocations(
         self: std::sync::Arc<Self>,
         db: DatabaseConnection,
-        client: redis::Client,
+        seeds: Vec<redis::Client>,
         stop: CancellationToken,
     ) {
-        while !stop.is_cancelled() {
-            let subscribed = match client.get_async_pubsub().await {
-                Ok(mut pubsub) => match pubsub.subscribe(self.channel()).await {
-                    Ok(()) => Some(pubsub),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot subscribe to revocations");
-                        None
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot connect to Redis for revocations");
-                    None
-                }
-            };
+        let mut backoff = Backoff::new(RETRY_EVERY, SUBSCRIBE_RETRY_MAX);
+        for client in seeds.iter().cycle() {
+            if stop.is_cancelled() {
+                return;
+            }
+            let subscribed = self.subscribe(client).await;
             // Read Postgres even without a subscription: a node must know
             // the revoked sessions to serve at all.
             self.reload(&db).await;
             match subscribed {
-                Some(pubsub) => self.listen(pubsub, &db, &stop).await,
-                None => {
-                    tokio::select! {
-                        () = stop.cancelled() => return,
-                        () = tokio::time::sleep(RETRY_EVERY) => {}
-                    }
+                Some(pubsub) => {
+                    backoff.reset();
+                    self.listen(pubsub, &db, &stop).await;
                 }
+                None if backoff.wait(&stop).await => {}
+                None => return,
             }
         }
+        tracing::error!("no Redis to subscribe to revocations on; Postgres is not read again");
+    }
+
+    /// A subscription to the revocations channel through `client`.
+    async fn subscribe(&self, client: &redis::Client) -> Option<redis::aio::PubSub> {
+        let mut pubsub = client
+            .get_async_pubsub()
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot connect to Redis for revocations"))
+            .ok()?;
+        pubsub
+            .subscribe(self.channel())
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot subscribe to revocations"))
+            .ok()?;
+        Some(pubsub)
     }
 
     /// Applies published revocations until the subscription ends or `stop`.

@@ -1,23 +1,28 @@
 //! Client ids: sending the same client `id` again (same sender) yields the
 //! same `msg_id` and no second delivery, for [`DEDUP_TTL`].
 //!
-//! Layout: `dedup:{user_id}:{client_id}` → `{msg_id}:{ts}:{state}` where the
-//! state is `p` (published, confirm not yet seen) or `s` (confirmed). A
-//! repeat of an `s` id is answered `sent` without publishing; a repeat of a
-//! `p` id is published again *with the same msg_id*, which the dispatcher
-//! stores idempotently — so a node that died between publish and confirm
-//! neither loses the message nor makes a second one.
+//! Layout: the `dedup` key of (user, client id) (`confab_common::keys`) →
+//! `<msg_id>:<ts>:<state>` where the state is `p` (published, confirm not
+//! yet seen) or `s` (confirmed). A repeat of an `s` id is answered `sent`
+//! without publishing; a repeat of a `p` id is published again *with the
+//! same msg_id*, which the dispatcher stores idempotently — so a node that
+//! died between publish and confirm neither loses the message nor makes a
+//! second one.
 //!
 //! Round trips: the claim carries the send's social-cache lookup in the same
-//! pipeline (one round trip per send in the steady state), and confirms are
-//! recorded by one writer per node, many per pipeline.
+//! batch (one round trip per send in the steady state), and confirms are
+//! recorded by one writer per node, many per batch. In a Redis Cluster a
+//! batch is one pipeline per slot, sent at once: the claim and a friend
+//! lookup share the sender's slot (`confab_common::keys`), a group lookup
+//! is in the group's; the confirms of many senders spread over the slots.
 
 use std::time::Duration;
 
 use confab_common::keys::Keyspace;
+use confab_common::redis::{Batch, Redis};
 use confab_common::social::{Cached, Lookup};
 use confab_common::{MessageId, UserId};
-use redis::aio::ConnectionManager;
+use redis::Cmd;
 use tokio::sync::mpsc;
 
 /// Confirms waiting to be recorded, at most; past it a record is dropped
@@ -25,7 +30,7 @@ use tokio::sync::mpsc;
 /// storage absorbs).
 const CONFIRMS_QUEUED: usize = 16_384;
 
-/// Most confirms recorded in one pipeline.
+/// Most confirms recorded in one batch.
 const CONFIRMS_PER_WRITE: usize = 512;
 
 /// How long a client id is remembered (the contract promises at least 24 h).
@@ -45,7 +50,7 @@ pub enum Seen {
 /// The client-id memory.
 #[derive(Clone)]
 pub struct Dedup {
-    redis: ConnectionManager,
+    redis: Redis,
     keys: Keyspace,
     /// To the confirm writer: (key, value) records.
     confirms: mpsc::Sender<(String, String)>,
@@ -62,7 +67,8 @@ impl std::fmt::Debug for Dedup {
 impl Dedup {
     /// Client ids kept in `redis` under `prefix`. Starts the confirm
     /// writer, which ends when the last clone of this is dropped.
-    pub fn new(redis: ConnectionManager, prefix: impl Into<String>) -> Self {
+    pub fn new(redis: impl Into<Redis>, prefix: impl Into<String>) -> Self {
+        let redis = redis.into();
         let (confirms, queued) = mpsc::channel(CONFIRMS_QUEUED);
         tokio::spawn(record_confirms(redis.clone(), queued));
         Self {
@@ -91,17 +97,18 @@ impl Dedup {
         lookup: &Lookup,
     ) -> redis::RedisResult<(Claim, Cached)> {
         let key = self.key(user, client_id);
-        let mut pipe = redis::pipe();
-        pipe.cmd("SET")
-            .arg(&key)
+        let mut set = redis::cmd("SET");
+        set.arg(&key)
             .arg(format!("{}:{now}:p", fresh.0))
             .arg("NX")
             .arg("GET")
             .arg("EX")
             .arg(DEDUP_TTL.as_secs());
-        lookup.add_to(&mut pipe);
+        let mut batch = Batch::new();
+        batch.add(&key, set);
+        lookup.add_to(&mut batch);
         let (previous, cached, member, missing): (Option<String>, bool, bool, bool) =
-            pipe.query_async(&mut self.redis.clone()).await?;
+            self.redis.run(batch).await?;
         let seen = previous.as_deref().and_then(parse).unwrap_or(Seen::New);
         let (msg_id, ts) = match seen {
             Seen::New => (fresh, now),
@@ -120,23 +127,29 @@ impl Dedup {
 }
 
 /// Records confirms until every [`Dedup`] is gone: whatever is queued, up
-/// to [`CONFIRMS_PER_WRITE`], in one pipeline.
-async fn record_confirms(redis: ConnectionManager, mut queued: mpsc::Receiver<(String, String)>) {
-    let mut batch = Vec::with_capacity(CONFIRMS_PER_WRITE);
-    while queued.recv_many(&mut batch, CONFIRMS_PER_WRITE).await > 0 {
-        let mut pipe = redis::pipe();
-        for (key, value) in batch.drain(..) {
-            pipe.cmd("SET")
-                .arg(key)
-                .arg(value)
-                .arg("XX")
-                .arg("KEEPTTL")
-                .ignore();
-        }
-        if let Err(e) = pipe.exec_async(&mut redis.clone()).await {
+/// to [`CONFIRMS_PER_WRITE`], in one batch.
+async fn record_confirms(redis: Redis, mut queued: mpsc::Receiver<(String, String)>) {
+    let mut confirms = Vec::with_capacity(CONFIRMS_PER_WRITE);
+    while queued.recv_many(&mut confirms, CONFIRMS_PER_WRITE).await > 0 {
+        if let Err(e) = write_confirms(&redis, confirms.drain(..)).await {
             tracing::warn!(error = %e, "cannot record confirms");
         }
     }
+}
+
+/// Records `confirms` (key, value) over claims that still exist, keeping
+/// their expiry.
+async fn write_confirms(
+    redis: &Redis,
+    confirms: impl Iterator<Item = (String, String)>,
+) -> redis::RedisResult<()> {
+    let mut batch = Batch::new();
+    for (key, value) in confirms {
+        let mut set = Cmd::set(&key, value);
+        set.arg("XX").arg("KEEPTTL");
+        batch.add(&key, set);
+    }
+    redis.run(batch).await
 }
 
 /// A client id claimed for one message. Dropped without being resolved (the
@@ -144,7 +157,7 @@ async fn record_confirms(redis: ConnectionManager, mut queued: mpsc::Receiver<(S
 /// of the id publishes the same `msg_id` again, which storage absorbs.
 #[must_use = "a claim is released on refusal or confirmed on publish"]
 pub struct Claim {
-    redis: ConnectionManager,
+    redis: Redis,
     confirms: mpsc::Sender<(String, String)>,
     key: String,
     seen: Seen,
@@ -211,26 +224,4 @@ fn parse(value: &str) -> Option<Seen> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_values_parse() {
-        assert_eq!(
-            parse("12:34:s"),
-            Some(Seen::Sent {
-                msg_id: MessageId(12),
-                ts: 34
-            })
-        );
-        assert_eq!(
-            parse("12:34:p"),
-            Some(Seen::Pending {
-                msg_id: MessageId(12),
-                ts: 34
-            })
-        );
-        assert_eq!(parse("12:34:x"), None);
-        assert_eq!(parse("garbage"), None);
-    }
-}
+mod tests;

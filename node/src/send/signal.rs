@@ -13,12 +13,12 @@ use confab_common::envelope::{Input, Notice, Signal, SignalKind};
 use confab_common::keys::Keyspace;
 use confab_common::log::reads::{self, ReadError};
 use confab_common::presence::ConnKey;
+use confab_common::redis::Redis;
 use confab_common::social::Cached;
 use confab_common::wire::{ErrorCode, Target};
 use confab_common::{Seq, UserId};
 use futures_util::future::BoxFuture;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 use sea_orm::DatabaseConnection;
 
 use crate::send::authorize::{Authorizer, Denied};
@@ -68,7 +68,7 @@ pub struct Signals {
     pub authorizer: Authorizer,
     pub publisher: Arc<Publisher>,
     /// Where the typing throttle lives.
-    pub redis: ConnectionManager,
+    pub redis: Redis,
     pub keys: Keyspace,
 }
 

@@ -247,6 +247,7 @@ impl TestApp {
         .collect();
         let redis = confab_common::config::RedisConfig {
             redis_url: redis_url().into(),
+            redis_cluster_nodes: Vec::new(),
             redis_key_prefix: prefix.clone(),
         }
         .connect()
