@@ -18,12 +18,16 @@
 
 use std::time::Duration;
 
-use deadpool_lapin::{Pool, PoolError, Timeouts};
+use deadpool_lapin::PoolError;
 use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 
+mod members;
 pub mod subscription;
+
+pub use members::Leased;
+use members::Members;
 
 /// How often a long-lived channel (a publisher's, a
 /// consumer's) is looked at between events, to notice that its connection
@@ -80,51 +84,38 @@ impl Unconfirmed {
     }
 }
 
-/// Pooled connections to RabbitMQ and the bound on every wait for it.
+/// Pooled connections to RabbitMQ (one broker, or the members of a
+/// cluster) and the bound on every wait for it.
 #[derive(Clone)]
 pub struct Broker {
-    pool: Pool,
+    members: Members,
     timeout: Duration,
 }
 
 impl std::fmt::Debug for Broker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Broker")
+            .field("members", &self.members)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
 impl Broker {
-    /// Connections of `url`, named `name` in the management UI, at most
-    /// `max_size` of them, each wait bounded by `timeout`.
+    /// Connections of `urls` (one AMQP URL, or several separated by
+    /// commas: the members of a cluster), named `name` in the management
+    /// UI, at most `max_size` of them per member, each wait bounded by
+    /// `timeout`.
     pub fn new(
-        url: &str,
+        urls: &str,
         name: &str,
         max_size: usize,
         timeout: Duration,
     ) -> Result<Self, deadpool_lapin::CreatePoolError> {
-        let mut pool = deadpool_lapin::PoolConfig::new(max_size);
-        // `create` bounds the TCP connect *and* the AMQP handshake, which
-        // lapin itself never gives up on; `wait` bounds waiting for a free
-        // connection; `recycle` is a status check and never waits.
-        pool.timeouts = Timeouts {
-            wait: Some(timeout),
-            create: Some(timeout),
-            recycle: Some(timeout),
-        };
-        let config = deadpool_lapin::Config {
-            url: Some(url.to_owned()),
-            pool: Some(pool),
-        };
-        let name = name.to_owned();
-        let pool = config.create_pool(
-            move || {
-                lapin::ConnectionProperties::default().with_connection_name(name.clone().into())
-            },
-            deadpool_lapin::Runtime::Tokio1,
-        )?;
-        Ok(Self { pool, timeout })
+        Ok(Self {
+            members: Members::new(urls, name, max_size, timeout)?,
+            timeout,
+        })
     }
 
     /// The bound on each wait for the broker.
@@ -132,15 +123,31 @@ impl Broker {
         self.timeout
     }
 
-    /// The pool itself (for the health check).
-    pub fn pool(&self) -> &Pool {
-        &self.pool
+    /// A connection: a live pooled one, or a new one whose handshake
+    /// completed within the bound, to the member used last; when that
+    /// member cannot give one, to the next that can (and that member is
+    /// used from then on).
+    pub async fn connection(&self) -> Result<Leased, BrokerError> {
+        self.members.connection().await
     }
 
-    /// A connection from the pool: a live one, or a new one whose handshake
-    /// completed within the bound.
-    pub async fn connection(&self) -> Result<deadpool_lapin::Object, BrokerError> {
-        Ok(self.pool.get().await?)
+    /// `connection` failed an operation: it is kept out of its pool, and
+    /// its member is no longer the first one tried (see
+    /// [`Broker::distrust`]).
+    pub fn discard(&self, connection: Leased) {
+        let member = connection.member;
+        drop(deadpool_lapin::Object::take(connection.object));
+        self.distrust(member);
+    }
+
+    /// The member `member` failed an operation: its idle pooled
+    /// connections are dropped (a broker whose link is cut leaves them
+    /// looking open until the heartbeat gives up, and each would cost a
+    /// timeout) and the next connection is asked of the next member. A
+    /// member that is fine is only left for an equal one: any member of a
+    /// cluster serves every queue.
+    pub fn distrust(&self, member: usize) {
+        self.members.distrust(member);
     }
 
     /// Awaits the broker operation `what` for at most [`Broker::timeout`].

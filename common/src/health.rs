@@ -47,7 +47,7 @@ impl Report {
 pub struct Probe {
     pub db: DatabaseConnection,
     pub redis: crate::redis::Redis,
-    pub amqp: deadpool_lapin::Pool,
+    pub amqp: crate::broker::Broker,
 }
 
 impl std::fmt::Debug for Probe {
@@ -71,7 +71,7 @@ impl Probe {
                     .map_err(|e| e.to_string())
             }),
             timed(async {
-                let connection = self.amqp.get().await.map_err(|e| e.to_string())?;
+                let connection = self.amqp.connection().await.map_err(|e| e.to_string())?;
                 if connection.status().connected() {
                     Ok(())
                 } else {

@@ -7,10 +7,17 @@
 //! | `input`, `input.1` … `input.{N-1}` | nodes and dispatchers | the `input` shards: every accepted message and signal, node → dispatcher, sharded by conversation |
 //! | `input.dead` | nodes and dispatchers | envelopes the dispatcher could not decode |
 //! | `node.{id}` | that node | deliveries for connections on that node |
+//!
+//! On a RabbitMQ cluster the shards are replicated on
+//! [`QUORUM_GROUP_SIZE`] members with their leaders spread over the
+//! cluster; a node queue is a classic, transient queue that lives on the
+//! broker node its Confab node consumes from, and when that broker node
+//! goes, so does the queue: the Confab node declares it again on another
+//! member and its connections catch up from the log (`node/src/delivery`).
 
 use lapin::options::{BasicQosOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel};
+use lapin::{BasicProperties, Channel, Connection};
 
 use crate::ids::{ConvKey, NodeId};
 
@@ -23,6 +30,12 @@ pub const NODE_QUEUE_EXPIRES_MS: i64 = 30_000;
 /// (they are in the log, and each device's next connect replays them).
 /// It bounds the broker's memory when a node stalls.
 pub const NODE_QUEUE_MAX_LENGTH: i64 = 100_000;
+
+/// How many members (replicas) each input shard has on a cluster
+/// (`x-quorum-initial-group-size`): three, the smallest group that keeps
+/// a majority with one member down. A broker cluster of fewer nodes gives
+/// each shard all of them.
+pub const QUORUM_GROUP_SIZE: i32 = 3;
 
 /// Queue names under one prefix, and how many shards `input` has.
 #[derive(Debug, Clone)]
@@ -88,10 +101,20 @@ impl Topology {
         format!("{}node.{}", self.prefix, node.0)
     }
 
-    /// Declares every input shard and the dead-letter queue. Idempotent;
-    /// both sides declare, so that neither depends on the other having
-    /// started first.
-    pub async fn declare_input(&self, channel: &Channel) -> lapin::Result<()> {
+    /// Declares every input shard and the dead-letter queue, on a channel
+    /// of its own on `connection` (closed after). Idempotent; both sides
+    /// declare, so that neither depends on the other having started first.
+    ///
+    /// A shard an earlier version declared without the replication
+    /// arguments ([`QUORUM_GROUP_SIZE`], the leader locator) cannot be
+    /// declared again with them: the broker refuses the declaration
+    /// (`PRECONDITION_FAILED`, inequivalent arg) and closes the channel.
+    /// Such a shard is kept as it is (checked to exist with a passive
+    /// declaration) and named in a warning: it works, with the placement
+    /// it was given; to move it to the new one, drain and delete it
+    /// (docs/architecture.md, "Input shards").
+    pub async fn declare_input(&self, connection: &Connection) -> lapin::Result<()> {
+        let mut channel = connection.create_channel().await?;
         channel
             .queue_declare(
                 ShortString::from(self.input_dead()),
@@ -104,18 +127,56 @@ impl Topology {
             )
             .await?;
         for shard in self.inputs() {
-            self.declare_shard(channel, shard).await?;
+            match self.declare_shard(&channel, &shard).await {
+                Ok(()) => {}
+                Err(e) if is_inequivalent(&e) => {
+                    tracing::warn!(
+                        queue = %shard,
+                        error = %e,
+                        "input shard declared by an earlier version with other arguments; kept as it is"
+                    );
+                    channel = connection.create_channel().await?;
+                    channel
+                        .queue_declare(
+                            ShortString::from(shard),
+                            QueueDeclareOptions {
+                                passive: true,
+                                ..QueueDeclareOptions::default()
+                            },
+                            FieldTable::default(),
+                        )
+                        .await?;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+        channel.close(200, "declared".into()).await
     }
 
     /// Declares one input shard.
-    async fn declare_shard(&self, channel: &Channel, name: String) -> lapin::Result<()> {
+    async fn declare_shard(&self, channel: &Channel, name: &str) -> lapin::Result<()> {
         let mut args = FieldTable::default();
-        // Quorum: replicated and fsynced; a confirmed publish is on disk.
+        // Quorum: replicated (Raft) and fsynced; a confirmed publish is on
+        // disk on a majority of the shard's members.
         args.insert(
             "x-queue-type".into(),
             AMQPValue::LongString("quorum".into()),
+        );
+        // Members of each shard: 3 on a cluster of 3 or more (one may
+        // fail and the shard still takes and gives messages), every node
+        // on a smaller one (the broker caps it; a single broker is a group
+        // of one). Only read when the queue is created.
+        args.insert(
+            "x-quorum-initial-group-size".into(),
+            AMQPValue::LongInt(QUORUM_GROUP_SIZE),
+        );
+        // Each shard's leader (the member that takes its publishes and
+        // feeds its consumer) on the member leading the fewest queues, so
+        // the shards' leaders spread over the cluster instead of all
+        // landing on whichever member the first node was connected to.
+        args.insert(
+            "x-queue-leader-locator".into(),
+            AMQPValue::LongString("balanced".into()),
         );
         // One dispatcher consumes a shard at a time: the others stand by, so
         // routing order is the shard's order even with several dispatchers
@@ -179,6 +240,12 @@ impl Topology {
     }
 }
 
+/// Whether `error` is the broker refusing a declaration whose arguments
+/// differ from the existing queue's (406 `PRECONDITION_FAILED`).
+fn is_inequivalent(error: &lapin::Error) -> bool {
+    matches!(error.kind(), lapin::ErrorKind::ProtocolError(e) if e.get_id() == 406)
+}
+
 /// Sets how many unacked deliveries the broker hands a consumer on `channel`.
 pub async fn set_prefetch(channel: &Channel, count: u16) -> lapin::Result<()> {
     channel.basic_qos(count, BasicQosOptions::default()).await
@@ -226,5 +293,52 @@ mod tests {
             used[usize::from(four.shard_of(ConvKey::direct(UserId(a), UserId(a + 1))))] += 1;
         }
         assert!(used.iter().all(|&n| n > 20), "{used:?}");
+    }
+
+    /// A shard an earlier version declared without the replication
+    /// arguments is kept as it is (the broker refuses the new ones), and
+    /// the other shards are declared with them.
+    #[tokio::test]
+    async fn a_shard_declared_by_an_earlier_version_is_kept() {
+        let url = std::env::var("AMQP_URL")
+            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
+        let connection = Connection::connect(&url, lapin::ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ");
+        let prefix = format!("confab-test-{}.", uuid::Uuid::new_v4().simple());
+        let topology = Topology::new(prefix.clone(), 2);
+        let channel = connection.create_channel().await.expect("channel");
+        let mut old = FieldTable::default();
+        old.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        channel
+            .queue_declare(ShortString::from(topology.input(0)), durable, old)
+            .await
+            .expect("the old shard");
+        let declared = topology.declare_input(&connection).await;
+        let channel = connection.create_channel().await.expect("channel");
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let mut missing = Vec::new();
+        for queue in [topology.input(0), topology.input(1), topology.input_dead()] {
+            let name = ShortString::from(queue.as_str());
+            let exists = channel.queue_declare(name.clone(), passive, FieldTable::default());
+            if exists.await.is_err() {
+                missing.push(queue);
+                continue;
+            }
+            let deleted = channel.queue_delete(name, Default::default()).await;
+            deleted.expect("deleted");
+        }
+        declared.expect("declared, the old shard kept");
+        assert!(missing.is_empty(), "not declared: {missing:?}");
     }
 }

@@ -99,7 +99,7 @@ impl InputConsumer {
             };
             backoff.reset();
             // The connection is this shard's alone, and closed after it.
-            let connection = deadpool_lapin::Object::take(connection);
+            let (connection, member) = connection.take();
             let consumed = self.consume_once(shard, &connection, shutdown).await;
             let close = connection.close(200, "dispatcher shard stopping".into());
             self.broker.bounded("connection.close", close).await.ok();
@@ -122,6 +122,7 @@ impl InputConsumer {
                         error = format!("{e:#}"),
                         "consuming stopped; reconnecting"
                     );
+                    self.broker.distrust(member);
                     if !backoff.wait(shutdown).await {
                         break;
                     }
@@ -229,7 +230,7 @@ impl InputConsumer {
         let publish = self.broker.open_channel(connection).await?;
         let confirms = publish.confirm_select(ConfirmSelectOptions::default());
         self.broker.bounded("confirm.select", confirms).await?;
-        let declare = self.router.topology.declare_input(&consume);
+        let declare = self.router.topology.declare_input(connection);
         self.broker.bounded("queue.declare input", declare).await?;
         let qos = topology::set_prefetch(&consume, self.prefetch);
         self.broker.bounded("basic.qos", qos).await?;

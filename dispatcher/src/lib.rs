@@ -95,7 +95,7 @@ async fn connect(config: &Config) -> anyhow::Result<(InputConsumer, Probe)> {
     let probe = Probe {
         db: db.clone(),
         redis: redis.clone(),
-        amqp: broker.pool().clone(),
+        amqp: broker.clone(),
     };
     let redis_for_homes = redis.clone();
     let router = Router {

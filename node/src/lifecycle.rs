@@ -330,7 +330,7 @@ fn app_state(
         probe: confab_common::health::Probe {
             db: db.clone(),
             redis: redis.clone(),
-            amqp: broker.pool().clone(),
+            amqp: broker.clone(),
         },
     })
 }

@@ -98,7 +98,8 @@ async fn assert_announced(channel: &lapin::Channel, shard: &str) {
 async fn sent_again_once_the_shard_takes_it(reaper: &mut Reaper, channel: &lapin::Channel) {
     assert_eq!(reaper.unannounced(), [UserId(42)]);
     let shard = reaper.topology.input(0);
-    reaper.topology.declare_input(channel).await.unwrap();
+    let connection = reaper.broker.connection().await.unwrap();
+    reaper.topology.declare_input(&connection).await.unwrap();
     reaper.step().await.unwrap();
     assert!(reaper.unannounced().is_empty());
     assert_announced(channel, &shard).await;

@@ -115,10 +115,7 @@ impl TestBed {
             .expect("confirms");
         // Declared here too (as nodes do), so items can wait for a
         // dispatcher that is not started yet.
-        topology
-            .declare_input(&channel)
-            .await
-            .expect("declare input");
+        topology.declare_input(&amqp).await.expect("declare input");
         Self {
             db,
             presence: Presence::new(redis.clone(), redis_prefix.clone()),

@@ -86,8 +86,10 @@ impl NodeQueue {
         }
         .await;
         if result.is_err() {
-            // The connection may be broken; let the pool open a new one.
-            let _ = deadpool_lapin::Object::take(connection);
+            // The connection (or its member) may be broken: the next
+            // subscription is made on a new one, of another member first,
+            // which the queue is declared on again.
+            self.broker.discard(connection);
         }
         result
     }

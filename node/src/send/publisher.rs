@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use confab_common::broker::{Broker, BrokerError, CHECK_INTERVAL, Confirmed};
+use confab_common::broker::{Broker, BrokerError, CHECK_INTERVAL, Confirmed, Leased};
 use confab_common::envelope::Input;
 use confab_common::metric::Stage;
 use confab_common::retry::Backoff;
@@ -69,7 +69,7 @@ pub struct Publisher {
     confirm_timeout: Duration,
     /// The channel in use and the pooled connection it lives on. A std mutex,
     /// held only to clone or replace the handle, never across an await.
-    current: std::sync::Mutex<Option<(Channel, Arc<deadpool_lapin::Object>)>>,
+    current: std::sync::Mutex<Option<(Channel, Arc<Leased>)>>,
     /// Wakes [`Publisher::keep_open`] when a publish found the channel broken.
     broken: Notify,
     /// Items handed over, to the coalescer.
@@ -273,7 +273,10 @@ impl Publisher {
                 )
                 .await?;
             self.broker
-                .bounded("queue.declare input", self.topology.declare_input(&channel))
+                .bounded(
+                    "queue.declare input",
+                    self.topology.declare_input(&connection),
+                )
                 .await?;
             Ok::<_, BrokerError>(channel)
         }
@@ -286,7 +289,7 @@ impl Publisher {
             }
             Err(e) => {
                 // The connection may be the broken part: keep it out of the pool.
-                let _ = deadpool_lapin::Object::take(connection);
+                self.broker.discard(connection);
                 Err(e)
             }
         }
@@ -301,16 +304,22 @@ impl Publisher {
 
     /// Drops `broken` if it is still the channel in use, and wakes the keeper.
     fn forget(&self, broken: &Channel) {
-        {
+        let gone = {
             let mut current = self.lock();
             if current.as_ref().is_some_and(|(c, _)| c.id() == broken.id()) {
-                *current = None;
+                current.take()
+            } else {
+                None
             }
+        };
+        if let Some((_, connection)) = gone {
+            // The next channel is asked of another member first.
+            self.broker.distrust(connection.member());
         }
         self.broken.notify_one();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Channel, Arc<deadpool_lapin::Object>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Channel, Arc<Leased>)>> {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
