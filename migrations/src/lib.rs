@@ -14,6 +14,7 @@ mod m20261129_000004_append_function;
 mod m20261129_000005_sessions;
 mod m20261201_000006_name_search;
 mod m20261207_000007_append_exact;
+mod m20261208_000008_append_by_conversation;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_sessions::Migration),
             Box::new(m20261201_000006_name_search::Migration),
             Box::new(m20261207_000007_append_exact::Migration),
+            Box::new(m20261208_000008_append_by_conversation::Migration),
         ]
     }
 }

@@ -21,11 +21,15 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &str = r#"
+const INDEXES: &str = r#"
 CREATE INDEX conversations_direct_hi_lo ON conversations (user_hi, user_lo) WHERE group_id IS NULL;
 DROP INDEX conversations_direct_hi;
 ALTER INDEX conversations_direct_hi_lo RENAME TO conversations_direct_hi;
+"#;
 
+/// The function this migration makes (what the next one's `down` puts
+/// back).
+pub(crate) const FUNCTION: &str = r#"
 CREATE OR REPLACE FUNCTION append_messages(
     p_ids BIGINT[], p_senders BIGINT[], p_to_users BIGINT[], p_to_groups BIGINT[],
     p_bodies TEXT[], p_sent_at BIGINT[], p_devices TEXT[])
@@ -99,7 +103,9 @@ $fn$;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.get_connection().execute_unprepared(UP).await?;
+        let db = manager.get_connection();
+        db.execute_unprepared(INDEXES).await?;
+        db.execute_unprepared(FUNCTION).await?;
         Ok(())
     }
 

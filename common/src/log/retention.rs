@@ -41,8 +41,9 @@ pub async fn expire(db: &impl ConnectionTrait, cutoff: i64) -> Result<u64, DbErr
     // Message ids start with their time: the primary key finds them.
     let below = MessageId::first_at(cutoff.max(EPOCH_MS)).0;
     let mut removed = 0;
+    let mut moved: Vec<i64> = Vec::new();
     loop {
-        let batch = db
+        let row = db
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 r#"WITH gone AS (
@@ -56,26 +57,38 @@ pub async fn expire(db: &impl ConnectionTrait, cutoff: i64) -> Result<u64, DbErr
                        UPDATE conversations c SET first_seq = GREATEST(c.first_seq, e.first_seq)
                        FROM edge e WHERE c.id = e.conv_id RETURNING c.id
                    )
-                   SELECT COALESCE(sum(n), 0)::bigint FROM edge"#,
+                   SELECT (SELECT COALESCE(sum(n), 0)::bigint FROM edge),
+                          ARRAY(SELECT id FROM moved)"#,
                 [below.into(), RETENTION_BATCH.into()],
             ))
-            .await?
+            .await?;
+        let batch = row
+            .as_ref()
             .and_then(|row| row.try_get_by_index::<i64>(0).ok())
             .unwrap_or(0);
+        if let Some(ids) = row.and_then(|row| row.try_get_by_index::<Vec<i64>>(1).ok()) {
+            moved.extend(ids);
+        }
         removed += u64::try_from(batch).unwrap_or(0);
         if batch < RETENTION_BATCH {
             break;
         }
     }
-    if removed > 0 {
+    if !moved.is_empty() {
         // Whatever is left below a moved `first_seq` (accepted a moment
         // after the cutoff but numbered before one accepted before it)
-        // goes too: a log starts at `first_seq`, with no holes.
+        // goes too: a log starts at `first_seq`, with no holes. Only the
+        // conversations whose `first_seq` moved, each by its own range of
+        // the `(conv_id, seq)` index (every conversation was a scan of the
+        // whole log).
+        moved.sort_unstable();
+        moved.dedup();
         let stragglers = db
-            .execute_raw(Statement::from_string(
+            .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 r#"DELETE FROM messages m USING conversations c
-                   WHERE m.conv_id = c.id AND m.seq < c.first_seq"#,
+                   WHERE c.id = ANY ($1) AND m.conv_id = c.id AND m.seq < c.first_seq"#,
+                [moved.into()],
             ))
             .await?;
         removed += stragglers.rows_affected();

@@ -452,6 +452,32 @@ async fn typing_reaches_the_others_at_most_once_per_interval_and_is_not_stored()
     );
 }
 
+/// A message accepted after the cutoff but numbered before messages
+/// accepted before it goes with them: a log starts at `first_seq`, with no
+/// holes below it.
+#[tokio::test]
+async fn retention_takes_what_is_left_below_a_moved_first_seq() {
+    use sea_orm::ConnectionTrait;
+    let (app, alice, bob) = pair().await;
+    let mut a = Client::connect(&app, 0, &alice).await;
+    a.send_burst("old", to_user(&bob), &texts(3, "o")).await;
+    app.eventually(3, "SELECT count(*) FROM messages").await;
+    let cutoff = confab_common::ids::now_ms() + 1;
+    // Seq 1 now says it was accepted a minute after the cutoff.
+    let later = confab_common::ids::MessageId::first_at(cutoff + 60_000).0;
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE messages SET msg_id = {later} WHERE seq = 1"
+        ))
+        .await
+        .unwrap();
+    let removed = confab_common::log::retention::expire(&app.db, cutoff)
+        .await
+        .unwrap();
+    assert_eq!(removed, 3, "seqs 2 and 3 by their age, seq 1 below them");
+    app.eventually(0, "SELECT count(*) FROM messages").await;
+}
+
 #[tokio::test]
 async fn retention_removes_old_messages_and_the_log_says_where_it_starts() {
     let (app, alice, bob) = pair().await;
