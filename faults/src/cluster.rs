@@ -10,6 +10,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::Command;
 
+use crate::config::Topology;
+use crate::engines::Engines;
 use crate::gateway::Gateway;
 use crate::process::Proc;
 use crate::proxy::Proxy;
@@ -33,8 +35,15 @@ pub struct Cluster {
     pub(crate) dispatchers: Vec<Proc>,
     dispatcher_addrs: Vec<String>,
     pub(crate) gateway: Gateway,
-    /// Between the nodes and RabbitMQ.
-    pub(crate) amqp: Proxy,
+    /// Between the nodes and RabbitMQ: one proxy (single topology), or
+    /// one per member, for every process (cluster).
+    pub(crate) amqp: Vec<Proxy>,
+    /// The clustered engines, in the cluster topology.
+    pub(crate) engines: Option<Engines>,
+    /// The RabbitMQ member a fault took down, to start again.
+    pub(crate) downed: Option<usize>,
+    /// The Redis process (port) a fault killed, to start again.
+    pub(crate) redis_downed: Option<u16>,
 }
 
 pub(crate) fn free_port() -> anyhow::Result<u16> {
@@ -86,12 +95,19 @@ impl Cluster {
     /// Creates and migrates a database, then starts the dispatchers, the
     /// nodes and the gateway, each process logging at `log` (a `RUST_LOG`
     /// filter) to a file in the temporary directory.
-    pub async fn start(bin: &Path, log: &str) -> anyhow::Result<Self> {
+    pub async fn start(bin: &Path, log: &str, topology: Topology) -> anyhow::Result<Self> {
         let run = uuid::Uuid::new_v4().simple().to_string();
         let (db_name, database_url) = database(bin, &run).await?;
         let redis_prefix = format!("confab-faults-{}:", &run[..12]);
         let amqp_prefix = format!("confab-faults-{}.", &run[..12]);
-        let common = vec![
+        let engines = match topology {
+            Topology::Single => None,
+            Topology::Cluster => {
+                let dir = std::env::temp_dir().join(format!("confab-faults-engines-{}", &run[..6]));
+                Some(Engines::start(dir).await?)
+            }
+        };
+        let mut common = vec![
             ("DATABASE_URL".to_owned(), database_url.clone()),
             ("REDIS_KEY_PREFIX".to_owned(), redis_prefix.clone()),
             ("AMQP_PREFIX".to_owned(), amqp_prefix.clone()),
@@ -104,17 +120,28 @@ impl Cluster {
             ("REGISTER_PER_ADDRESS".to_owned(), "100000".to_owned()),
             ("LOGIN_PER_ADDRESS".to_owned(), "100000".to_owned()),
         ];
-        let amqp = Proxy::start(RABBITMQ).await?;
+        // Short heartbeats: a paused dispatcher is declared dead by
+        // RabbitMQ within seconds, and the standby takes over.
+        let amqp_query = "?heartbeat=2";
+        let (amqp, dispatcher_url) = match &engines {
+            None => (
+                vec![Proxy::start(RABBITMQ).await?],
+                format!("amqp://guest:guest@{RABBITMQ}/%2f{amqp_query}"),
+            ),
+            Some(engines) => {
+                common.push(("REDIS_CLUSTER_NODES".to_owned(), engines.redis_nodes()));
+                // Three shards: their leaders spread over the members.
+                common.push(("INPUT_SHARDS".to_owned(), "3".to_owned()));
+                (Vec::new(), engines.amqp_urls(amqp_query))
+            }
+        };
         let mut dispatchers = Vec::new();
         let mut dispatcher_addrs = Vec::new();
         for i in 1..=DISPATCHERS {
             let addr = format!("127.0.0.1:{}", free_port()?);
             let mut env = common.clone();
             env.push(("HEALTH_ADDR".to_owned(), addr.clone()));
-            // Short heartbeats: a paused dispatcher is declared dead by
-            // RabbitMQ within seconds, and the standby takes over.
-            let url = format!("amqp://guest:guest@{RABBITMQ}/%2f?heartbeat=2");
-            env.push(("AMQP_URL".to_owned(), url));
+            env.push(("AMQP_URL".to_owned(), dispatcher_url.clone()));
             let mut dispatcher = Proc {
                 name: format!("confab-faults-dispatcher{i}-{}", &run[..6]),
                 program: bin.join("confab-dispatcher"),
@@ -132,7 +159,10 @@ impl Cluster {
             let mut env = common.clone();
             env.push(("LISTEN_ADDR".to_owned(), addr.clone()));
             env.push(("NODE_ID".to_owned(), id.to_string()));
-            let url = format!("amqp://guest:guest@{}/%2f", amqp.addr);
+            let url = match &engines {
+                None => format!("amqp://guest:guest@{}/%2f", amqp[0].addr),
+                Some(engines) => engines.amqp_urls(""),
+            };
             env.push(("AMQP_URL".to_owned(), url));
             let mut node = Proc {
                 name: format!("confab-faults-node{id}-{}", &run[..6]),
@@ -157,6 +187,9 @@ impl Cluster {
             dispatcher_addrs,
             gateway,
             amqp,
+            engines,
+            downed: None,
+            redis_downed: None,
         };
         cluster.wait_healthy().await?;
         Ok(cluster)
@@ -170,6 +203,11 @@ impl Cluster {
     /// The gateway's `host:port`.
     pub fn gateway_addr(&self) -> String {
         self.gateway.addr.clone()
+    }
+
+    /// The prefix of the run's queues.
+    pub fn amqp_prefix(&self) -> &str {
+        &self.amqp_prefix
     }
 
     /// The cluster's database.
@@ -258,6 +296,11 @@ impl Cluster {
             ))
             .status()
             .await;
+        if let Some(engines) = &self.engines {
+            // The engines were the run's own: they go with it.
+            engines.stop().await;
+            return;
+        }
         let queues = ["input", "input.dead", "node.1", "node.2"];
         for queue in queues {
             let name = format!("{}{queue}", self.amqp_prefix);

@@ -3,6 +3,13 @@
 
 use clap::Parser;
 
+/// Which engines the cluster under test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Topology {
+    Single,
+    Cluster,
+}
+
 /// What to run.
 #[derive(Debug, Parser)]
 #[command(name = "confab-faults", about = "Fault-injection harness for Confab")]
@@ -24,7 +31,14 @@ pub struct Config {
     /// Seconds to wait for quiet after the traffic before judging.
     #[arg(long, default_value_t = 60)]
     pub settle: u64,
-    /// Only these faults (default: all), e.g. `--only node-kill,redis-restart`.
+    /// The engines Confab runs on: `single` (this machine's RabbitMQ and
+    /// Redis, the faults of [`crate::fault::Fault::SINGLE`]) or `cluster`
+    /// (a 3-member RabbitMQ cluster and a 3-master Redis Cluster the
+    /// harness starts beside them, the faults of
+    /// [`crate::fault::Fault::CLUSTER`]).
+    #[arg(long, value_enum, default_value_t = Topology::Single)]
+    pub topology: Topology,
+    /// Only these faults (default: all of the topology's), e.g. `--only node-kill,redis-restart`.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Do not restart Postgres, Redis or RabbitMQ (for a machine shared with

@@ -28,10 +28,23 @@ pub enum Fault {
     RedisRestart,
     PostgresRestart,
     PostgresPause,
+    BrokerLeaderKill,
+    BrokerStop,
+    RedisMasterKill,
+    BrokerLinkCut,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 11] = [
+    /// The faults of the clustered engines (`--topology cluster`), in
+    /// this order.
+    pub const CLUSTER: [Fault; 4] = [
+        Fault::BrokerLeaderKill,
+        Fault::BrokerStop,
+        Fault::RedisMasterKill,
+        Fault::BrokerLinkCut,
+    ];
+
+    pub const SINGLE: [Fault; 11] = [
         Fault::NodeKill,
         Fault::NodeTerm,
         Fault::RollingRestart,
@@ -58,6 +71,10 @@ impl Fault {
             Fault::RedisRestart => "redis-restart",
             Fault::PostgresRestart => "postgres-restart",
             Fault::PostgresPause => "postgres-pause",
+            Fault::BrokerLeaderKill => "broker-leader-kill",
+            Fault::BrokerStop => "broker-stop",
+            Fault::RedisMasterKill => "redis-master-kill",
+            Fault::BrokerLinkCut => "broker-link-cut",
         }
     }
 
@@ -108,7 +125,11 @@ impl Cluster {
             }
             // The clients do this one (see `Traffic::set_dropping`).
             Fault::ClientDrops => {}
-            Fault::AmqpCut => self.amqp.cut(),
+            Fault::AmqpCut => self.amqp[0].cut(),
+            Fault::BrokerLeaderKill
+            | Fault::BrokerStop
+            | Fault::RedisMasterKill
+            | Fault::BrokerLinkCut => self.inject_clustered(fault, &mut observed).await?,
             Fault::RabbitRestart => {
                 sh("rabbitmqctl", &["-q", "stop_app"]).await?;
                 tokio::time::sleep(Duration::from_secs(2)).await;
@@ -132,6 +153,10 @@ impl Cluster {
         match fault {
             Fault::NodeKill | Fault::NodeTerm => self.nodes[1].spawn()?,
             Fault::DispatcherKill => self.dispatchers[0].spawn()?,
+            Fault::BrokerLeaderKill
+            | Fault::BrokerStop
+            | Fault::RedisMasterKill
+            | Fault::BrokerLinkCut => self.heal_clustered().await?,
             _ => {}
         }
         self.wait_healthy().await

@@ -9,21 +9,24 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cluster::Cluster;
-use crate::config::Config;
+use crate::config::{Config, Topology};
 use crate::fault::Fault;
 use crate::{devices, diagnose, ledger, user};
 
 /// Runs the faults `config` chooses against a cluster of its own, stopped
 /// at the end whatever happened; an error if any guarantee was violated.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let mut faults: Vec<Fault> = Fault::ALL.to_vec();
+    let mut faults: Vec<Fault> = match config.topology {
+        Topology::Single => Fault::SINGLE.to_vec(),
+        Topology::Cluster => Fault::CLUSTER.to_vec(),
+    };
     if !config.only.is_empty() {
         faults.retain(|f| config.only.iter().any(|o| o == f.name()));
     }
     if config.no_service_restarts {
         faults.retain(|f| !f.touches_a_service());
     }
-    let mut cluster = Cluster::start(&config.bin, &config.log)
+    let mut cluster = Cluster::start(&config.bin, &config.log, config.topology)
         .await
         .context("starting the cluster")?;
     for file in cluster.log_files() {
@@ -131,6 +134,7 @@ async fn one_fault(
     let started = tokio::time::Instant::now();
     traffic.set_sending(true);
     tokio::time::sleep(Duration::from_secs(config.seconds / 3)).await;
+    let struck = ledger.tick();
     let observed = cluster
         .inject(fault, ledger, users)
         .await
@@ -139,6 +143,7 @@ async fn one_fault(
     tokio::time::sleep(Duration::from_secs(config.seconds - config.seconds / 3)).await;
     traffic.set_sending(false);
     traffic.set_dropping(false);
+    let outage = ledger.outage(struck, ledger.tick());
     let rate = ledger.report_since(&before).confirmed() as f64 / started.elapsed().as_secs_f64();
     cluster
         .heal(fault)
@@ -152,6 +157,9 @@ async fn one_fault(
     println!("{:<18} {}", fault.name(), report.row(rate));
     // The table stays readable; what explains each row follows it.
     let mut lines = vec![format!("{}: {}", fault.name(), diagnose::summary(&report))];
+    lines.push(format!(
+        "  from the fault to the end of the traffic: {outage}"
+    ));
     lines.extend(observed.notes.iter().map(|note| format!("  {note}")));
     if !report.missing.is_empty() {
         match diagnose::stages(cluster.database_url(), &report).await {

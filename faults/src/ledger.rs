@@ -29,6 +29,47 @@ struct Inner {
     /// user → conversation label → (seq, msg_id) of every `message` frame
     /// their client got, in arrival order (repeats included).
     logs: HashMap<i64, HashMap<String, Vec<(i64, String)>>>,
+    /// What happened in each [`TICK`] since the ledger was made.
+    timeline: Vec<Tick>,
+}
+
+/// The resolution of the timeline.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// Counts of one [`TICK`].
+#[derive(Debug, Default, Clone, Copy)]
+struct Tick {
+    confirmed: u32,
+    delivered: u32,
+    unavailable: u32,
+}
+
+/// When a fault's clients felt it: how long sends were answered
+/// `unavailable`, and the longest stretch without a confirm or a delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct Outage {
+    /// From the first `unavailable` answer to the last one (0 if none).
+    pub unavailable: Duration,
+    /// How many sends were answered `unavailable`.
+    pub unavailable_answers: u32,
+    /// The longest stretch with no send confirmed.
+    pub no_confirms: Duration,
+    /// The longest stretch with no message delivered.
+    pub no_deliveries: Duration,
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sends answered `unavailable` for {} ms ({} answers); longest stretch without a confirm {} ms, without a delivery {} ms (at {} ms resolution)",
+            self.unavailable.as_millis(),
+            self.unavailable_answers,
+            self.no_confirms.as_millis(),
+            self.no_deliveries.as_millis(),
+            TICK.as_millis()
+        )
+    }
 }
 
 /// What one device of a user holds of each conversation.
@@ -36,7 +77,7 @@ pub type DeviceView = HashMap<String, Vec<(i64, String)>>;
 
 /// Shared between every simulated user.
 #[derive(Debug, Clone)]
-pub struct Ledger(Arc<Mutex<Inner>>);
+pub struct Ledger(Arc<Mutex<Inner>>, tokio::time::Instant);
 
 /// Counters at a point in time, to report a phase.
 #[derive(Debug, Clone, Copy, Default)]
@@ -112,11 +153,24 @@ impl Ledger {
             audience: audience.into_iter().collect(),
             ..Inner::default()
         };
-        Self(Arc::new(Mutex::new(inner)))
+        Self(Arc::new(Mutex::new(inner)), tokio::time::Instant::now())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The timeline's tick now.
+    pub fn tick(&self) -> usize {
+        (self.1.elapsed().as_millis() / TICK.as_millis()) as usize
+    }
+
+    fn count(&self, inner: &mut Inner, what: impl FnOnce(&mut Tick)) {
+        let tick = self.tick();
+        if inner.timeline.len() <= tick {
+            inner.timeline.resize(tick + 1, Tick::default());
+        }
+        what(&mut inner.timeline[tick]);
     }
 
     pub fn sent(&self, key: Key) {
@@ -124,7 +178,44 @@ impl Ledger {
     }
 
     pub fn confirmed(&self, key: Key, msg_id: String) {
-        self.lock().confirmed.insert(key, msg_id);
+        let mut inner = self.lock();
+        inner.confirmed.insert(key, msg_id);
+        self.count(&mut inner, |t| t.confirmed += 1);
+    }
+
+    /// A send was answered `unavailable`.
+    pub fn unavailable(&self) {
+        let mut inner = self.lock();
+        self.count(&mut inner, |t| t.unavailable += 1);
+    }
+
+    /// What the clients felt between ticks `from` and `to`.
+    pub fn outage(&self, from: usize, to: usize) -> Outage {
+        let inner = self.lock();
+        let window: Vec<Tick> = (from..to)
+            .map(|i| inner.timeline.get(i).copied().unwrap_or_default())
+            .collect();
+        let longest = |quiet: fn(&Tick) -> bool| {
+            let (mut run, mut best) = (0u32, 0u32);
+            for tick in &window {
+                run = if quiet(tick) { run + 1 } else { 0 };
+                best = best.max(run);
+            }
+            TICK * best
+        };
+        let flagged: Vec<usize> = (0..window.len())
+            .filter(|&i| window[i].unavailable > 0)
+            .collect();
+        let unavailable = match (flagged.first(), flagged.last()) {
+            (Some(a), Some(b)) => TICK * u32::try_from(b - a + 1).unwrap_or(u32::MAX),
+            _ => Duration::ZERO,
+        };
+        Outage {
+            unavailable,
+            unavailable_answers: window.iter().map(|t| t.unavailable).sum(),
+            no_confirms: longest(|t| t.confirmed == 0),
+            no_deliveries: longest(|t| t.delivered == 0),
+        }
     }
 
     /// `user`'s connection is open.
@@ -159,6 +250,7 @@ impl Ledger {
     pub fn received(&self, recipient: i64, msg_id: &str, body: &str) {
         let mut inner = self.lock();
         inner.delivered += 1;
+        self.count(&mut inner, |t| t.delivered += 1);
         let Some(key) = parse(body) else {
             inner.misdelivered += 1;
             return;

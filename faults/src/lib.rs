@@ -8,9 +8,11 @@
 //! `docs/guarantees.md`.
 
 mod cluster;
+mod clustered;
 mod config;
 mod devices;
 mod diagnose;
+mod engines;
 mod fault;
 mod gateway;
 mod harness;
@@ -20,5 +22,5 @@ mod proxy;
 mod user;
 mod wire;
 
-pub use config::Config;
+pub use config::{Config, Topology};
 pub use harness::run;

@@ -343,6 +343,9 @@ impl Client {
                         }
                         Some("error") => {
                             // unavailable, rate_limited: the same id again, later.
+                            if frame["code"] == "unavailable" {
+                                self.ledger.unavailable();
+                            }
                             let id = frame["id"].as_str().unwrap_or_default();
                             for c in conversations.iter_mut() {
                                 if c.in_flight.as_ref().is_some_and(|(i, _)| i == id) {
