@@ -6,6 +6,7 @@
 # Confab with REDIS_CLUSTER_NODES.
 #
 #   scripts/redis-cluster.sh start DIR PORT_BASE   # idempotent
+#   scripts/redis-cluster.sh start-node DIR PORT   # one server again, after a kill: it rejoins
 #   scripts/redis-cluster.sh stop DIR
 #   scripts/redis-cluster.sh status DIR PORT_BASE
 #   scripts/redis-cluster.sh seeds PORT_BASE       # the URLs Confab takes
@@ -20,7 +21,7 @@ NODES=6
 WAIT_SECS=60
 
 usage() {
-  sed -n '8,11p' "$0" >&2
+  sed -n '8,12p' "$0" >&2
   exit 2
 }
 
@@ -69,6 +70,31 @@ stop_cluster() {
   done
 }
 
+# One server of the cluster in DIR on PORT, with its cluster config there.
+launch() { # dir port
+  redis-server --port "$2" --bind 127.0.0.1 --daemonize yes \
+    --cluster-enabled yes --cluster-config-file "$1/nodes-$2.conf" \
+    --cluster-node-timeout 5000 \
+    --save "" --appendonly no --dir "$1" --dbfilename "dump-$2.rdb" \
+    --pidfile "$1/redis-$2.pid" --logfile "$1/redis-$2.log"
+}
+
+# Starts the server of PORT again (after a kill): its cluster config in DIR
+# makes it rejoin, as a replica of whichever replica was promoted in its
+# place. Returns once it answers and says the cluster is ok.
+start_node() { # dir port
+  local dir=$1 port=$2
+  [ -f "$dir/nodes-$port.conf" ] || { echo "no server of port $port in $dir" >&2; exit 1; }
+  dir=$(cd "$dir" && pwd)
+  answers "$port" || launch "$dir" "$port"
+  for _ in $(seq $((WAIT_SECS * 10))); do
+    healthy "$port" && return 0
+    sleep 0.1
+  done
+  echo "redis-server on port $port did not rejoin within ${WAIT_SECS}s" >&2
+  exit 1
+}
+
 start_cluster() {
   local dir=$1 base=$2 p
   command -v redis-server >/dev/null || { echo "redis-server is not installed" >&2; exit 1; }
@@ -85,11 +111,7 @@ start_cluster() {
     redis-cli -h 127.0.0.1 -p "$p" shutdown nosave >/dev/null 2>&1 || true
   done
   for p in $(ports "$base"); do
-    redis-server --port "$p" --bind 127.0.0.1 --daemonize yes \
-      --cluster-enabled yes --cluster-config-file "$dir/nodes-$p.conf" \
-      --cluster-node-timeout 5000 \
-      --save "" --appendonly no --dir "$dir" --dbfilename "dump-$p.rdb" \
-      --pidfile "$dir/redis-$p.pid" --logfile "$dir/redis-$p.log"
+    launch "$dir" "$p"
   done
   local addresses=()
   for p in $(ports "$base"); do
@@ -148,6 +170,7 @@ seeds() {
 
 case "${1:-}" in
   start) [ $# -eq 3 ] || usage; start_cluster "$2" "$3" ;;
+  start-node) [ $# -eq 3 ] || usage; start_node "$2" "$3" ;;
   stop) [ $# -eq 2 ] || usage; stop_cluster "$2" ;;
   status) [ $# -eq 3 ] || usage; status_cluster "$2" "$3" ;;
   seeds) [ $# -eq 2 ] || usage; seeds "$2" ;;
