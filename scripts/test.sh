@@ -40,8 +40,18 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The Redis tests run against this machine's Redis and against a Redis
+# Cluster of the suite's own (3 masters, 3 replicas on 7100-7105), which
+# must answer: keys used together must share a slot there.
+TEST_REDIS_CLUSTER="$RUN_DIR/test-redis-cluster"
+log "Redis Cluster for the tests (127.0.0.1:7100-7105)"
+scripts/redis-cluster.sh start "$TEST_REDIS_CLUSTER" 7100
+CONFAB_TEST_REDIS_CLUSTER=$(scripts/redis-cluster.sh seeds 7100)
+export CONFAB_TEST_REDIS_CLUSTER
 log "cargo nextest"
 cargo nextest run --workspace --locked --no-fail-fast
+scripts/redis-cluster.sh stop "$TEST_REDIS_CLUSTER"
+unset CONFAB_TEST_REDIS_CLUSTER
 
 # The OpenAPI document against a live node: schemathesis (PyPI) fails on
 # any server error or any answer the document does not describe.
@@ -62,6 +72,13 @@ CONFAB_PROFILE=dev scripts/sdk-test.sh
 log "fault-injection harness (release)"
 cargo build --release --workspace --bins --locked -q
 target/release/confab-faults --bin target/release
+
+# The same harness on clustered engines of its own, beside this machine's
+# (scripts/rabbitmq-cluster.sh: 3 RabbitMQ members on 5683-5685;
+# scripts/redis-cluster.sh: 3 masters and 3 replicas on 7200-7205): a
+# member killed, one stopped, a Redis master killed, a member's link cut.
+log "fault-injection harness on the clustered engines (release)"
+target/release/confab-faults --bin target/release --topology cluster
 
 # The web client in a real browser, over https and wss, against the local
 # cluster (ports 8080, 8443, 9001, 9002, 9100), which the script starts and

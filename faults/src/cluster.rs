@@ -103,7 +103,9 @@ impl Cluster {
         let engines = match topology {
             Topology::Single => None,
             Topology::Cluster => {
-                let dir = std::env::temp_dir().join(format!("confab-faults-engines-{}", &run[..6]));
+                // One directory for every run: what a killed run left
+                // running is found there and used again, not doubled.
+                let dir = std::env::temp_dir().join("confab-faults-engines");
                 Some(Engines::start(dir).await?)
             }
         };
