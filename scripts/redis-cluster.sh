@@ -74,7 +74,7 @@ stop_cluster() {
 launch() { # dir port
   redis-server --port "$2" --bind 127.0.0.1 --daemonize yes \
     --cluster-enabled yes --cluster-config-file "$1/nodes-$2.conf" \
-    --cluster-node-timeout 5000 \
+    --cluster-node-timeout 3000 \
     --save "" --appendonly no --dir "$1" --dbfilename "dump-$2.rdb" \
     --pidfile "$1/redis-$2.pid" --logfile "$1/redis-$2.log"
 }

@@ -145,9 +145,7 @@ impl RedisConfig {
         let config = redis::cluster::ClusterConfig::new()
             .set_connection_timeout(REDIS_CONNECT_TIMEOUT)
             .set_response_timeout(REDIS_RESPONSE_TIMEOUT);
-        Ok(Redis::Cluster(
-            cluster.get_pending_async_connection_with_config(config),
-        ))
+        Ok(crate::redis::ClusterLink::new(cluster, config).into())
     }
 
     /// Clients for connections of their own (subscriptions): the one Redis,

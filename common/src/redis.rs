@@ -13,9 +13,12 @@
 //! second never takes effect without the first.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::future::try_join_all;
 use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::cluster::{ClusterClient, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, RedisResult, Value};
 
@@ -31,7 +34,87 @@ pub enum Redis {
     Single(ConnectionManager),
     /// A Redis Cluster (`REDIS_CLUSTER_NODES`): each command goes to the
     /// master of its key's slot, redirections and failovers followed.
-    Cluster(ClusterConnection),
+    Cluster(Arc<ClusterLink>),
+}
+
+/// The cluster connection, replaced by a fresh one when it stops working.
+///
+/// Why: redis-rs (1.8) refreshes its slot map on a redirection and when a
+/// node's connection drops, but a master killed before its replica is
+/// promoted leaves the refreshed map pointing at the dead master, and
+/// nothing refreshes it again: every command for its slots failed (timed
+/// out) for as long as the process lived (seen here: > 1 min after the
+/// promotion, under `confab-faults --topology cluster`). A fresh connection
+/// starts from the seeds and reads the map anew, so after a failure of the
+/// kind a dead node gives (timeout, I/O, refused, cluster down) the next
+/// commands get one, at most once per [`REBUILD_EVERY`]. Commands already
+/// in flight finish on the old one.
+pub struct ClusterLink {
+    client: ClusterClient,
+    config: ClusterConfig,
+    current: std::sync::RwLock<ClusterConnection>,
+    rebuilt: std::sync::Mutex<Instant>,
+}
+
+impl std::fmt::Debug for ClusterLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterLink").finish_non_exhaustive()
+    }
+}
+
+/// How often at most the cluster connection is replaced.
+const REBUILD_EVERY: Duration = Duration::from_secs(1);
+
+impl ClusterLink {
+    /// A lazy connection to the cluster of `client` (connected on first
+    /// use).
+    pub fn new(client: ClusterClient, config: ClusterConfig) -> Self {
+        let current = client.get_pending_async_connection_with_config(config.clone());
+        Self {
+            client,
+            config,
+            current: std::sync::RwLock::new(current),
+            rebuilt: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    fn connection(&self) -> ClusterConnection {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Takes note of `error`: one a dead or unreachable node gives replaces
+    /// the connection (unless it was replaced within [`REBUILD_EVERY`]).
+    fn failed(&self, error: &redis::RedisError) {
+        let node_trouble = error.is_timeout()
+            || error.is_io_error()
+            || error.is_connection_dropped()
+            || error.is_connection_refusal()
+            || error.is_cluster_error();
+        if !node_trouble {
+            return;
+        }
+        {
+            let mut rebuilt = self
+                .rebuilt
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if rebuilt.elapsed() < REBUILD_EVERY {
+                return;
+            }
+            *rebuilt = Instant::now();
+        }
+        tracing::warn!(error = %error, "Redis Cluster: a new connection, with the slot map read anew");
+        let fresh = self
+            .client
+            .get_pending_async_connection_with_config(self.config.clone());
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+    }
 }
 
 impl std::fmt::Debug for Redis {
@@ -49,9 +132,9 @@ impl From<ConnectionManager> for Redis {
     }
 }
 
-impl From<ClusterConnection> for Redis {
-    fn from(connection: ClusterConnection) -> Self {
-        Self::Cluster(connection)
+impl From<ClusterLink> for Redis {
+    fn from(link: ClusterLink) -> Self {
+        Self::Cluster(Arc::new(link))
     }
 }
 
@@ -59,7 +142,16 @@ impl ConnectionLike for Redis {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Single(c) => c.req_packed_command(cmd),
-            Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Cluster(link) => {
+                let link = link.clone();
+                Box::pin(async move {
+                    let replied = link.connection().req_packed_command(cmd).await;
+                    if let Err(e) = &replied {
+                        link.failed(e);
+                    }
+                    replied
+                })
+            }
         }
     }
 
@@ -71,14 +163,26 @@ impl ConnectionLike for Redis {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(link) => {
+                let link = link.clone();
+                Box::pin(async move {
+                    let replied = link
+                        .connection()
+                        .req_packed_commands(pipeline, offset, count)
+                        .await;
+                    if let Err(e) = &replied {
+                        link.failed(e);
+                    }
+                    replied
+                })
+            }
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Self::Single(c) => c.get_db(),
-            Self::Cluster(c) => c.get_db(),
+            Self::Cluster(link) => link.connection().get_db(),
         }
     }
 }

@@ -44,6 +44,8 @@ pub struct Cluster {
     pub(crate) downed: Option<usize>,
     /// The Redis process (port) a fault killed, to start again.
     pub(crate) redis_downed: Option<u16>,
+    /// The RabbitMQ member the last fault struck (the next strikes another).
+    pub(crate) struck: Option<usize>,
 }
 
 pub(crate) fn free_port() -> anyhow::Result<u16> {
@@ -192,6 +194,7 @@ impl Cluster {
             engines,
             downed: None,
             redis_downed: None,
+            struck: None,
         };
         cluster.wait_healthy().await?;
         Ok(cluster)

@@ -43,16 +43,18 @@ impl Cluster {
                 ));
                 engines.kill_member(member).await?;
                 self.downed = Some(member);
+                self.struck = Some(member);
                 // Down for a while under traffic, then back.
                 tokio::time::sleep(Duration::from_secs(3)).await;
             }
             Fault::BrokerStop => {
                 let leaders = engines.leaders(&prefix).await?;
-                // Another member than the last fault's: the one leading
-                // the fewest shards now.
+                // Another member than the one the last fault killed: of
+                // the others, the one leading the most shards now.
                 let member = leaders
                     .iter()
-                    .min_by_key(|(_, n)| **n)
+                    .filter(|(m, _)| Some(**m) != self.struck)
+                    .max_by_key(|(_, n)| **n)
                     .map_or(1, |(m, _)| *m);
                 observed.notes.push(format!(
                     "leaders before: {leaders:?}; graceful stop of member {}",
