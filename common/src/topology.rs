@@ -115,17 +115,16 @@ impl Topology {
     /// (docs/architecture.md, "Input shards").
     pub async fn declare_input(&self, connection: &Connection) -> lapin::Result<()> {
         let mut channel = connection.create_channel().await?;
-        channel
-            .queue_declare(
-                ShortString::from(self.input_dead()),
-                QueueDeclareOptions {
-                    // Survives broker restarts: what is in it needs a human.
-                    durable: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
+        if let Err(e) = self.declare_dead(&channel).await {
+            // Only the broker writes to it (the shards' dead letters):
+            // publishing does not wait for it.
+            tracing::warn!(
+                queue = %self.input_dead(),
+                error = %e,
+                "cannot declare the dead-letter queue; going on without"
+            );
+            channel = connection.create_channel().await?;
+        }
         for shard in self.inputs() {
             match self.declare_shard(&channel, &shard).await {
                 Ok(()) => {}
@@ -151,6 +150,36 @@ impl Topology {
             }
         }
         channel.close(200, "declared".into()).await
+    }
+
+    /// Declares `input.dead`: a quorum queue, like the shards, so that it
+    /// can be declared with a member of the cluster down. A durable classic
+    /// queue (what it was before issue 27, and what a deployment of then
+    /// still has) cannot: its declaration fails while its one home member
+    /// is down (404), which kept every node from opening its publish
+    /// channel until that member came back.
+    async fn declare_dead(&self, channel: &Channel) -> lapin::Result<()> {
+        let mut args = FieldTable::default();
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        args.insert(
+            "x-quorum-initial-group-size".into(),
+            AMQPValue::LongInt(QUORUM_GROUP_SIZE),
+        );
+        channel
+            .queue_declare(
+                ShortString::from(self.input_dead()),
+                QueueDeclareOptions {
+                    // Survives broker restarts: what is in it needs a human.
+                    durable: true,
+                    ..QueueDeclareOptions::default()
+                },
+                args,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Declares one input shard.

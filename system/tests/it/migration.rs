@@ -157,7 +157,7 @@ async fn the_name_search_migration_rolls_back_and_forward() {
     Migrator::up(db, None).await.unwrap();
     assert_eq!(name_search_objects(db).await, (1, 1));
     // The name search and the one migration after it.
-    Migrator::down(db, Some(2)).await.unwrap();
+    Migrator::down(db, Some(3)).await.unwrap();
     assert_eq!(name_search_objects(db).await, (0, 0));
     // Again, over the extension the first `up` left.
     Migrator::up(db, None).await.unwrap();
@@ -190,12 +190,39 @@ async fn the_exact_append_migration_rolls_back_and_forward() {
     Migrator::up(db, None).await.unwrap();
     let exact = "(user_hi, user_lo) WHERE (group_id IS NULL)";
     assert_eq!(direct_hi_columns(db).await, exact);
-    Migrator::down(db, Some(1)).await.unwrap();
+    Migrator::down(db, Some(2)).await.unwrap();
     assert_eq!(
         direct_hi_columns(db).await,
         "(user_hi) WHERE (group_id IS NULL)"
     );
     Migrator::up(db, None).await.unwrap();
     assert_eq!(direct_hi_columns(db).await, exact);
+    scratch.drop().await;
+}
+
+/// Whether `append_messages` probes the log by conversation first.
+async fn append_keyed_by_conversation(db: &DatabaseConnection) -> bool {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT prosrc FROM pg_proc WHERE proname = 'append_messages'".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let source: String = row.try_get_by_index(0).unwrap();
+    source.contains("m.conv_id = k.conv AND m.msg_id = k.id")
+}
+
+#[tokio::test]
+async fn the_append_by_conversation_migration_rolls_back_and_forward() {
+    let scratch = Scratch::create().await;
+    let db = &scratch.db;
+    Migrator::up(db, None).await.unwrap();
+    assert!(append_keyed_by_conversation(db).await);
+    Migrator::down(db, Some(1)).await.unwrap();
+    assert!(!append_keyed_by_conversation(db).await);
+    Migrator::up(db, None).await.unwrap();
+    assert!(append_keyed_by_conversation(db).await);
     scratch.drop().await;
 }
