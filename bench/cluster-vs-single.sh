@@ -3,8 +3,9 @@
 # topology (this machine's RabbitMQ and Redis) and on the clustered one (a
 # 3-member RabbitMQ cluster and a Redis Cluster of 3 masters and 3
 # replicas, all on this same machine: scripts/rabbitmq-cluster.sh and
-# scripts/redis-cluster.sh in .run/cluster/, as `scripts/confab up
-# --cluster` runs them), interleaved round by round, so that the machine's
+# scripts/redis-cluster.sh, as `scripts/confab up --cluster` runs them, but
+# their own, in .run/bench-engines/: RabbitMQ confab-b1..3 on 5693-5695,
+# Redis on 7300-7305), interleaved round by round, so that the machine's
 # drift lands on both alike. Each round and topology gets a fresh bench
 # cluster (bench/run-local.sh: two nodes, one dispatcher, one input shard)
 # with its own database and prefix; the JSON of every run goes to OUT.
@@ -20,13 +21,14 @@ ROUNDS=${1:-2}
 OUT=${OUT:-docs/bench/cluster}
 B=target/release/confab-bench
 U=(--url http://127.0.0.1:19001 --url http://127.0.0.1:19002)
-RABBIT_DIR="$RUN_DIR/cluster/rabbitmq"
-REDIS_DIR="$RUN_DIR/cluster/redis"
-REDIS_PORT=7000
+RABBIT_DIR="$RUN_DIR/bench-engines/rabbitmq"
+REDIS_DIR="$RUN_DIR/bench-engines/redis"
+REDIS_PORT=7300
 
 [ -x "$B" ] || die "build first: cargo build --release --workspace"
 mkdir -p "$OUT"
-scripts/rabbitmq-cluster.sh start "$RABBIT_DIR"
+RABBITMQ_CLUSTER_NAME=confab-b RABBITMQ_CLUSTER_PORT=5693 RABBITMQ_CLUSTER_DIST_PORT=25693 \
+  scripts/rabbitmq-cluster.sh start "$RABBIT_DIR"
 scripts/redis-cluster.sh start "$REDIS_DIR" "$REDIS_PORT"
 CLUSTER_AMQP=$(scripts/rabbitmq-cluster.sh urls "$RABBIT_DIR")
 CLUSTER_REDIS=$(scripts/redis-cluster.sh seeds "$REDIS_PORT")
@@ -56,4 +58,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
   one_round single "$round"
   one_round cluster "$round"
 done
+scripts/rabbitmq-cluster.sh stop "$RABBIT_DIR"
+scripts/redis-cluster.sh stop "$REDIS_DIR"
 log "done: JSON in $OUT"
