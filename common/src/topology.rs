@@ -159,46 +159,13 @@ impl Topology {
     /// is down (404), which kept every node from opening its publish
     /// channel until that member came back.
     async fn declare_dead(&self, channel: &Channel) -> lapin::Result<()> {
-        let mut args = FieldTable::default();
-        args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
-        args.insert(
-            "x-quorum-initial-group-size".into(),
-            AMQPValue::LongInt(QUORUM_GROUP_SIZE),
-        );
-        channel
-            .queue_declare(
-                ShortString::from(self.input_dead()),
-                QueueDeclareOptions {
-                    // Survives broker restarts: what is in it needs a human.
-                    durable: true,
-                    ..QueueDeclareOptions::default()
-                },
-                args,
-            )
-            .await?;
-        Ok(())
+        // Survives broker restarts: what is in it needs a human.
+        declare_replicated(channel, &self.input_dead(), replicated()).await
     }
 
     /// Declares one input shard.
     async fn declare_shard(&self, channel: &Channel, name: &str) -> lapin::Result<()> {
-        let mut args = FieldTable::default();
-        // Quorum: replicated (Raft) and fsynced; a confirmed publish is on
-        // disk on a majority of the shard's members.
-        args.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
-        // Members of each shard: 3 on a cluster of 3 or more (one may
-        // fail and the shard still takes and gives messages), every node
-        // on a smaller one (the broker caps it; a single broker is a group
-        // of one). Only read when the queue is created.
-        args.insert(
-            "x-quorum-initial-group-size".into(),
-            AMQPValue::LongInt(QUORUM_GROUP_SIZE),
-        );
+        let mut args = replicated();
         // Each shard's leader (the member that takes its publishes and
         // feeds its consumer) on the member leading the fewest queues, so
         // the shards' leaders spread over the cluster instead of all
@@ -220,17 +187,7 @@ impl Topology {
             "x-dead-letter-routing-key".into(),
             AMQPValue::LongString(self.input_dead().into()),
         );
-        channel
-            .queue_declare(
-                ShortString::from(name),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..QueueDeclareOptions::default()
-                },
-                args,
-            )
-            .await?;
-        Ok(())
+        declare_replicated(channel, name, args).await
     }
 
     /// Declares `node`'s private queue.
@@ -267,6 +224,40 @@ impl Topology {
             .await?;
         Ok(())
     }
+}
+
+/// The arguments of a replicated queue: quorum (Raft; a confirmed publish
+/// is fsynced on a majority of its members), on [`QUORUM_GROUP_SIZE`]
+/// members on a cluster of 3 or more (one may fail and the queue still
+/// takes and gives messages), every node on a smaller one (the broker caps
+/// it; a single broker is a group of one). The group size is only read
+/// when the queue is created.
+fn replicated() -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    args.insert(
+        "x-quorum-initial-group-size".into(),
+        AMQPValue::LongInt(QUORUM_GROUP_SIZE),
+    );
+    args
+}
+
+/// Declares the durable queue `name` with `args`.
+async fn declare_replicated(channel: &Channel, name: &str, args: FieldTable) -> lapin::Result<()> {
+    channel
+        .queue_declare(
+            ShortString::from(name),
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            args,
+        )
+        .await?;
+    Ok(())
 }
 
 /// Whether `error` is the broker refusing a declaration whose arguments
