@@ -21,6 +21,7 @@ pub mod retry;
 pub mod shutdown;
 pub mod social;
 pub mod telemetry;
+pub mod testing;
 pub mod topology;
 pub mod wire;
 

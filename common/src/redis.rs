@@ -24,8 +24,6 @@ use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, RedisResult, Value};
 
 use crate::keys;
 
-pub mod testing;
-
 /// A connection to Confab's Redis, single or cluster. Clones share the
 /// connection (multiplexed): clone one per call.
 #[derive(Clone)]

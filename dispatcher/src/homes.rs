@@ -101,7 +101,7 @@ impl Homes {
 
 #[cfg(test)]
 mod tests {
-    use confab_common::redis::testing::deployments;
+    use confab_common::testing::deployments;
 
     use super::*;
 

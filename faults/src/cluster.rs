@@ -13,7 +13,7 @@ use tokio::process::Command;
 use crate::config::Topology;
 use crate::engines::Engines;
 use crate::gateway::Gateway;
-use crate::process::Proc;
+use crate::process::{Proc, sh};
 use crate::proxy::Proxy;
 
 /// How many nodes the harness runs.
@@ -52,19 +52,6 @@ pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
-}
-
-pub(crate) async fn sh(program: &str, args: &[&str]) -> anyhow::Result<()> {
-    let status = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .await
-        .with_context(|| format!("running {program}"))?;
-    if !status.success() {
-        bail!("{program} {args:?} failed: {status}");
-    }
-    Ok(())
 }
 
 /// A fresh, migrated database; returns its name and URL.

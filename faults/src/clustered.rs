@@ -67,7 +67,7 @@ impl Cluster {
             Fault::RedisMasterKill => {
                 let masters = engines.redis_masters().await?;
                 let (port, pid) = masters.first().cloned().context("no Redis master")?;
-                crate::cluster::sh("kill", &["-KILL", &pid]).await?;
+                crate::process::sh("kill", &["-KILL", &pid]).await?;
                 let promoted = engines.wait_redis_ok().await?;
                 observed.notes.push(format!(
                     "SIGKILL of the Redis master on port {port}; every slot served again (replica promoted) after {} ms",

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::Command;
 
-use crate::cluster::sh;
+use crate::process::{output, sh};
 use crate::proxy::Proxy;
 
 /// The RabbitMQ members: (node name, AMQP port). Not the names and ports
@@ -37,20 +37,6 @@ const REDIS_PROCESSES: u16 = 6;
 pub struct Engines {
     dir: PathBuf,
     pub proxies: Vec<Proxy>,
-}
-
-/// Output of a command that must succeed.
-async fn output(program: &str, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(program)
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .await
-        .with_context(|| format!("running {program}"))?;
-    if !out.status.success() {
-        bail!("{program} {args:?} failed: {}", out.status);
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 impl Engines {

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cluster::{Cluster, NODES, sh};
+use crate::cluster::{Cluster, NODES};
 use crate::diagnose;
 use crate::ledger::Ledger;
+use crate::process::sh;
 
 /// How long a paused process (Postgres, a dispatcher) stays paused.
 const PAUSE: Duration = Duration::from_secs(5);

@@ -89,3 +89,31 @@ impl Proc {
         Ok(())
     }
 }
+
+/// Runs `program` with `args`; an error unless it succeeds.
+pub(crate) async fn sh(program: &str, args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .with_context(|| format!("running {program}"))?;
+    if !status.success() {
+        bail!("{program} {args:?} failed: {status}");
+    }
+    Ok(())
+}
+
+/// Output of a command that must succeed.
+pub(crate) async fn output(program: &str, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new(program)
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("running {program}"))?;
+    if !out.status.success() {
+        bail!("{program} {args:?} failed: {}", out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

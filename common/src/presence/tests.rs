@@ -2,7 +2,7 @@
 //! named by `CONFAB_TEST_REDIS_CLUSTER` when it is set.
 
 use crate::keys::BUCKETS;
-use crate::redis::testing::{Deployment, deployments};
+use crate::testing::{Deployment, deployments};
 
 use super::*;
 

@@ -7,11 +7,11 @@ use futures_util::StreamExt;
 use redis::cluster_routing::{Route, SlotAddr};
 use secrecy::SecretString;
 
-use super::testing::{Deployment, deployments};
 use super::*;
 use crate::config::RedisConfig;
 use crate::ids::UserId;
 use crate::keys::{self, BUCKETS, Keyspace};
+use crate::testing::{Deployment, deployments};
 
 fn prefix() -> String {
     format!("confab-test-redis-{}:", uuid::Uuid::new_v4().simple())

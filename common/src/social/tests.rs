@@ -3,7 +3,7 @@
 //! database: every answer here comes from the cache.
 
 use crate::keys::BUCKETS;
-use crate::redis::testing::{Deployment, deployments};
+use crate::testing::{Deployment, deployments};
 
 use super::*;
 

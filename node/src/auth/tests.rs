@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 use confab_common::auth::{JwtKeys, Verified};
 use confab_common::config::DatabaseConfig;
-use confab_common::redis::testing::{Deployment, deployments};
+use confab_common::testing::{Deployment, deployments};
 use confab_common::{NodeId, UserId};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;

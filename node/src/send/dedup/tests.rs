@@ -4,8 +4,8 @@
 //! slot), and the confirms of many senders in one batch.
 
 use confab_common::keys::BUCKETS;
-use confab_common::redis::testing::{Deployment, deployments};
 use confab_common::social::SocialCache;
+use confab_common::testing::{Deployment, deployments};
 use confab_common::wire::Target;
 use confab_common::{GroupId, keys};
 use sea_orm::DatabaseConnection;

@@ -9,8 +9,8 @@
 use anyhow::{Context, bail};
 use secrecy::SecretString;
 
-use super::{Batch, Redis};
 use crate::config::RedisConfig;
+use crate::redis::{Batch, Redis};
 
 /// Comma-separated `redis://` URLs of a test cluster's seed nodes.
 pub const CLUSTER_VAR: &str = "CONFAB_TEST_REDIS_CLUSTER";
